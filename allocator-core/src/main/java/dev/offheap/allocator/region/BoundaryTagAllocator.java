@@ -1,0 +1,327 @@
+package dev.offheap.allocator.region;
+
+import dev.offheap.allocator.DoubleFreeException;
+import dev.offheap.allocator.HeapCorruptionException;
+import dev.offheap.allocator.internal.Checks;
+
+import java.lang.foreign.MemorySegment;
+
+import static dev.offheap.allocator.internal.Checks.hex;
+import static dev.offheap.allocator.region.BoundaryTagLayout.ALLOCATED;
+import static dev.offheap.allocator.region.BoundaryTagLayout.CHECK;
+import static dev.offheap.allocator.region.BoundaryTagLayout.FLAGS;
+import static dev.offheap.allocator.region.BoundaryTagLayout.FOOTER_FROM_END;
+import static dev.offheap.allocator.region.BoundaryTagLayout.MIN_BLOCK;
+import static dev.offheap.allocator.region.BoundaryTagLayout.NEXT_FREE;
+import static dev.offheap.allocator.region.BoundaryTagLayout.OVERHEAD;
+import static dev.offheap.allocator.region.BoundaryTagLayout.PAYLOAD;
+import static dev.offheap.allocator.region.BoundaryTagLayout.PREV_FREE;
+
+/**
+ * The boundary-tag heap shared by the implicit, explicit and segregated free-list allocators; they differ
+ * only in how free blocks are found ({@link #findFit}, {@link #insertFree}, {@link #removeFree}).
+ *
+ * <p>Not thread-safe.
+ *
+ * <h2>Layout</h2>
+ * <pre>
+ *   heap: | header (RegionHeaderLayout + list heads) | block | block | block | ... | block |
+ *         0                                          firstBlock                      heapEnd
+ * </pre>
+ * Blocks tile {@code [firstBlock, heapEnd)} exactly; each is laid out as {@link BoundaryTagLayout} shows.
+ *
+ * <h2>Invariants</h2>
+ * <ul>
+ *   <li>{@code sum(block sizes) == heapEnd - firstBlock}: blocks tile the heap;</li>
+ *   <li>no two free blocks are adjacent (free coalesces at once), so every free block is as large as it can be;</li>
+ *   <li>{@code footer(b) == header(b)} and {@code check(b) == mix(b, header(b))} for every block;</li>
+ *   <li>{@code FREE_BYTES == sum(sizes of free blocks)}; every free block is in exactly one free list.</li>
+ * </ul>
+ *
+ * <h2>Allocate</h2>
+ * block size {@code = max(MIN_BLOCK, alignUp(size + OVERHEAD, 16))}; find a free block that fits
+ * (with the leading gap an alignment needs); cut off the gap as a free block if any, and the tail if it is at
+ * least {@code MIN_BLOCK}; write header, check and footer.
+ *
+ * <h2>Free</h2>
+ * Check the header (check word, allocated flag, footer): O(1) rejection of foreign, interior and freed
+ * addresses. Mark it free; merge with the right neighbour if free (its header is right after our footer) and
+ * with the left one if free (its footer is right before our header); put the result in a free list.
+ */
+abstract sealed class BoundaryTagAllocator extends RegionAllocator
+        permits ImplicitListAllocator, ExplicitListAllocator, SegregatedListAllocator {
+
+    /** The offset of the first block. */
+    final long firstBlock;
+    /** The offset just past the last block. */
+    final long heapEnd;
+    private final long maxPayload;
+
+    BoundaryTagAllocator(MemorySegment region, long magic, long headerBytes) {
+        super(region, magic);
+        this.firstBlock = Checks.alignUp(headerBytes, MIN_ALIGNMENT);
+        this.heapEnd = heapSize & ~(MIN_ALIGNMENT - 1);
+        this.maxPayload = heapEnd - firstBlock - OVERHEAD;
+        heap.asSlice(RegionHeaderLayout.SPECIFIC, firstBlock - RegionHeaderLayout.SPECIFIC).fill((byte) 0);
+        writeBlock(firstBlock, heapEnd - firstBlock, false);
+        addFreeBytes(heapEnd - firstBlock);
+        insertFree(firstBlock);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // The free-block index, one per allocator
+
+    /** The first free block that {@linkplain #fits fits}, or -1. */
+    abstract long findFit(long blockSize, long alignment);
+
+    abstract void insertFree(long block);
+
+    abstract void removeFree(long block);
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Allocator
+
+    @Override
+    public final long allocate(long byteSize, long byteAlignment) {
+        ensureOpen("allocate(" + byteSize + ")");
+        long alignment = Checks.requireAlignment(byteSize, byteAlignment, maxAlignment(), toString());
+        Checks.requireSize("allocate(" + byteSize + ")", byteSize, maxPayload, toString());
+        long need = blockSizeFor(byteSize);
+        long block = findFit(need, alignment);
+        if (block < 0) {
+            throw outOfMemory(byteSize, byteAlignment);
+        }
+        block = place(block, need, alignment);
+        countAllocation(sizeOf(block) - OVERHEAD);
+        return heapAddress + block + PAYLOAD;
+    }
+
+    @Override
+    public final void free(long address) {
+        ensureOpen("free", address);
+        long block = liveBlock("free", address);
+        long size = sizeOf(block);
+        countFree(size - OVERHEAD);
+        addFreeBytes(size);
+        coalesceAndInsert(block, size);
+    }
+
+    @Override
+    public final long reallocate(long address, long newByteSize) {
+        ensureOpen("reallocate", address);
+        long block = liveBlock("reallocate", address);
+        Checks.requireSize("reallocate(" + hex(address) + ", " + newByteSize + ")", newByteSize, maxPayload, toString());
+        long size = sizeOf(block);
+        long need = blockSizeFor(newByteSize);
+        if (need <= size) {
+            shrinkInPlace(block, size, need);
+            return address;
+        }
+        long next = block + size;
+        if (next < heapEnd && !isAllocated(next) && size + sizeOf(next) >= need) {
+            long nextSize = sizeOf(next);
+            removeFree(next);
+            addFreeBytes(-nextSize);
+            putLong(next + CHECK, 0);
+            writeBlock(block, size + nextSize, true);
+            countResize(size - OVERHEAD, size + nextSize - OVERHEAD);
+            shrinkInPlace(block, size + nextSize, need);
+            return address;
+        }
+        return moveBlock(address, size - OVERHEAD, newByteSize);
+    }
+
+    @Override
+    public final long usableSize(long address) {
+        ensureOpen("usableSize", address);
+        return sizeOf(liveBlock("usableSize", address)) - OVERHEAD;
+    }
+
+    @Override
+    public long maxAlignment() {
+        return 1L << 20;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Blocks
+
+    static long blockSizeFor(long byteSize) {
+        return Math.max(MIN_BLOCK, Checks.alignUp(byteSize + OVERHEAD, MIN_ALIGNMENT));
+    }
+
+    final long sizeOf(long block) {
+        return getLong(block) & ~FLAGS;
+    }
+
+    final boolean isAllocated(long block) {
+        return (getLong(block) & ALLOCATED) != 0;
+    }
+
+    final void writeBlock(long block, long size, boolean allocated) {
+        long word = size | (allocated ? ALLOCATED : 0);
+        putLong(block, word);
+        putLong(block + CHECK, check(block, word));
+        putLong(block + size - FOOTER_FROM_END, word);
+    }
+
+    private long check(long block, long word) {
+        return ((block + 1) * 0x9E3779B97F4A7C15L) ^ word ^ salt();
+    }
+
+    /** The bytes to skip before {@code block} so that its payload is aligned: 0, or a valid free block. */
+    final long leadingGap(long block, long alignment) {
+        if (alignment <= MIN_ALIGNMENT) {
+            return 0;
+        }
+        long payload = heapAddress + block + PAYLOAD;
+        long gap = Checks.alignUp(payload, alignment) - payload;
+        while (gap != 0 && gap < MIN_BLOCK) {
+            gap += alignment;
+        }
+        return gap;
+    }
+
+    /** Whether free {@code block} can hold a block of {@code blockSize} at {@code alignment}. */
+    final boolean fits(long block, long blockSize, long alignment) {
+        return leadingGap(block, alignment) + blockSize <= sizeOf(block);
+    }
+
+    /** Takes free {@code block} out of its list and carves the allocation from it; returns the new block. */
+    private long place(long block, long need, long alignment) {
+        long size = sizeOf(block);
+        removeFree(block);
+        long gap = leadingGap(block, alignment);
+        if (gap > 0) {
+            writeBlock(block, gap, false);
+            insertFree(block);
+            block += gap;
+            size -= gap;
+        }
+        long rest = size - need;
+        if (rest >= MIN_BLOCK) {
+            writeBlock(block, need, true);
+            writeBlock(block + need, rest, false);
+            insertFree(block + need);
+            addFreeBytes(-need);
+        } else {
+            writeBlock(block, size, true);
+            addFreeBytes(-size);
+        }
+        return block;
+    }
+
+    /** Cuts the tail off an allocated block when it is large enough to be a block of its own. */
+    private void shrinkInPlace(long block, long size, long need) {
+        long rest = size - need;
+        if (rest >= MIN_BLOCK) {
+            writeBlock(block, need, true);
+            countResize(size - OVERHEAD, need - OVERHEAD);
+            addFreeBytes(rest);
+            coalesceAndInsert(block + need, rest);
+        }
+    }
+
+    /** Marks {@code block} free, merges it with free neighbours and files the result. */
+    private void coalesceAndInsert(long block, long size) {
+        long next = block + size;
+        if (next < heapEnd && !isAllocated(next)) {
+            removeFree(next);
+            size += sizeOf(next);
+            putLong(next + CHECK, 0);
+        }
+        if (block > firstBlock) {
+            long leftFooter = getLong(block - FOOTER_FROM_END);
+            if ((leftFooter & ALLOCATED) == 0) {
+                long left = block - (leftFooter & ~FLAGS);
+                removeFree(left);
+                size += sizeOf(left);
+                putLong(block + CHECK, 0);
+                block = left;
+            }
+        }
+        writeBlock(block, size, false);
+        insertFree(block);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Doubly linked free lists through the free blocks' payload, for the explicit and segregated allocators.
+    // A list is named by the header offset that holds its first block's offset (0: empty).
+
+    /** Pushes {@code block} at the front of the list whose head is at {@code headField}. */
+    final void pushFree(long headField, long block) {
+        long first = getLong(headField);
+        putLong(block + NEXT_FREE, first);
+        putLong(block + PREV_FREE, 0);
+        if (first != 0) {
+            putLong(first + PREV_FREE, block);
+        }
+        putLong(headField, block);
+    }
+
+    /** Unlinks {@code block} from the list whose head is at {@code headField}. */
+    final void unlinkFree(long headField, long block) {
+        long next = getLong(block + NEXT_FREE);
+        long prev = getLong(block + PREV_FREE);
+        if (prev == 0) {
+            putLong(headField, next);
+        } else {
+            putLong(prev + NEXT_FREE, next);
+        }
+        if (next != 0) {
+            putLong(next + PREV_FREE, prev);
+        }
+    }
+
+    /** The first block of the list at {@code headField} that fits, or -1. */
+    final long firstFit(long headField, long blockSize, long alignment) {
+        for (long block = getLong(headField); block != 0; block = getLong(block + NEXT_FREE)) {
+            if (fits(block, blockSize, alignment)) {
+                return block;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * The block whose payload starts at {@code address}, after checking that it is one and is allocated.
+     * Reads only; throws before anything changes.
+     */
+    final long liveBlock(String call, long address) {
+        long payload = address - heapAddress;
+        if (payload < firstBlock + PAYLOAD || payload >= heapEnd) {
+            throw outside(call, address, firstBlock + PAYLOAD, heapEnd);
+        }
+        if ((payload & (MIN_ALIGNMENT - 1)) != 0) {
+            throw invalid(call, address, "misaligned; every block starts on a 16-byte boundary");
+        }
+        long block = payload - PAYLOAD;
+        long word = getLong(block);
+        long size = word & ~FLAGS;
+        if (getLong(block + CHECK) != check(block, word) || size < MIN_BLOCK || block + size > heapEnd) {
+            throw invalid(call, address, "no block starts there (an address inside a block, or never returned)");
+        }
+        if ((word & ALLOCATED) == 0) {
+            throw new DoubleFreeException(address, call + "(" + hex(address) + "): the block was already freed"
+                    + " (double free or use after free)");
+        }
+        long footer = getLong(block + size - FOOTER_FROM_END);
+        if (footer != word) {
+            throw new HeapCorruptionException(call + "(" + hex(address) + "): the footer of this " + (size - OVERHEAD)
+                    + "-byte block was overwritten (found " + hex(footer) + ", expected " + hex(word)
+                    + "): something wrote past the end of the block");
+        }
+        return block;
+    }
+
+    /** Walks every block: O(blocks). For stats and messages, not for allocation. */
+    @Override
+    long largestFreeBlock() {
+        long largest = 0;
+        for (long block = firstBlock; block < heapEnd; block += sizeOf(block)) {
+            if (!isAllocated(block)) {
+                largest = Math.max(largest, sizeOf(block) - OVERHEAD);
+            }
+        }
+        return largest;
+    }
+}

@@ -1,0 +1,47 @@
+package dev.offheap.allocator.region;
+
+/**
+ * The block layout of the boundary-tag allocators (implicit, explicit and segregated free lists). Offsets
+ * are from the block's start; every block starts on a 16-byte boundary and its size is a multiple of 16.
+ *
+ * <pre>
+ *   allocated block                              free block
+ *   +----------------------+ 0                   +----------------------+ 0
+ *   | size | ALLOCATED     |   header word       | size | 0             |
+ *   +----------------------+ 8                   +----------------------+ 8
+ *   | check                |   proves a header   | check                |
+ *   +----------------------+ 16 = PAYLOAD        +----------------------+ 16
+ *   | payload ...          |                     | next free (offset)   |   explicit and segregated
+ *   |                      |                     | prev free (offset)   |   lists only
+ *   |                      |                     | ...                  |
+ *   +----------------------+ size - 8            +----------------------+ size - 8
+ *   | size | ALLOCATED     |   footer = header   | size | 0             |
+ *   +----------------------+ size                +----------------------+ size
+ * </pre>
+ *
+ * {@code check = mix(blockOffset, headerWord, salt)}: an address is the start of a block only if the word
+ * before it holds the right check, which user data cannot forge by accident. The footer lets a block find
+ * its left neighbour's size in O(1) for coalescing, and catches a write past the end of the payload.
+ * Link offsets are from the heap's start; 0 (the region header) means none.
+ */
+final class BoundaryTagLayout {
+    static final long HEADER = 0;
+    static final long CHECK = 8;
+    static final long PAYLOAD = 16;
+    static final long NEXT_FREE = 16;
+    static final long PREV_FREE = 24;
+    /** Footer offset back from the block's end. */
+    static final long FOOTER_FROM_END = 8;
+
+    /** Header + check + footer: usable size = block size - OVERHEAD. */
+    static final long OVERHEAD = 24;
+    /** Header, check, two links and the footer, rounded to 16. */
+    static final long MIN_BLOCK = 48;
+    /** Flag in the header and footer words. */
+    static final long ALLOCATED = 1;
+    /** The flag bits of a header word; the rest is the size. */
+    static final long FLAGS = 15;
+
+    private BoundaryTagLayout() {
+    }
+}

@@ -1,0 +1,115 @@
+package dev.offheap.allocator.region;
+
+import dev.offheap.allocator.SizeClasses;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+
+/**
+ * Segregated free lists over a caller's region: one explicit free list per {@link SizeClasses size class},
+ * and a bitmap of the lists that are not empty, so a fit is found without walking blocks of the wrong size.
+ * A block goes to the list of the class its size rounds up to: list {@code c} holds free blocks of sizes in
+ * {@code (size(c - 1), size(c)]}.
+ *
+ * <p>Not thread-safe: one thread at a time.
+ *
+ * <p>The layout, invariants and steps are {@link BoundaryTagAllocator}'s; the header adds:
+ * <pre>
+ *   header: | RegionHeaderLayout (64) | NONEMPTY bitmap (3 x 8) | LIST[0] | LIST[1] | ... | LIST[COUNT-1] |
+ * </pre>
+ * Invariant: bit {@code c} of NONEMPTY is set if and only if {@code LIST[c] != 0}.
+ *
+ * <h2>Good fit</h2>
+ * For a block of size {@code s} in class {@code c}: first fit in list {@code c} (its blocks are within 25%
+ * of each other, so first fit there is a good fit); failing that, the first block of the next non-empty class
+ * (found with {@code numberOfTrailingZeros} on the bitmap), which is larger than {@code size(c) >= s}, so it
+ * fits unless an alignment gap is needed.
+ *
+ * <h2>Cost</h2>
+ * <ul>
+ *   <li>allocate: O(1) to find the list, plus a walk of one list of similar sizes;</li>
+ *   <li>free: O(1), coalescing included;</li>
+ *   <li>overhead: 24 bytes a block, and a header of about 1.2 KiB.</li>
+ * </ul>
+ */
+public final class SegregatedListAllocator extends BoundaryTagAllocator {
+
+    private static final long MAGIC = 0x5345475245474154L; // "SEGREGAT"
+    private static final int BITMAP_WORDS = (SizeClasses.COUNT + 63) / 64;
+    /** Header field: bitmap of non-empty lists. */
+    private static final long NONEMPTY = RegionHeaderLayout.SPECIFIC;
+    /** Header field: {@code LISTS + 8 c} holds the first free block of class {@code c}, 0 if none. */
+    private static final long LISTS = NONEMPTY + BITMAP_WORDS * (long) Long.BYTES;
+
+    private SegregatedListAllocator(MemorySegment region) {
+        super(region, MAGIC, LISTS + SizeClasses.COUNT * (long) Long.BYTES);
+    }
+
+    /** An allocator over native {@code region}, which it formats; the region's previous contents are lost. */
+    public static SegregatedListAllocator over(MemorySegment region) {
+        return new SegregatedListAllocator(region);
+    }
+
+    /** An allocator over a direct buffer's memory, which it formats. */
+    public static SegregatedListAllocator over(ByteBuffer directBuffer) {
+        return new SegregatedListAllocator(regionOf(directBuffer));
+    }
+
+    @Override
+    long findFit(long blockSize, long alignment) {
+        int sizeClass = SizeClasses.index(blockSize);
+        long found = firstFit(list(sizeClass), blockSize, alignment);
+        for (int c = nextNonEmpty(sizeClass + 1); found < 0 && c < SizeClasses.COUNT; c = nextNonEmpty(c + 1)) {
+            found = firstFit(list(c), blockSize, alignment);
+        }
+        return found;
+    }
+
+    @Override
+    void insertFree(long block) {
+        int sizeClass = SizeClasses.index(sizeOf(block));
+        pushFree(list(sizeClass), block);
+        long word = NONEMPTY + (sizeClass >>> 6) * (long) Long.BYTES;
+        putLong(word, getLong(word) | (1L << sizeClass));
+    }
+
+    @Override
+    void removeFree(long block) {
+        int sizeClass = SizeClasses.index(sizeOf(block));
+        unlinkFree(list(sizeClass), block);
+        if (getLong(list(sizeClass)) == 0) {
+            long word = NONEMPTY + (sizeClass >>> 6) * (long) Long.BYTES;
+            putLong(word, getLong(word) & ~(1L << sizeClass));
+        }
+    }
+
+    /** Looks only at the largest non-empty class. */
+    @Override
+    long largestFreeBlock() {
+        long largest = 0;
+        for (int c = SizeClasses.COUNT - 1; c >= 0 && largest == 0; c--) {
+            for (long block = getLong(list(c)); block != 0; block = getLong(block + BoundaryTagLayout.NEXT_FREE)) {
+                largest = Math.max(largest, sizeOf(block) - BoundaryTagLayout.OVERHEAD);
+            }
+        }
+        return largest;
+    }
+
+    private static long list(int sizeClass) {
+        return LISTS + sizeClass * (long) Long.BYTES;
+    }
+
+    /** The first class {@code >= from} whose list is not empty, or {@link SizeClasses#COUNT}. */
+    private int nextNonEmpty(int from) {
+        for (int w = from >>> 6; w < BITMAP_WORDS; w++) {
+            long bits = getLong(NONEMPTY + w * (long) Long.BYTES);
+            if (w == from >>> 6) {
+                bits &= -1L << (from & 63);
+            }
+            if (bits != 0) {
+                return Math.min(SizeClasses.COUNT, w * 64 + Long.numberOfTrailingZeros(bits));
+            }
+        }
+        return SizeClasses.COUNT;
+    }
+}

@@ -1,0 +1,13 @@
+package dev.offheap.allocator.region;
+
+import dev.offheap.allocator.Allocator;
+import dev.offheap.allocator.AllocatorContractTest;
+
+import java.lang.foreign.Arena;
+
+class ExplicitListAllocatorContractTest extends AllocatorContractTest {
+    @Override
+    protected Allocator create(long capacityBytes) {
+        return ExplicitListAllocator.over(Arena.ofAuto().allocate(capacityBytes, 4096));
+    }
+}

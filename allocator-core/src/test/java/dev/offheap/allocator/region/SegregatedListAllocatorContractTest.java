@@ -1,0 +1,13 @@
+package dev.offheap.allocator.region;
+
+import dev.offheap.allocator.Allocator;
+import dev.offheap.allocator.AllocatorContractTest;
+
+import java.lang.foreign.Arena;
+
+class SegregatedListAllocatorContractTest extends AllocatorContractTest {
+    @Override
+    protected Allocator create(long capacityBytes) {
+        return SegregatedListAllocator.over(Arena.ofAuto().allocate(capacityBytes, 4096));
+    }
+}
