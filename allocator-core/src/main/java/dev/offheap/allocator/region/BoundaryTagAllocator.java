@@ -57,8 +57,8 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
     final long heapEnd;
     private final long maxPayload;
 
-    BoundaryTagAllocator(MemorySegment region, long magic, long headerBytes) {
-        super(region, magic);
+    BoundaryTagAllocator(MemorySegment region, long magic, long headerBytes, String displayName) {
+        super(region, magic, displayName);
         this.firstBlock = Checks.alignUp(headerBytes, MIN_ALIGNMENT);
         this.heapEnd = heapSize & ~(MIN_ALIGNMENT - 1);
         this.maxPayload = heapEnd - firstBlock - OVERHEAD;
@@ -83,13 +83,25 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
 
     @Override
     public final long allocate(long byteSize, long byteAlignment) {
+        long address = tryAllocate(byteSize, byteAlignment);
+        if (address == 0) {
+            throw outOfMemory(byteSize, byteAlignment);
+        }
+        return address;
+    }
+
+    /**
+     * As {@link #allocate(long, long)}, but returns 0 instead of throwing when no free block fits: for callers
+     * that try several heaps in turn and would pay for an exception each time.
+     */
+    public final long tryAllocate(long byteSize, long byteAlignment) {
         ensureOpen("allocate(" + byteSize + ")");
         long alignment = Checks.requireAlignment(byteSize, byteAlignment, maxAlignment(), toString());
         Checks.requireSize("allocate(" + byteSize + ")", byteSize, maxPayload, toString());
         long need = blockSizeFor(byteSize);
         long block = findFit(need, alignment);
         if (block < 0) {
-            throw outOfMemory(byteSize, byteAlignment);
+            return 0;
         }
         block = place(block, need, alignment);
         countAllocation(sizeOf(block) - OVERHEAD);

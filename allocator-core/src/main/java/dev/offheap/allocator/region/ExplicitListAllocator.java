@@ -29,7 +29,7 @@ public final class ExplicitListAllocator extends BoundaryTagAllocator {
     private static final long FREE_LIST = RegionHeaderLayout.SPECIFIC;
 
     private ExplicitListAllocator(MemorySegment region) {
-        super(region, MAGIC, FREE_LIST + Long.BYTES);
+        super(region, MAGIC, FREE_LIST + Long.BYTES, null);
     }
 
     /** An allocator over native {@code region}, which it formats; the region's previous contents are lost. */

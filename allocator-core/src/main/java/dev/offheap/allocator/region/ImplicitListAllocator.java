@@ -25,7 +25,7 @@ public final class ImplicitListAllocator extends BoundaryTagAllocator {
     private static final long MAGIC = 0x494d504c49434954L; // "IMPLICIT"
 
     private ImplicitListAllocator(MemorySegment region) {
-        super(region, MAGIC, RegionHeaderLayout.SPECIFIC);
+        super(region, MAGIC, RegionHeaderLayout.SPECIFIC, null);
     }
 
     /** An allocator over native {@code region}, which it formats; the region's previous contents are lost. */

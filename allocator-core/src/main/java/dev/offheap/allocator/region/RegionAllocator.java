@@ -51,6 +51,11 @@ public abstract sealed class RegionAllocator implements Allocator
     private boolean closed;
 
     RegionAllocator(MemorySegment region, long magic) {
+        this(region, magic, null);
+    }
+
+    /** With {@code displayName} (or the class name if null) as the allocator's name in every message. */
+    RegionAllocator(MemorySegment region, long magic, String displayName) {
         if (!region.isNative()) {
             throw new IllegalArgumentException(getClass().getSimpleName() + " over a heap segment: the region must be"
                     + " native memory (Arena.allocate, a mapped file, or MemorySegment.ofBuffer of a direct buffer)");
@@ -67,7 +72,7 @@ public abstract sealed class RegionAllocator implements Allocator
         this.heap = region.asSlice(skip);
         this.heapAddress = heap.address();
         this.heapSize = heap.byteSize();
-        this.name = getClass().getSimpleName() + "@" + hex(heapAddress);
+        this.name = displayName != null ? displayName : getClass().getSimpleName() + "@" + hex(heapAddress);
         heap.asSlice(0, RegionHeaderLayout.SPECIFIC).fill((byte) 0);
         putLong(MAGIC, magic);
         putLong(SALT, ThreadLocalRandom.current().nextLong() | 1);

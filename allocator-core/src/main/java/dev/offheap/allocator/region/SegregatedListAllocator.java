@@ -41,18 +41,26 @@ public final class SegregatedListAllocator extends BoundaryTagAllocator {
     /** Header field: {@code LISTS + 8 c} holds the first free block of class {@code c}, 0 if none. */
     private static final long LISTS = NONEMPTY + BITMAP_WORDS * (long) Long.BYTES;
 
-    private SegregatedListAllocator(MemorySegment region) {
-        super(region, MAGIC, LISTS + SizeClasses.COUNT * (long) Long.BYTES);
+    private SegregatedListAllocator(MemorySegment region, String displayName) {
+        super(region, MAGIC, LISTS + SizeClasses.COUNT * (long) Long.BYTES, displayName);
     }
 
     /** An allocator over native {@code region}, which it formats; the region's previous contents are lost. */
     public static SegregatedListAllocator over(MemorySegment region) {
-        return new SegregatedListAllocator(region);
+        return new SegregatedListAllocator(region, null);
+    }
+
+    /**
+     * An allocator over native {@code region} that calls itself {@code displayName} in its messages: for a
+     * larger allocator that uses it as one of its parts.
+     */
+    public static SegregatedListAllocator over(MemorySegment region, String displayName) {
+        return new SegregatedListAllocator(region, displayName);
     }
 
     /** An allocator over a direct buffer's memory, which it formats. */
     public static SegregatedListAllocator over(ByteBuffer directBuffer) {
-        return new SegregatedListAllocator(regionOf(directBuffer));
+        return new SegregatedListAllocator(regionOf(directBuffer), null);
     }
 
     @Override

@@ -1,0 +1,290 @@
+package dev.offheap.allocator.bench;
+
+import dev.offheap.allocator.Allocator;
+import dev.offheap.allocator.offheap.OffHeapAllocator;
+import dev.offheap.allocator.offheap.OffHeapAllocatorConfig;
+import dev.offheap.allocator.region.BuddyAllocator;
+import dev.offheap.allocator.region.BumpAllocator;
+import dev.offheap.allocator.region.ExplicitListAllocator;
+import dev.offheap.allocator.region.ImplicitListAllocator;
+import dev.offheap.allocator.region.SegregatedListAllocator;
+import dev.offheap.allocator.region.SlabAllocator;
+import io.netty.buffer.AdaptiveByteBufAllocator;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.ByteBuffer;
+
+/**
+ * One allocator under test, behind one small interface so that every workload runs every peer the same way:
+ * {@link #allocate} returns a handle (an address, or an index into {@link #objects} for peers whose blocks are
+ * Java objects), {@link #touch} writes the first and last byte, {@link #free} gives it back.
+ *
+ * <p>Each instance is used by the threads its workload says; the peers' own thread-safety applies.
+ */
+public abstract class Peer implements AutoCloseable {
+
+    /** The peers by name, as the harness and JMH {@code @Param}s spell them. */
+    public static Peer create(String name, long regionBytes, long maxBlockBytes) {
+        return switch (name) {
+            case "offheap" -> new OfAllocator(name, OffHeapAllocator.create(new OffHeapAllocatorConfig()
+                    .name("bench").maxBytes(Math.max(regionBytes, 64L << 20))));
+            case "offheap-nocache" -> new OfAllocator(name, OffHeapAllocator.create(new OffHeapAllocatorConfig()
+                    .name("bench-nocache").threadCaching(false).maxBytes(Math.max(regionBytes, 64L << 20))));
+            case "bump" -> new OfAllocator(name, BumpAllocator.over(region(regionBytes)));
+            case "implicit" -> new OfAllocator(name, ImplicitListAllocator.over(region(regionBytes)));
+            case "explicit" -> new OfAllocator(name, ExplicitListAllocator.over(region(regionBytes)));
+            case "segregated" -> new OfAllocator(name, SegregatedListAllocator.over(region(regionBytes)));
+            case "buddy" -> new OfAllocator(name, BuddyAllocator.over(region(regionBytes)));
+            case "slab" -> new OfAllocator(name, SlabAllocator.over(region(regionBytes), maxBlockBytes));
+            case "malloc" -> new Malloc(name);
+            case "netty-pooled" -> new Netty(name, PooledByteBufAllocator.DEFAULT);
+            case "netty-adaptive" -> new Netty(name, new AdaptiveByteBufAllocator(true, false));
+            case "arena-confined" -> new ArenaPerAllocation(name, false);
+            case "arena-shared" -> new ArenaPerAllocation(name, true);
+            case "allocate-direct" -> new AllocateDirect(name);
+            default -> throw new IllegalArgumentException("unknown peer '" + name + "'");
+        };
+    }
+
+    private static MemorySegment region(long bytes) {
+        return Arena.ofAuto().allocate(bytes, 4096);
+    }
+
+    final String name;
+
+    Peer(String name) {
+        this.name = name;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** Allocates {@code size} bytes; returns a handle for {@link #touch} and {@link #free}. */
+    public abstract long allocate(long size);
+
+    /** Writes the first and the last byte of the block. */
+    public abstract void touch(long handle, long size);
+
+    public abstract void free(long handle);
+
+    /** Committed bytes if the peer can tell, else -1. */
+    public long committedBytes() {
+        return -1;
+    }
+
+    @Override
+    public void close() {
+    }
+
+    /** Any of our {@link Allocator}s. */
+    static final class OfAllocator extends Peer {
+        private static final MemorySegment EVERYTHING = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+        final Allocator allocator;
+
+        OfAllocator(String name, Allocator allocator) {
+            super(name);
+            this.allocator = allocator;
+        }
+
+        @Override
+        public long allocate(long size) {
+            return allocator.allocate(size);
+        }
+
+        @Override
+        public void touch(long handle, long size) {
+            EVERYTHING.set(ValueLayout.JAVA_BYTE, handle, (byte) 1);
+            EVERYTHING.set(ValueLayout.JAVA_BYTE, handle + size - 1, (byte) 2);
+        }
+
+        @Override
+        public void free(long handle) {
+            allocator.free(handle);
+        }
+
+        @Override
+        public long committedBytes() {
+            return allocator.stats().committedBytes();
+        }
+
+        @Override
+        public void close() {
+            allocator.close();
+        }
+    }
+
+    /** The C library's malloc and free, through FFM downcalls (glibc, or whatever LD_PRELOAD put in front). */
+    static final class Malloc extends Peer {
+        private static final MethodHandle MALLOC;
+        private static final MethodHandle FREE;
+        private static final MemorySegment EVERYTHING = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
+        static {
+            Linker linker = Linker.nativeLinker();
+            MALLOC = linker.downcallHandle(linker.defaultLookup().find("malloc").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG), Linker.Option.critical(false));
+            FREE = linker.downcallHandle(linker.defaultLookup().find("free").orElseThrow(),
+                    FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG), Linker.Option.critical(false));
+        }
+
+        Malloc(String name) {
+            super(name);
+        }
+
+        @Override
+        public long allocate(long size) {
+            try {
+                return (long) MALLOC.invokeExact(size);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+
+        @Override
+        public void touch(long handle, long size) {
+            EVERYTHING.set(ValueLayout.JAVA_BYTE, handle, (byte) 1);
+            EVERYTHING.set(ValueLayout.JAVA_BYTE, handle + size - 1, (byte) 2);
+        }
+
+        @Override
+        public void free(long handle) {
+            try {
+                FREE.invokeExact(handle);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+    }
+
+    /** Peers whose blocks are Java objects: the handle indexes a table of them. Single-threaded use. */
+    abstract static class ObjectPeer<T> extends Peer {
+        private Object[] objects = new Object[1024];
+        private int[] freeIndexes = new int[1024];
+        private int freeCount;
+        private int next;
+
+        ObjectPeer(String name) {
+            super(name);
+        }
+
+        final long put(T object) {
+            int index;
+            if (freeCount > 0) {
+                index = freeIndexes[--freeCount];
+            } else {
+                if (next == objects.length) {
+                    objects = java.util.Arrays.copyOf(objects, next * 2);
+                    freeIndexes = java.util.Arrays.copyOf(freeIndexes, next * 2);
+                }
+                index = next++;
+            }
+            objects[index] = object;
+            return index;
+        }
+
+        @SuppressWarnings("unchecked")
+        final T get(long handle) {
+            return (T) objects[(int) handle];
+        }
+
+        @SuppressWarnings("unchecked")
+        final T take(long handle) {
+            T object = (T) objects[(int) handle];
+            objects[(int) handle] = null;
+            freeIndexes[freeCount++] = (int) handle;
+            return object;
+        }
+    }
+
+    /** Netty's direct buffers: allocate, release. */
+    static final class Netty extends ObjectPeer<ByteBuf> {
+        private final ByteBufAllocator allocator;
+
+        Netty(String name, ByteBufAllocator allocator) {
+            super(name);
+            this.allocator = allocator;
+        }
+
+        @Override
+        public long allocate(long size) {
+            return put(allocator.directBuffer((int) size, (int) size));
+        }
+
+        @Override
+        public void touch(long handle, long size) {
+            ByteBuf buffer = get(handle);
+            buffer.setByte(0, 1);
+            buffer.setByte((int) size - 1, 2);
+        }
+
+        @Override
+        public void free(long handle) {
+            take(handle).release();
+        }
+    }
+
+    /** One {@link Arena} per allocation, closed to free it. */
+    static final class ArenaPerAllocation extends ObjectPeer<Arena> {
+        private final boolean shared;
+        private final MemorySegment everything = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+        private final java.util.HashMap<Long, Arena> unused = new java.util.HashMap<>();
+
+        ArenaPerAllocation(String name, boolean shared) {
+            super(name);
+            this.shared = shared;
+        }
+
+        @Override
+        public long allocate(long size) {
+            Arena arena = shared ? Arena.ofShared() : Arena.ofConfined();
+            long address = arena.allocate(size, 16).address();
+            long handle = put(arena);
+            return (handle << 48) | (address & 0xFFFF_FFFF_FFFFL);
+        }
+
+        @Override
+        public void touch(long handle, long size) {
+            long address = handle & 0xFFFF_FFFF_FFFFL;
+            everything.set(ValueLayout.JAVA_BYTE, address, (byte) 1);
+            everything.set(ValueLayout.JAVA_BYTE, address + size - 1, (byte) 2);
+        }
+
+        @Override
+        public void free(long handle) {
+            take(handle >>> 48).close();
+        }
+    }
+
+    /** {@code ByteBuffer.allocateDirect}: freed by the GC (the cleaner), not by the caller. */
+    static final class AllocateDirect extends ObjectPeer<ByteBuffer> {
+        AllocateDirect(String name) {
+            super(name);
+        }
+
+        @Override
+        public long allocate(long size) {
+            return put(ByteBuffer.allocateDirect((int) size));
+        }
+
+        @Override
+        public void touch(long handle, long size) {
+            ByteBuffer buffer = get(handle);
+            buffer.put(0, (byte) 1);
+            buffer.put((int) size - 1, (byte) 2);
+        }
+
+        @Override
+        public void free(long handle) {
+            take(handle);
+        }
+    }
+}

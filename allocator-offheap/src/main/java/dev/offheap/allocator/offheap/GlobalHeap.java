@@ -1,0 +1,521 @@
+package dev.offheap.allocator.offheap;
+
+import dev.offheap.allocator.AllocatorStats;
+import dev.offheap.allocator.InvalidAddressException;
+import dev.offheap.allocator.OffHeapOutOfMemoryException;
+import dev.offheap.allocator.SizeClasses;
+import dev.offheap.allocator.region.SegregatedListAllocator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+
+import static dev.offheap.allocator.internal.Checks.hex;
+import static dev.offheap.allocator.offheap.PageBuddy.PAGE_BYTES;
+import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
+
+/**
+ * The global heap: everything behind the thread caches, guarded by one lock and touched only on slow paths.
+ * See {@link OffHeapAllocator} for the whole design; this class holds:
+ * <ul>
+ *   <li>the {@link PageBuddy} of 64 KiB pages over the whole range, which every span comes from;</li>
+ *   <li>the page map, {@code Span[]} indexed by page, written here under the lock and read lock-free by
+ *       {@code free} (a thread that frees an address got it through a happens-before edge from the thread
+ *       that allocated it, which came after the span's publication here);</li>
+ *   <li>the partial slabs per class (QUEUED: detached slabs that got remote frees), adopted by caches;</li>
+ *   <li>the medium chunks, each a {@link SegregatedListAllocator} over a 4 MiB span;</li>
+ *   <li>the cap ({@code maxBytes}), checked against the pages in spans <em>before</em> any page is taken;</li>
+ *   <li>the registry of caches, to reclaim dead threads' slabs and to add up stats;</li>
+ *   <li>the purge: free pages go back to the OS once they have been free for the decay time.</li>
+ * </ul>
+ */
+final class GlobalHeap {
+
+    private static final Logger LOG = LoggerFactory.getLogger(GlobalHeap.class);
+
+    /** Largest size served from slabs. */
+    static final long SMALL_MAX = 32 * 1024;
+    /** Number of small size classes. */
+    static final int SMALL_CLASSES = SizeClasses.index(SMALL_MAX) + 1;
+    /** Largest size served from medium chunks. */
+    static final long MEDIUM_MAX = 1024 * 1024;
+    /** Pages of a medium chunk (4 MiB), fewer when the range is smaller. */
+    private static final int MEDIUM_CHUNK_ORDER = 6;
+
+    final String name;
+    final ReentrantLock lock = new ReentrantLock();
+    final MemorySource.Range range;
+    final MemorySegment memory;
+    final long rangeBytes;
+    final long maxBytes;
+    final Span[] pageMap;
+    private final PageBuddy buddy;
+    private final int mediumChunkOrder;
+    private final ArrayDeque<Slab>[] partial;
+    private final ArrayList<Slab> slabs = new ArrayList<>();
+    private final ArrayList<MediumChunk> mediumChunks = new ArrayList<>();
+    private final ArrayList<HugeSpan> hugeSpans = new ArrayList<>();
+    private final ArrayList<ThreadCache> caches = new ArrayList<>();
+
+    private long spanPages;
+    private int epoch;
+    private final long[] retiredAllocations = new long[SMALL_CLASSES];
+    private long mediumAllocations;
+    private long hugeAllocations;
+    private long hugeFrees;
+    private long hugeLiveBytes;
+    private long purgedBytes;
+    private long purges;
+    private boolean warnedNearCap;
+
+    @SuppressWarnings("unchecked")
+    GlobalHeap(String name, MemorySource.Range range, long maxBytes) {
+        this.name = name;
+        this.range = range;
+        this.memory = range.segment();
+        this.rangeBytes = memory.byteSize() & -PAGE_BYTES;
+        this.maxBytes = Math.min(maxBytes, rangeBytes);
+        int pages = (int) (rangeBytes >>> PAGE_SHIFT);
+        this.buddy = new PageBuddy(pages);
+        this.pageMap = new Span[pages];
+        this.mediumChunkOrder = Math.min(MEDIUM_CHUNK_ORDER, buddy.maxOrder);
+        this.partial = new ArrayDeque[SMALL_CLASSES];
+        for (int c = 0; c < SMALL_CLASSES; c++) {
+            partial[c] = new ArrayDeque<>();
+        }
+    }
+
+    /** Pages of a slab of class {@code sizeClass}: room for at least 8 slots, from 64 KiB up to 256 KiB. */
+    static int slabPages(int sizeClass) {
+        long slot = SizeClasses.size(sizeClass);
+        long wanted = (slot * 8 + PAGE_BYTES - 1) >>> PAGE_SHIFT;
+        return (int) Math.min(4, Long.highestOneBit(Math.max(1, wanted * 2 - 1)));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Caches
+
+    void register(ThreadCache cache) {
+        lock.lock();
+        try {
+            caches.add(cache);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A slab of {@code sizeClass} with a free slot, owned by {@code cache} from now on: a partial slab if one
+     * is queued, else a new one.
+     */
+    Slab refill(ThreadCache cache, int sizeClass, long requested) {
+        lock.lock();
+        try {
+            Slab slab;
+            while ((slab = partial[sizeClass].poll()) != null) {
+                adopt(slab, cache);
+                if (slab.freeHead != 0 || slab.neverUsed < slab.slotCount) {
+                    return slab;
+                }
+                detachLocked(slab); // nothing free after all: leave it for its remote frees
+            }
+            int pages = slabPages(sizeClass);
+            int page = takePages(pages, 31 - Integer.numberOfLeadingZeros(pages), requested);
+            slab = new Slab(page, pages, sizeClass, (int) SizeClasses.size(sizeClass));
+            slab.heapIndex = slabs.size();
+            slabs.add(slab);
+            map(slab);
+            adopt(slab, cache);
+            return slab;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void adopt(Slab slab, ThreadCache cache) {
+        slab.ownerThread = cache.thread;
+        slab.owner = cache;
+        slab.state = Slab.OWNED;
+        slab.collectRemote(memory);
+    }
+
+    /**
+     * A remote freer found the slab DETACHED and won the CAS to QUEUED: file it where caches look for
+     * partial slabs.
+     */
+    void enqueuePartial(Slab slab) {
+        lock.lock();
+        try {
+            partial[slab.sizeClass].add(slab);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Lock held, slab unowned and its owner gone or done: detach, and queue it if frees already came in. */
+    private void detachLocked(Slab slab) {
+        slab.ownerThread = null;
+        slab.owner = null;
+        slab.state = Slab.DETACHED;
+        if (slab.remote() != 0 && slab.casState(Slab.DETACHED, Slab.QUEUED)) {
+            partial[slab.sizeClass].add(slab);
+        }
+    }
+
+    /** Lock held: gives back the slabs of a cache whose thread died, or of a cache being trimmed. */
+    private void releaseCacheSlabs(ThreadCache cache, boolean onlyEmpty) {
+        for (int c = 0; c < cache.current.length; c++) {
+            Slab slab = cache.current[c];
+            if (slab == Slab.EMPTY) {
+                continue;
+            }
+            slab.collectRemote(memory);
+            if (slab.used == 0) {
+                cache.current[c] = Slab.EMPTY;
+                release(slab);
+            } else if (!onlyEmpty) {
+                cache.current[c] = Slab.EMPTY;
+                detachLocked(slab);
+            }
+        }
+    }
+
+    /** The calling thread's own cache, or a locked shared cache: its empty slabs go back now. */
+    void trimCache(ThreadCache cache) {
+        lock.lock();
+        try {
+            releaseCacheSlabs(cache, true);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void release(Slab slab) {
+        slab.state = Slab.RELEASED;
+        slab.ownerThread = null;
+        slab.owner = null;
+        retiredAllocations[slab.sizeClass] += slab.allocations;
+        Slab last = slabs.removeLast();
+        if (last != slab) {
+            slabs.set(slab.heapIndex, last);
+            last.heapIndex = slab.heapIndex;
+        }
+        unmap(slab);
+        givePages(slab.firstPage, slab.pageCount);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Medium and huge blocks
+
+    /** A medium block, or 0 if {@code byteSize} is too large for a chunk of this heap. */
+    long allocateMedium(long byteSize, long alignment) {
+        long chunkPages = 1L << mediumChunkOrder;
+        if (byteSize + alignment + 4096 > chunkPages * PAGE_BYTES) {
+            return 0;
+        }
+        lock.lock();
+        try {
+            for (int i = mediumChunks.size() - 1; i >= 0; i--) {
+                long address = mediumChunks.get(i).blocks.tryAllocate(byteSize, alignment);
+                if (address != 0) {
+                    mediumAllocations++;
+                    return address;
+                }
+            }
+            int page = takePages((int) chunkPages, mediumChunkOrder, byteSize);
+            MediumChunk chunk = new MediumChunk(page, (int) chunkPages, SegregatedListAllocator.over(
+                    memory.asSlice((long) page << PAGE_SHIFT, chunkPages << PAGE_SHIFT), "OffHeapAllocator '" + name + "'"));
+            mediumChunks.add(chunk);
+            map(chunk);
+            long address = chunk.blocks.tryAllocate(byteSize, alignment);
+            mediumAllocations++;
+            return address;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void freeMedium(MediumChunk chunk, long address) {
+        lock.lock();
+        try {
+            chunk.blocks.free(address);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    long usableMedium(MediumChunk chunk, long address) {
+        lock.lock();
+        try {
+            return chunk.blocks.usableSize(address);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Resizes within the chunk if it can (in place when the next block is free); 0 if it must move out. */
+    long reallocateMedium(MediumChunk chunk, long address, long newByteSize) {
+        lock.lock();
+        try {
+            if (newByteSize > MEDIUM_MAX || newByteSize <= GlobalHeap.SMALL_MAX) {
+                return 0;
+            }
+            try {
+                return chunk.blocks.reallocate(address, newByteSize);
+            } catch (OffHeapOutOfMemoryException full) {
+                return 0; // the chunk is full: the caller moves the block elsewhere
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    long allocateHuge(long byteSize, long alignment) {
+        int pages = (int) ((byteSize + PAGE_BYTES - 1) >>> PAGE_SHIFT);
+        int alignOrder = Math.max(0, 63 - Long.numberOfLeadingZeros(alignment) - PAGE_SHIFT);
+        lock.lock();
+        try {
+            int page = takePages(pages, alignOrder, byteSize);
+            HugeSpan span = new HugeSpan(page, pages);
+            hugeSpans.add(span);
+            map(span);
+            hugeAllocations++;
+            hugeLiveBytes += span.byteSize();
+            return memory.address() + span.offset();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Frees a huge block; the caller checked that the address is the span's start. */
+    boolean freeHuge(HugeSpan span) {
+        lock.lock();
+        try {
+            if (pageMap[span.firstPage] != span) {
+                return false; // freed by another thread meanwhile
+            }
+            unmap(span);
+            hugeSpans.remove(span);
+            hugeFrees++;
+            hugeLiveBytes -= span.byteSize();
+            givePages(span.firstPage, span.pageCount);
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Pages
+
+    /** Takes a run of pages for a span, after checking the cap. Lock held. */
+    private int takePages(int pages, int alignOrder, long requested) {
+        if ((spanPages + pages) * PAGE_BYTES > maxBytes) {
+            releaseEmpty();
+        }
+        if ((spanPages + pages) * PAGE_BYTES > maxBytes) {
+            throw new OffHeapOutOfMemoryException("allocate(" + requested + "): OffHeapAllocator '" + name
+                    + "' is at its cap: " + spanPages * PAGE_BYTES + " bytes in use of maxBytes " + maxBytes
+                    + ", " + pages * PAGE_BYTES + " more needed (" + liveBytesLocked() + " bytes live); free blocks,"
+                    + " or raise maxBytes", requested, maxBytes - spanPages * PAGE_BYTES, largestFreeLocked());
+        }
+        int page = buddy.allocatePages(pages, alignOrder);
+        if (page < 0) {
+            releaseEmpty();
+            page = buddy.allocatePages(pages, alignOrder);
+        }
+        if (page < 0) {
+            throw new OffHeapOutOfMemoryException("allocate(" + requested + "): OffHeapAllocator '" + name
+                    + "' has no run of " + pages + " free pages left in its " + rangeBytes + "-byte range ("
+                    + buddy.freePages() * PAGE_BYTES + " bytes free, but fragmented); free blocks, or use a larger"
+                    + " range", requested, buddy.freePages() * PAGE_BYTES, largestFreeLocked());
+        }
+        buddy.commit(page, pages);
+        spanPages += pages;
+        if (!warnedNearCap && spanPages * PAGE_BYTES > maxBytes / 10 * 9) {
+            warnedNearCap = true;
+            LOG.warn("OffHeapAllocator '{}' is above 90% of its cap: {} of {} bytes in spans", name,
+                    spanPages * PAGE_BYTES, maxBytes);
+        }
+        return page;
+    }
+
+    private void givePages(int page, int pages) {
+        buddy.freeRange(page, pages, epoch);
+        spanPages -= pages;
+        if (warnedNearCap && spanPages * PAGE_BYTES < maxBytes / 10 * 8) {
+            warnedNearCap = false;
+        }
+    }
+
+    private void map(Span span) {
+        for (int p = span.firstPage; p < span.firstPage + span.pageCount; p++) {
+            pageMap[p] = span;
+        }
+    }
+
+    private void unmap(Span span) {
+        for (int p = span.firstPage; p < span.firstPage + span.pageCount; p++) {
+            pageMap[p] = null;
+        }
+    }
+
+    /** Lock held: gives back queued slabs and medium chunks that hold nothing. */
+    private void releaseEmpty() {
+        for (ArrayDeque<Slab> queue : partial) {
+            queue.removeIf(slab -> {
+                slab.collectRemote(memory);
+                if (slab.used == 0) {
+                    release(slab);
+                    return true;
+                }
+                return false;
+            });
+        }
+        mediumChunks.removeIf(chunk -> {
+            if (chunk.blocks.stats().liveBlocks() == 0) {
+                chunk.blocks.close();
+                unmap(chunk);
+                givePages(chunk.firstPage, chunk.pageCount);
+                return true;
+            }
+            return false;
+        });
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Purge
+
+    /**
+     * Reclaims dead threads' caches, gives back empty slabs and chunks, and hands back to the OS the free
+     * pages that have been free for a whole tick ({@code everything}: all of them, now).
+     *
+     * @return bytes handed back to the OS
+     */
+    long purge(boolean everything) {
+        lock.lock();
+        try {
+            epoch++;
+            caches.removeIf(cache -> {
+                if (cache.ownerDied()) {
+                    releaseCacheSlabs(cache, false);
+                    return true;
+                }
+                return false;
+            });
+            releaseEmpty();
+            if (!range.canDecommit()) {
+                return 0;
+            }
+            long pages = buddy.purge(everything ? Integer.MAX_VALUE : epoch - 1, range);
+            if (pages > 0) {
+                purges++;
+                purgedBytes += pages * PAGE_BYTES;
+                LOG.debug("OffHeapAllocator '{}' returned {} bytes to the OS", name, pages * PAGE_BYTES);
+            }
+            return pages * PAGE_BYTES;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Stats
+
+    private long liveBytesLocked() {
+        long live = hugeLiveBytes;
+        for (Slab slab : slabs) {
+            live += slab.liveBlocks() * slab.slotBytes;
+        }
+        for (MediumChunk chunk : mediumChunks) {
+            live += chunk.blocks.stats().allocatedBytes();
+        }
+        return live;
+    }
+
+    private long largestFreeLocked() {
+        int order = buddy.largestFreeOrder();
+        long largest = order < 0 ? 0 : PAGE_BYTES << order;
+        for (MediumChunk chunk : mediumChunks) {
+            largest = Math.max(largest, chunk.blocks.stats().largestFreeBlockBytes());
+        }
+        return largest;
+    }
+
+    AllocatorStats stats(boolean closed) {
+        lock.lock();
+        try {
+            long[] live = new long[SMALL_CLASSES];
+            long[] slabCount = new long[SMALL_CLASSES];
+            long[] freeSlots = new long[SMALL_CLASSES];
+            long allocated = hugeLiveBytes;
+            long liveBlocks = hugeSpans.size();
+            long cached = 0;
+            long free = buddy.freePages() * PAGE_BYTES;
+            long allocations = mediumAllocations + hugeAllocations;
+            for (long retired : retiredAllocations) {
+                allocations += retired;
+            }
+            for (Slab slab : slabs) {
+                int c = slab.sizeClass;
+                long slabLive = Math.max(0, slab.liveBlocks());
+                live[c] += slabLive;
+                slabCount[c]++;
+                freeSlots[c] += slab.slotCount - slabLive;
+                allocated += slabLive * slab.slotBytes;
+                liveBlocks += slabLive;
+                allocations += slab.allocations;
+                if (slab.owner != null) {
+                    cached += (slab.slotCount - slabLive) * slab.slotBytes;
+                } else {
+                    free += (slab.slotCount - slabLive) * slab.slotBytes;
+                }
+            }
+            for (MediumChunk chunk : mediumChunks) {
+                AllocatorStats blocks = chunk.blocks.stats();
+                allocated += blocks.allocatedBytes();
+                liveBlocks += blocks.liveBlocks();
+                free += blocks.freeBytes();
+            }
+            List<AllocatorStats.SizeClassStats> classes = new ArrayList<>();
+            for (int c = 0; c < SMALL_CLASSES; c++) {
+                if (slabCount[c] > 0) {
+                    classes.add(new AllocatorStats.SizeClassStats(c, SizeClasses.size(c), live[c], slabCount[c],
+                            freeSlots[c]));
+                }
+            }
+            long committed = range.canDecommit() ? buddy.committedPages() * PAGE_BYTES
+                    : Math.max(buddy.committedPages() * PAGE_BYTES, 0);
+            return new AllocatorStats(rangeBytes, closed ? 0 : committed, allocated, cached, free,
+                    largestFreeLocked(), liveBlocks, allocations, allocations - liveBlocks, classes);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    long purgedBytes() {
+        return purgedBytes;
+    }
+
+    long purges() {
+        return purges;
+    }
+
+    int cacheCount() {
+        lock.lock();
+        try {
+            return caches.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    InvalidAddressException invalid(String call, long address, String reason) {
+        return new InvalidAddressException(address, call + "(" + hex(address) + "): not an address OffHeapAllocator '"
+                + name + "' returned: " + reason);
+    }
+}

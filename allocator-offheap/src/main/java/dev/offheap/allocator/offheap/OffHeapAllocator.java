@@ -1,0 +1,571 @@
+package dev.offheap.allocator.offheap;
+
+import dev.offheap.allocator.Allocator;
+import dev.offheap.allocator.AllocatorClosedException;
+import dev.offheap.allocator.AllocatorStats;
+import dev.offheap.allocator.DoubleFreeException;
+import dev.offheap.allocator.SizeClasses;
+import dev.offheap.allocator.internal.Checks;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.ref.WeakReference;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+import static dev.offheap.allocator.internal.Checks.hex;
+import static dev.offheap.allocator.offheap.GlobalHeap.MEDIUM_MAX;
+import static dev.offheap.allocator.offheap.GlobalHeap.SMALL_CLASSES;
+import static dev.offheap.allocator.offheap.GlobalHeap.SMALL_MAX;
+import static dev.offheap.allocator.offheap.PageBuddy.PAGE_BYTES;
+import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
+
+/**
+ * The production allocator: thread-safe, with per-thread slab caches in front of a locked global heap.
+ *
+ * <pre>{@code
+ * try (OffHeapAllocator allocator = OffHeapAllocator.create()) {       // 4 GiB cap, reserved address space
+ *     long address = allocator.allocate(200);
+ *     allocator.segment(address).setString(0, "hello");
+ *     allocator.free(address);                                        // from any thread
+ * }
+ * }</pre>
+ *
+ * <h2>Glossary</h2>
+ * <dl>
+ *   <dt>range</dt><dd>the one contiguous piece of memory the allocator owns, from its {@link MemorySource}:
+ *       reserved address space (committed as touched) or a caller's region</dd>
+ *   <dt>page</dt><dd>64 KiB of the range; the unit of the global heap ({@link PageBuddy})</dd>
+ *   <dt>span</dt><dd>a run of pages with one use: a slab, a medium chunk, or a huge block ({@link Span})</dd>
+ *   <dt>page map</dt><dd>{@code Span[]} by page index: an address's metadata is
+ *       {@code pageMap[(address - base) >>> 16]}, arithmetic and one load, never a hash lookup</dd>
+ *   <dt>size class</dt><dd>{@link SizeClasses}: 16-byte steps to 128, then 4 per doubling</dd>
+ *   <dt>slab</dt><dd>a span cut into slots of one small class (to 32 KiB), owned by one cache ({@link Slab})</dd>
+ *   <dt>cache</dt><dd>one current slab per class: a platform thread's own, or one of a few shared ones that
+ *       virtual threads use under a try-lock ({@link ThreadCache}, {@link SharedCaches})</dd>
+ *   <dt>local / remote free</dt><dd>a free by the slab's owning thread (plain push) / by any other thread
+ *       (one CAS onto the slab's remote list, taken whole by the owner when it runs dry)</dd>
+ *   <dt>medium chunk</dt><dd>a 4 MiB span holding blocks of 32 KiB to 1 MiB in segregated free lists with
+ *       boundary-tag coalescing ({@link MediumChunk})</dd>
+ *   <dt>huge block</dt><dd>over 1 MiB: a run of whole pages straight from the buddy, rounded to 64 KiB</dd>
+ * </dl>
+ *
+ * <h2>Layout</h2>
+ * <pre>
+ *   range (aligned to 4 MiB):
+ *   | slab | slab | slab | medium chunk (4 MiB) ............ | huge block ....... | free pages ...... |
+ *   page:  0      1      2      3                                 67                  90
+ *   pageMap: [slabA, slabB, slabC, chunk, chunk, ..., chunk, huge, ..., huge, null, ..., null]
+ *
+ *   slab (64 KiB for slots up to 8 KiB, up to 256 KiB for 32 KiB slots), out-of-band state in Java:
+ *   | slot 0 | slot 1 | slot 2 | ... | slot n-1 | waste |     live[] = 1 byte per slot
+ *     free slots hold only a link: (next free slot + 1) ^ key    (SlabLayout)
+ * </pre>
+ *
+ * <h2>Invariants</h2>
+ * <ul>
+ *   <li>pages in spans {@code <= maxBytes / 64 KiB}, checked before a page is taken (the cap is never
+ *       overshot; memory in thread caches counts, since it lies in slabs);</li>
+ *   <li>every page is in exactly one span or free in the buddy; {@code pageMap[p] == span} for each page of a
+ *       span, null for free pages;</li>
+ *   <li>per slab: {@code used + |local free list| + never-used slots == slotCount} (see {@link Slab});</li>
+ *   <li>a block is live iff its slot's {@code live} byte is 1 (slabs), its boundary tag says allocated (medium),
+ *       or its span is mapped (huge): double and foreign frees are rejected in O(1) before anything changes.</li>
+ * </ul>
+ *
+ * <h2>Allocate</h2>
+ * <ol>
+ *   <li>size &lt;= 32 KiB on a platform thread: class = {@code SizeClasses.index(size)}; the thread's cache's
+ *       slab for it: pop the local free list, or bump past the never-used slots; set {@code live}. No lock,
+ *       no atomic, no object ({@link #allocate(long)} fits on a screen).</li>
+ *   <li>slab empty (slow path, {@link #refillAndPop}): take its remote frees in one {@code getAndSet}; if
+ *       none, detach it and get another from the heap: a queued partial slab, or a new span from the
+ *       buddy.</li>
+ *   <li>virtual threads (and thread caching off): the same on a shared cache, under its try-lock.</li>
+ *   <li>32 KiB to 1 MiB: first fit in the medium chunks, under the heap lock; a new chunk if none fits.</li>
+ *   <li>over 1 MiB: a run of pages from the buddy, under the heap lock.</li>
+ * </ol>
+ *
+ * <h2>Free</h2>
+ * <ol>
+ *   <li>page map &rarr; span. A slab owned by the calling thread: check {@code live}, clear it, push the slot on
+ *       the local list ({@link #free(long)}, no lock, no atomic).</li>
+ *   <li>a slab owned by anyone else, or by nobody: CAS {@code live} 1 &rarr; 0 (a failed CAS is a double free),
+ *       then CAS-push on the remote list. If the slab was detached, queue it for adoption (once).</li>
+ *   <li>medium or huge: under the heap lock.</li>
+ * </ol>
+ *
+ * <h2>Memory going back</h2>
+ * A purge runs every {@code decayMillis / 2} on a shared daemon thread (and at once on {@link #trim()}):
+ * dead threads' slabs are reclaimed (their remote frees are not lost: a partly used slab is queued for another
+ * thread), empty queued slabs and empty medium chunks go back to the buddy, and free pages that stayed free
+ * for a whole tick are handed to the OS ({@code madvise(MADV_DONTNEED)}). A thread cache keeps at most its
+ * current slab per class; an idle live thread's empty slabs go back when it calls {@link #trim()} or its next
+ * slow path, and all of them when it dies.
+ *
+ * <p><b>Threads.</b> Every method is thread-safe. A block may be freed by any thread.
+ */
+public final class OffHeapAllocator implements Allocator {
+
+    private static final Logger LOG = LoggerFactory.getLogger(OffHeapAllocator.class);
+
+    /** The largest alignment {@link #allocate(long, long)} gives. */
+    public static final long MAX_ALIGNMENT = 4L << 20;
+
+    private static final byte POISON = (byte) 0xDE;
+    private static final ScheduledExecutorService PURGER = Executors.newSingleThreadScheduledExecutor(task -> {
+        Thread thread = new Thread(task, "offheap-purger");
+        thread.setDaemon(true);
+        return thread;
+    });
+
+    private final String name;
+    private final GlobalHeap heap;
+    private final MemorySegment memory;
+    private final long base;
+    private final long rangeBytes;
+    private final Span[] pageMap;
+    private final boolean threadCaching;
+    private final boolean poison;
+    private final ThreadLocal<ThreadCache> threadCaches;
+    private final SharedCaches sharedCaches;
+    private final ScheduledFuture<?> purgeTask;
+    private volatile boolean closed;
+
+    private OffHeapAllocator(OffHeapAllocatorConfig config) {
+        this.name = config.name();
+        // Slack over the cap, so that fragmentation of the buddy does not stop the allocator below its cap.
+        long rangeWanted = Checks.alignUp(config.maxBytes() + config.maxBytes() / 4, MAX_ALIGNMENT);
+        MemorySource.Range range = config.memorySource().open(rangeWanted, MAX_ALIGNMENT);
+        if (range.segment().byteSize() < 4 * PAGE_BYTES) {
+            range.close();
+            throw new IllegalArgumentException("OffHeapAllocator '" + name + "' over " + config.memorySource()
+                    + ": needs at least " + 4 * PAGE_BYTES + " bytes aligned to " + MAX_ALIGNMENT);
+        }
+        this.heap = new GlobalHeap(name, range, config.maxBytes());
+        this.memory = heap.memory;
+        this.base = memory.address();
+        this.rangeBytes = heap.rangeBytes;
+        this.pageMap = heap.pageMap;
+        this.threadCaching = config.threadCaching();
+        this.poison = config.debugLevel() > 0;
+        this.threadCaches = ThreadLocal.withInitial(() -> {
+            ThreadCache cache = new ThreadCache(Thread.currentThread(), SMALL_CLASSES);
+            heap.register(cache);
+            return cache;
+        });
+        this.sharedCaches = new SharedCaches(2 * Runtime.getRuntime().availableProcessors(), stripe -> {
+            ThreadCache cache = new ThreadCache(null, SMALL_CLASSES);
+            heap.register(cache);
+            return cache;
+        });
+        this.purgeTask = schedulePurge(heap, config.decayMillis());
+        LOG.info("OffHeapAllocator '{}' created: {}, range {} bytes at {}", name, config, rangeBytes, hex(base));
+    }
+
+    /** An allocator with the default configuration (see {@link OffHeapAllocatorConfig}). */
+    public static OffHeapAllocator create() {
+        return create(new OffHeapAllocatorConfig());
+    }
+
+    /** An allocator with {@code config}, which is {@linkplain OffHeapAllocatorConfig#conclude() concluded}. */
+    public static OffHeapAllocator create(OffHeapAllocatorConfig config) {
+        return new OffHeapAllocator(config.conclude());
+    }
+
+    private static ScheduledFuture<?> schedulePurge(GlobalHeap heap, long decayMillis) {
+        if (decayMillis < 0) {
+            return null;
+        }
+        long tick = Math.max(50, decayMillis / 2);
+        WeakReference<GlobalHeap> weak = new WeakReference<>(heap);
+        return PURGER.scheduleWithFixedDelay(() -> {
+            GlobalHeap live = weak.get();
+            if (live != null) {
+                try {
+                    live.purge(false);
+                } catch (RuntimeException e) {
+                    LOG.error("OffHeapAllocator '{}': purge failed", live.name, e);
+                }
+            }
+        }, tick, tick, TimeUnit.MILLISECONDS);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Allocate
+
+    @Override
+    public long allocate(long byteSize) {
+        if (byteSize >= 0 && byteSize <= SMALL_MAX && threadCaching && !closed) {
+            Thread thread = Thread.currentThread();
+            if (!thread.isVirtual()) {
+                int sizeClass = SizeClasses.index(byteSize);
+                ThreadCache cache = threadCaches.get();
+                long address = pop(cache.current[sizeClass]);
+                return address != 0 ? address : refillAndPop(cache, sizeClass, byteSize);
+            }
+        }
+        return allocateSlow(byteSize, MIN_ALIGNMENT);
+    }
+
+    /** Takes a slot from the slab's local list or never-used tail; 0 if it has none. Owner only. */
+    private long pop(Slab slab) {
+        int slot = slab.freeHead - 1;
+        if (slot >= 0) {
+            slab.freeHead = slab.nextOf(memory, slot);
+        } else if ((slot = slab.neverUsed) < slab.slotCount) {
+            slab.neverUsed = slot + 1;
+        } else {
+            return 0;
+        }
+        if (slab.live[slot] != 0) {
+            throw slab.corrupted(slot, "the free list leads to a live block");
+        }
+        if (poison) {
+            checkPoison(slab, slot);
+        }
+        slab.live[slot] = 1;
+        slab.used++;
+        slab.allocations++;
+        return base + slab.slotOffset(slot);
+    }
+
+    /** Slow path of a small allocation: the current slab is empty. Owner only (or shared cache, locked). */
+    private long refillAndPop(ThreadCache cache, int sizeClass, long byteSize) {
+        Slab slab = cache.current[sizeClass];
+        if (slab != Slab.EMPTY) {
+            if (slab.collectRemote(memory) > 0) {
+                return pop(slab);
+            }
+            if (keepAfterDetach(slab, cache)) {
+                return pop(slab);
+            }
+        }
+        cache.current[sizeClass] = Slab.EMPTY;
+        slab = heap.refill(cache, sizeClass, byteSize);
+        cache.current[sizeClass] = slab;
+        return pop(slab);
+    }
+
+    /**
+     * Detaches an exhausted slab (Dekker with remote freers, see {@link Slab}): write DETACHED, then look at the
+     * remote list; if frees came in, take the slab back (unless a freer queued it first).
+     *
+     * @return true if the slab is ours again and has remote frees collected
+     */
+    private boolean keepAfterDetach(Slab slab, ThreadCache cache) {
+        slab.ownerThread = null;
+        slab.owner = null;
+        slab.state = Slab.DETACHED;
+        if (slab.remote() != 0 && slab.casState(Slab.DETACHED, Slab.OWNED)) {
+            slab.ownerThread = cache.thread;
+            slab.owner = cache;
+            return slab.collectRemote(memory) > 0;
+        }
+        return false;
+    }
+
+    @Override
+    public long allocate(long byteSize, long byteAlignment) {
+        if (byteAlignment > 0 && byteAlignment <= MIN_ALIGNMENT) {
+            return allocate(byteSize);
+        }
+        return allocateSlow(byteSize, byteAlignment);
+    }
+
+    private long allocateSlow(long byteSize, long byteAlignment) {
+        ensureOpen("allocate(" + byteSize + ")");
+        long alignment = Checks.requireAlignment(byteSize, byteAlignment, MAX_ALIGNMENT, "OffHeapAllocator '" + name
+                + "'");
+        Checks.requireSize("allocate(" + byteSize + ")", byteSize, heap.maxBytes, "OffHeapAllocator '" + name + "'");
+        if (byteSize <= SMALL_MAX) {
+            int sizeClass = SizeClasses.index(byteSize);
+            while (sizeClass < SMALL_CLASSES && Long.lowestOneBit(SizeClasses.size(sizeClass)) < alignment) {
+                sizeClass++; // a slot of this class is aligned to the largest power of two dividing its size
+            }
+            if (sizeClass < SMALL_CLASSES) {
+                return allocateSmall(sizeClass, byteSize);
+            }
+        }
+        if (byteSize <= MEDIUM_MAX && alignment <= PAGE_BYTES) {
+            long address = heap.allocateMedium(Math.max(byteSize, SMALL_MAX + 1), alignment);
+            if (address != 0) {
+                return address;
+            }
+        }
+        return heap.allocateHuge(byteSize, alignment);
+    }
+
+    private long allocateSmall(int sizeClass, long byteSize) {
+        if (threadCaching && !Thread.currentThread().isVirtual()) {
+            ThreadCache cache = threadCaches.get();
+            long address = pop(cache.current[sizeClass]);
+            return address != 0 ? address : refillAndPop(cache, sizeClass, byteSize);
+        }
+        ThreadCache shared = sharedCaches.acquire();
+        try {
+            long address = pop(shared.current[sizeClass]);
+            return address != 0 ? address : refillAndPop(shared, sizeClass, byteSize);
+        } finally {
+            shared.lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Free
+
+    @Override
+    public void free(long address) {
+        long offset = address - base;
+        if (offset >= 0 && offset < rangeBytes && !poison) {
+            if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) {
+                int slot = slab.slotAt(offset - slab.offset());
+                if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.live[slot] != 0 && !closed) {
+                    slab.live[slot] = 0;
+                    memory.set(ValueLayout.JAVA_INT, offset + SlabLayout.NEXT, slab.freeHead ^ slab.key);
+                    slab.freeHead = slot + 1;
+                    slab.used--;
+                    return;
+                }
+            }
+        }
+        freeSlow(address);
+    }
+
+    private void freeSlow(long address) {
+        ensureOpen("free", address);
+        Span span = spanOf("free", address);
+        long offset = address - base;
+        switch (span) {
+            case Slab slab -> {
+                int slot = liveSlot("free", slab, address);
+                if (poison) {
+                    memory.asSlice(offset, slab.slotBytes).fill(POISON);
+                }
+                if (slab.ownerThread == Thread.currentThread()) {
+                    slab.live[slot] = 0;
+                    memory.set(ValueLayout.JAVA_INT, offset + SlabLayout.NEXT, slab.freeHead ^ slab.key);
+                    slab.freeHead = slot + 1;
+                    slab.used--;
+                } else {
+                    freeRemote(slab, slot, address);
+                }
+            }
+            case MediumChunk chunk -> heap.freeMedium(chunk, address);
+            case HugeSpan huge -> {
+                if (offset != huge.offset() || !heap.freeHuge(huge)) {
+                    throw heap.invalid("free", address, "no block starts there (inside a huge block of "
+                            + huge.byteSize() + " bytes at " + hex(base + huge.offset()) + ")");
+                }
+            }
+        }
+    }
+
+    /** A free by a thread that does not own the slab: one CAS, and the slab queued if it was detached. */
+    private void freeRemote(Slab slab, int slot, long address) {
+        if (!slab.pushRemote(memory, slot)) {
+            throw doubleFree("free", address);
+        }
+        if (slab.state() == Slab.DETACHED && slab.casState(Slab.DETACHED, Slab.QUEUED)) {
+            heap.enqueuePartial(slab);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Reallocate, sizes, views
+
+    @Override
+    public long reallocate(long address, long newByteSize) {
+        ensureOpen("reallocate", address);
+        Span span = spanOf("reallocate", address);
+        Checks.requireSize("reallocate(" + hex(address) + ", " + newByteSize + ")", newByteSize, heap.maxBytes,
+                "OffHeapAllocator '" + name + "'");
+        long usable;
+        switch (span) {
+            case Slab slab -> {
+                liveSlot("reallocate", slab, address);
+                usable = slab.slotBytes;
+                if (newByteSize <= usable && newByteSize > usable / 2) {
+                    return address;
+                }
+            }
+            case MediumChunk chunk -> {
+                long resized = heap.reallocateMedium(chunk, address, newByteSize);
+                if (resized != 0) {
+                    return resized;
+                }
+                usable = heap.usableMedium(chunk, address);
+            }
+            case HugeSpan huge -> {
+                hugeStart("reallocate", huge, address);
+                usable = huge.byteSize();
+                if (newByteSize <= usable && newByteSize > usable / 2) {
+                    return address;
+                }
+            }
+        }
+        long moved = allocate(newByteSize);
+        MemorySegment.copy(memory, address - base, memory, moved - base, Math.min(usable, newByteSize));
+        free(address);
+        return moved;
+    }
+
+    @Override
+    public long usableSize(long address) {
+        ensureOpen("usableSize", address);
+        return switch (spanOf("usableSize", address)) {
+            case Slab slab -> {
+                liveSlot("usableSize", slab, address);
+                yield slab.slotBytes;
+            }
+            case MediumChunk chunk -> heap.usableMedium(chunk, address);
+            case HugeSpan huge -> {
+                hugeStart("usableSize", huge, address);
+                yield huge.byteSize();
+            }
+        };
+    }
+
+    @Override
+    public MemorySegment segment(long address) {
+        return memory.asSlice(address - base, usableSize(address));
+    }
+
+    private Span spanOf(String call, long address) {
+        long offset = address - base;
+        if (offset < 0 || offset >= rangeBytes) {
+            throw heap.invalid(call, address, "outside its range [" + hex(base) + ", " + hex(base + rangeBytes) + ")");
+        }
+        Span span = pageMap[(int) (offset >>> PAGE_SHIFT)];
+        if (span == null) {
+            throw heap.invalid(call, address, "no block there (free pages: never handed out, or already freed)");
+        }
+        return span;
+    }
+
+    private int liveSlot(String call, Slab slab, long address) {
+        int slot = slab.slotAt(address - base - slab.offset());
+        if (slot < 0) {
+            throw heap.invalid(call, address, "no block starts there (blocks here are " + slab.slotBytes
+                    + " bytes from " + hex(base + slab.offset()) + ")");
+        }
+        if (slab.live[slot] == 0) {
+            throw doubleFree(call, address);
+        }
+        return slot;
+    }
+
+    private void hugeStart(String call, HugeSpan huge, long address) {
+        if (address - base != huge.offset()) {
+            throw heap.invalid(call, address, "no block starts there (inside a huge block at "
+                    + hex(base + huge.offset()) + ")");
+        }
+    }
+
+    private DoubleFreeException doubleFree(String call, long address) {
+        return new DoubleFreeException(address, call + "(" + hex(address) + "): the block is not allocated: already"
+                + " freed (double free or use after free), or never handed out");
+    }
+
+    private void checkPoison(Slab slab, int slot) {
+        long offset = slab.slotOffset(slot);
+        for (long i = 4; i < slab.slotBytes; i++) {
+            if (memory.get(ValueLayout.JAVA_BYTE, offset + i) != POISON) {
+                throw slab.corrupted(slot, "byte " + i + " was overwritten after free");
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Maintenance, stats, close
+
+    /**
+     * Gives memory back now: the calling thread's empty slabs and the shared caches' go back to the heap, dead
+     * threads' caches are reclaimed, empty slabs and chunks go back to the page heap, and every free page is
+     * handed back to the OS.
+     *
+     * @return bytes handed back to the OS
+     */
+    public long trim() {
+        ensureOpen("trim()");
+        if (threadCaching && !Thread.currentThread().isVirtual()) {
+            heap.trimCache(threadCaches.get());
+        }
+        for (ThreadCache shared : sharedCaches.all()) {
+            shared.lock.lock();
+            try {
+                heap.trimCache(shared);
+            } finally {
+                shared.lock.unlock();
+            }
+        }
+        return heap.purge(true);
+    }
+
+    /** The name given in the configuration. */
+    public String name() {
+        return name;
+    }
+
+    /** Caches in use: one per platform thread that allocated, plus the shared ones. */
+    public int cacheCount() {
+        return heap.cacheCount();
+    }
+
+    /** Bytes handed back to the OS since creation. */
+    public long purgedBytes() {
+        return heap.purgedBytes();
+    }
+
+    /**
+     * A snapshot of the counters. Figures kept by other threads' caches are read without stopping them, so a
+     * snapshot taken while threads allocate is approximate; one taken at rest is exact.
+     */
+    @Override
+    public AllocatorStats stats() {
+        return heap.stats(closed);
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        heap.lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            if (purgeTask != null) {
+                purgeTask.cancel(false);
+            }
+            heap.range.close();
+        } finally {
+            heap.lock.unlock();
+        }
+        LOG.info("OffHeapAllocator '{}' closed", name);
+    }
+
+    private void ensureOpen(String call) {
+        if (closed) {
+            throw new AllocatorClosedException(call + ": OffHeapAllocator '" + name + "' is closed");
+        }
+    }
+
+    private void ensureOpen(String call, long address) {
+        if (closed) {
+            throw new AllocatorClosedException(call + "(" + hex(address) + "): OffHeapAllocator '" + name
+                    + "' is closed");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "OffHeapAllocator '" + name + "'";
+    }
+}

@@ -1,0 +1,144 @@
+package dev.offheap.allocator.offheap;
+
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The one configuration object of an {@link OffHeapAllocator}: a builder with unit-suffixed names, each
+ * setting with a system property that gives its default, and {@link #conclude()} to validate.
+ *
+ * <pre>{@code
+ * OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig()
+ *         .name("values")
+ *         .maxBytes(8L << 30)
+ *         .decayMillis(2_000));
+ * }</pre>
+ *
+ * <p>Not thread-safe; an allocator copies what it needs when it is created.
+ */
+public final class OffHeapAllocatorConfig {
+
+    /** Property for {@link #maxBytes(long)}; default 4 GiB. */
+    public static final String MAX_BYTES_PROP = "offheap.maxBytes";
+    /** Default of {@link #maxBytes(long)}. */
+    public static final long MAX_BYTES_DEFAULT = 4L << 30;
+    /** Property for {@link #threadCaching(boolean)}; default true. */
+    public static final String THREAD_CACHING_PROP = "offheap.threadCaching";
+    /** Property for {@link #decayMillis(long)}; default 1000. */
+    public static final String DECAY_MILLIS_PROP = "offheap.decayMillis";
+    /** Default of {@link #decayMillis(long)}: free pages go back to the OS after about a second. */
+    public static final long DECAY_MILLIS_DEFAULT = 1000;
+    /** Property for {@link #debugLevel(int)}; default 0. */
+    public static final String DEBUG_LEVEL_PROP = "offheap.debugLevel";
+
+    private static final AtomicInteger INSTANCES = new AtomicInteger();
+
+    private String name;
+    private long maxBytes = Long.getLong(MAX_BYTES_PROP, MAX_BYTES_DEFAULT);
+    private MemorySource memorySource = MemorySource.reserved();
+    private boolean threadCaching = Boolean.parseBoolean(System.getProperty(THREAD_CACHING_PROP, "true"));
+    private long decayMillis = Long.getLong(DECAY_MILLIS_PROP, DECAY_MILLIS_DEFAULT);
+    private int debugLevel = Integer.getInteger(DEBUG_LEVEL_PROP, 0);
+
+    /** The name in messages, logs and metrics; default {@code offheap-N}. */
+    public OffHeapAllocatorConfig name(String name) {
+        this.name = Objects.requireNonNull(name, "name");
+        return this;
+    }
+
+    /**
+     * The hard cap: memory taken from the source (slabs, medium chunks, huge blocks) never exceeds it; it is
+     * checked before memory is taken. For a caller's region, the region's size if that is smaller.
+     */
+    public OffHeapAllocatorConfig maxBytes(long maxBytes) {
+        this.maxBytes = maxBytes;
+        return this;
+    }
+
+    /** Where memory comes from; default {@link MemorySource#reserved()}. */
+    public OffHeapAllocatorConfig memorySource(MemorySource memorySource) {
+        this.memorySource = Objects.requireNonNull(memorySource, "memorySource");
+        return this;
+    }
+
+    /**
+     * Whether each platform thread gets its own cache (the fast path, no lock); when off, every thread uses
+     * the shared, locked caches that virtual threads always use.
+     */
+    public OffHeapAllocatorConfig threadCaching(boolean threadCaching) {
+        this.threadCaching = threadCaching;
+        return this;
+    }
+
+    /**
+     * How long free pages stay committed before they go back to the OS; 0 returns them at the next purge
+     * tick (every 50 ms at the shortest), -1 never (only {@link OffHeapAllocator#trim()}).
+     */
+    public OffHeapAllocatorConfig decayMillis(long decayMillis) {
+        this.decayMillis = decayMillis;
+        return this;
+    }
+
+    /**
+     * 0: checks that are always on (O(1) rejection of bad addresses and double frees). 1: also fills freed
+     * small blocks with a poison byte and checks it when the block is handed out again, to catch writes after
+     * free.
+     */
+    public OffHeapAllocatorConfig debugLevel(int debugLevel) {
+        this.debugLevel = debugLevel;
+        return this;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public long maxBytes() {
+        return maxBytes;
+    }
+
+    public MemorySource memorySource() {
+        return memorySource;
+    }
+
+    public boolean threadCaching() {
+        return threadCaching;
+    }
+
+    public long decayMillis() {
+        return decayMillis;
+    }
+
+    public int debugLevel() {
+        return debugLevel;
+    }
+
+    /**
+     * Fills the defaults and checks every setting.
+     *
+     * @throws IllegalArgumentException naming the setting, its value and what it must be
+     */
+    public OffHeapAllocatorConfig conclude() {
+        if (name == null) {
+            name = "offheap-" + INSTANCES.incrementAndGet();
+        }
+        if (maxBytes < PageBuddy.PAGE_BYTES * 4 || maxBytes > 1L << 46) {
+            throw new IllegalArgumentException("maxBytes(" + maxBytes + "): must be between "
+                    + PageBuddy.PAGE_BYTES * 4 + " (four " + PageBuddy.PAGE_BYTES / 1024 + " KiB pages) and 2^46");
+        }
+        if (decayMillis < -1) {
+            throw new IllegalArgumentException("decayMillis(" + decayMillis + "): must be >= 0, or -1 for never");
+        }
+        if (debugLevel < 0 || debugLevel > 1) {
+            throw new IllegalArgumentException("debugLevel(" + debugLevel + "): must be 0 (off) or 1 (poison freed"
+                    + " blocks)");
+        }
+        return this;
+    }
+
+    @Override
+    public String toString() {
+        return "name=" + name + ", maxBytes=" + maxBytes + ", memorySource=" + memorySource + ", threadCaching="
+                + threadCaching + ", decayMillis=" + decayMillis + ", debugLevel=" + debugLevel;
+    }
+}

@@ -1,0 +1,236 @@
+package dev.offheap.allocator.offheap;
+
+import java.util.Arrays;
+
+/**
+ * The global heap's page allocator: a binary buddy system over the pages of the whole range, with all of its
+ * bookkeeping out of band (Java arrays), so free pages can be handed back to the OS without touching them.
+ *
+ * <p>Not thread-safe: the global heap's lock guards it.
+ *
+ * <h2>Glossary</h2>
+ * <dl>
+ *   <dt>page</dt><dd>{@link #PAGE_BYTES} bytes; page {@code p} starts at range offset {@code p << PAGE_SHIFT}</dd>
+ *   <dt>block of order k</dt><dd>{@code 2^k} pages starting at a page index that is a multiple of {@code 2^k}</dd>
+ *   <dt>buddy</dt><dd>of the order-k block at {@code p}: the order-k block at {@code p ^ 2^k}</dd>
+ *   <dt>committed page</dt><dd>one that may hold physical memory: handed out, or freed but not yet purged</dd>
+ *   <dt>epoch</dt><dd>the heap's purge tick; a free block remembers the epoch of its last free</dd>
+ * </dl>
+ *
+ * <h2>State, per page index p</h2>
+ * <pre>
+ *   tag[p]        FREE | order  at the first page of a free block; 0 elsewhere (allocated or interior)
+ *   next[p], prev[p]            the free list of that order (page indexes, -1 = none)
+ *   freedEpoch[p]               at the first page of a free block
+ *   committed bit p             1 if the page may hold memory
+ * </pre>
+ *
+ * <h2>Invariants</h2>
+ * <ul>
+ *   <li>free blocks never overlap; a free block's buddy is never a free block of the same order;</li>
+ *   <li>bit k of {@code nonEmpty} is set iff {@code head[k] != -1};</li>
+ *   <li>{@code freePages == sum(2^order)} over free blocks; {@code committedPages == popcount(committed)}.</li>
+ * </ul>
+ *
+ * <h2>Allocate and free</h2>
+ * {@link #allocate(int)} takes the lowest non-empty order {@code >= k} (bitmap, O(1)) and splits it down,
+ * filing the right halves. {@link #allocatePages(int, int)} takes the power-of-two block and frees the pages
+ * past the count again, so a run of n pages wastes nothing. {@link #free(int, int)} merges with the buddy
+ * while the buddy is a free block of the same order.
+ */
+final class PageBuddy {
+
+    static final int PAGE_SHIFT = 16;
+    static final long PAGE_BYTES = 1L << PAGE_SHIFT;
+
+    private static final byte FREE = 0x40;
+    private static final int ORDER_MASK = 0x3f;
+
+    final int pages;
+    final int maxOrder;
+    private final byte[] tag;
+    private final int[] next;
+    private final int[] prev;
+    private final int[] freedEpoch;
+    private final int[] head;
+    private final long[] committed;
+    private long nonEmpty;
+    private long freePages;
+    private long committedPages;
+
+    PageBuddy(int pages) {
+        this.pages = pages;
+        this.maxOrder = 31 - Integer.numberOfLeadingZeros(pages);
+        this.tag = new byte[pages];
+        this.next = new int[pages];
+        this.prev = new int[pages];
+        this.freedEpoch = new int[pages];
+        this.head = new int[maxOrder + 1];
+        this.committed = new long[(pages + 63) >>> 6];
+        Arrays.fill(head, -1);
+        freeRange(0, pages, 0);
+    }
+
+    long freePages() {
+        return freePages;
+    }
+
+    long committedPages() {
+        return committedPages;
+    }
+
+    /** The largest order with a free block, or -1. */
+    int largestFreeOrder() {
+        return 63 - Long.numberOfLeadingZeros(nonEmpty);
+    }
+
+    /** Free pages that are still committed (purgeable). */
+    long dirtyFreePages() {
+        long dirty = 0;
+        for (int k = 0; k <= maxOrder; k++) {
+            for (int p = head[k]; p != -1; p = next[p]) {
+                dirty += countCommitted(p, 1 << k);
+            }
+        }
+        return dirty;
+    }
+
+    /** Takes a block of exactly {@code order}; returns its first page, or -1 if none is free. */
+    int allocate(int order) {
+        if (order > maxOrder) {
+            return -1;
+        }
+        long candidates = nonEmpty & (-1L << order);
+        if (candidates == 0) {
+            return -1;
+        }
+        int from = Long.numberOfTrailingZeros(candidates);
+        int page = head[from];
+        unlink(page, from);
+        int epoch = freedEpoch[page];
+        for (int k = from; k > order; k--) {
+            link(page + (1 << (k - 1)), k - 1, epoch);
+        }
+        freePages -= 1L << order;
+        return page;
+    }
+
+    /**
+     * Takes a run of {@code count} pages whose first page is a multiple of {@code 2^alignOrder}; returns the
+     * first page, or -1.
+     */
+    int allocatePages(int count, int alignOrder) {
+        int order = Math.max(32 - Integer.numberOfLeadingZeros(count - 1), alignOrder);
+        int page = allocate(order);
+        if (page >= 0 && count < (1 << order)) {
+            int epoch = freedEpoch[page];
+            freeRange(page + count, (1 << order) - count, epoch);
+        }
+        return page;
+    }
+
+    /** Gives back the order-{@code order} block at {@code page}, merging with free buddies. */
+    void free(int page, int order, int epoch) {
+        freePages += 1L << order;
+        while (order < maxOrder) {
+            int buddy = page ^ (1 << order);
+            if (buddy + (1 << order) > pages || tag[buddy] != (byte) (FREE | order)) {
+                break;
+            }
+            unlink(buddy, order);
+            epoch = Math.max(epoch, freedEpoch[buddy]);
+            page = Math.min(page, buddy);
+            order++;
+        }
+        link(page, order, epoch);
+    }
+
+    /** Gives back any run of pages, as the largest aligned blocks it is made of. */
+    void freeRange(int page, int count, int epoch) {
+        while (count > 0) {
+            int order = Math.min(page == 0 ? maxOrder : Integer.numberOfTrailingZeros(page),
+                    31 - Integer.numberOfLeadingZeros(count));
+            free(page, order, epoch);
+            page += 1 << order;
+            count -= 1 << order;
+        }
+    }
+
+    /** Marks a run as committed (it is about to be used); returns how many of its pages were not before. */
+    int commit(int page, int count) {
+        int newly = count - countCommitted(page, count);
+        for (int p = page; p < page + count; p++) {
+            committed[p >>> 6] |= 1L << p;
+        }
+        committedPages += newly;
+        return newly;
+    }
+
+    /**
+     * Hands back every free block last freed before {@code epochLimit} that still has committed pages.
+     *
+     * @return the pages decommitted
+     */
+    long purge(int epochLimit, MemorySource.Range range) {
+        long purged = 0;
+        for (int k = 0; k <= maxOrder; k++) {
+            for (int p = head[k]; p != -1; p = next[p]) {
+                if (freedEpoch[p] < epochLimit) {
+                    int dirty = countCommitted(p, 1 << k);
+                    if (dirty > 0) {
+                        range.decommit((long) p << PAGE_SHIFT, (1L << k) << PAGE_SHIFT);
+                        for (int q = p; q < p + (1 << k); q++) {
+                            committed[q >>> 6] &= ~(1L << q);
+                        }
+                        committedPages -= dirty;
+                        purged += dirty;
+                    }
+                }
+            }
+        }
+        return purged;
+    }
+
+    private int countCommitted(int page, int count) {
+        int n = 0;
+        for (int p = page; p < page + count; p++) {
+            n += (int) ((committed[p >>> 6] >>> p) & 1);
+        }
+        return n;
+    }
+
+    private void link(int page, int order, int epoch) {
+        int first = head[order];
+        next[page] = first;
+        prev[page] = -1;
+        if (first != -1) {
+            prev[first] = page;
+        }
+        head[order] = page;
+        nonEmpty |= 1L << order;
+        tag[page] = (byte) (FREE | order);
+        freedEpoch[page] = epoch;
+    }
+
+    private void unlink(int page, int order) {
+        int n = next[page];
+        int p = prev[page];
+        if (p == -1) {
+            head[order] = n;
+            if (n == -1) {
+                nonEmpty &= ~(1L << order);
+            }
+        } else {
+            next[p] = n;
+        }
+        if (n != -1) {
+            prev[n] = p;
+        }
+        tag[page] = 0;
+    }
+
+    /** For tests and verification: the order of the free block starting at {@code page}, or -1. */
+    int freeOrderAt(int page) {
+        return (tag[page] & FREE) != 0 ? tag[page] & ORDER_MASK : -1;
+    }
+}

@@ -1,0 +1,56 @@
+package dev.offheap.allocator.offheap;
+
+import java.util.function.IntFunction;
+
+/**
+ * A bounded set of shared caches for virtual threads (and for all threads when thread caching is off), so
+ * that 100,000 virtual threads do not make 100,000 caches. A thread starts at the stripe its id hashes to and
+ * takes the first one whose lock it gets without waiting; when every stripe is busy the set grows, up to
+ * {@code maxStripes} (twice the cores); past that it waits for its home stripe.
+ *
+ * <p>Thread-safe.
+ */
+final class SharedCaches {
+    private final IntFunction<ThreadCache> factory;
+    private final int maxStripes;
+    private volatile ThreadCache[] stripes;
+
+    SharedCaches(int maxStripes, IntFunction<ThreadCache> factory) {
+        this.maxStripes = maxStripes;
+        this.factory = factory;
+        this.stripes = new ThreadCache[] {factory.apply(0)};
+    }
+
+    /** A locked shared cache; the caller must {@code cache.lock.unlock()} it. */
+    ThreadCache acquire() {
+        ThreadCache[] current = stripes;
+        int home = (int) (Thread.currentThread().threadId() % current.length);
+        for (int i = 0; i < current.length; i++) {
+            ThreadCache cache = current[(home + i) % current.length];
+            if (cache.lock.tryLock()) {
+                return cache;
+            }
+        }
+        return acquireContended(current, home);
+    }
+
+    private ThreadCache acquireContended(ThreadCache[] seen, int home) {
+        synchronized (this) {
+            ThreadCache[] current = stripes;
+            if (current == seen && current.length < maxStripes) {
+                ThreadCache[] grown = java.util.Arrays.copyOf(current, current.length + 1);
+                grown[current.length] = factory.apply(current.length);
+                stripes = grown;
+                grown[current.length].lock.lock();
+                return grown[current.length];
+            }
+        }
+        ThreadCache cache = stripes[home % stripes.length];
+        cache.lock.lock();
+        return cache;
+    }
+
+    ThreadCache[] all() {
+        return stripes;
+    }
+}

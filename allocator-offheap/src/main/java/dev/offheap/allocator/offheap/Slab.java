@@ -1,0 +1,215 @@
+package dev.offheap.allocator.offheap;
+
+import dev.offheap.allocator.HeapCorruptionException;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.ThreadLocalRandom;
+
+import static dev.offheap.allocator.internal.Checks.hex;
+
+/**
+ * A span cut into equal slots of one size class, owned by one cache at a time.
+ *
+ * <h2>Where each slot is</h2>
+ * A slot is exactly one of: live (handed out), on the <b>local free list</b> (owner only, plain accesses),
+ * on the <b>remote free list</b> (pushed by any thread with one CAS, taken whole by the owner), or
+ * <b>never used</b> (at or past {@code neverUsed}). Invariant, for the owner:
+ * <pre>
+ *   used == live slots + |remote list|          (remote frees count once the owner collects them)
+ *   used + |local list| + (slotCount - neverUsed) == slotCount
+ *   live[s] == 1  iff  slot s is live
+ * </pre>
+ *
+ * <h2>Ownership states</h2>
+ * <pre>
+ *   OWNED ----(owner: exhausted, detach)----> DETACHED ----(first remote free: CAS)----> QUEUED
+ *     ^  \                                     |  (owner re-checks remote after detaching: CAS back)   |
+ *     |   `-------(owner or lock holder)-------'                                                        |
+ *     `---------------------(a cache adopts it from the heap's partial list, under the lock)------------'
+ *   QUEUED or dead owner's slab with used == 0 ----(lock holder)----> RELEASED (pages back to the buddy)
+ * </pre>
+ * The owner's fields ({@code freeHead, neverUsed, used, allocations}) are touched only by the owner, or by
+ * the lock holder while the slab is QUEUED or its owner is dead. Detaching is a Dekker handshake: the owner
+ * writes {@code state = DETACHED} then reads {@code remote}; a remote freer CASes {@code remote} then reads
+ * {@code state}. Both are sequentially consistent, so at least one sees the other and a freed slot is never
+ * stranded in a slab nobody will look at.
+ *
+ * <h2>Memory ordering</h2>
+ * A remote freer writes the slot's link (plain) then publishes it with the CAS on {@code remote} (volatile);
+ * the owner's {@code getAndSet} on {@code remote} (volatile) pairs with it before reading the links.
+ * {@code live[s]} is written plain by the owner (allocate, local free) and CASed by remote freers; a remote
+ * freer got the address from the allocating thread through some happens-before edge, so it sees the 1.
+ */
+final class Slab extends Span {
+
+    static final int OWNED = 0;
+    static final int DETACHED = 1;
+    static final int QUEUED = 2;
+    static final int RELEASED = 3;
+
+    /** Shift of the reciprocal used to divide by the slot size; see {@link #slotAt(long)}. */
+    private static final int RECIPROCAL_SHIFT = 40;
+
+    private static final VarHandle REMOTE;
+    private static final VarHandle STATE;
+    static final VarHandle LIVE = MethodHandles.arrayElementVarHandle(byte[].class);
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            REMOTE = lookup.findVarHandle(Slab.class, "remote", long.class);
+            STATE = lookup.findVarHandle(Slab.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** The sentinel every cache starts with: no slots, so the first allocation takes the slow path. */
+    static final Slab EMPTY = new Slab();
+
+    final int sizeClass;
+    final int slotBytes;
+    final int slotCount;
+    final long reciprocal;
+    final int key;
+    final byte[] live;
+
+    // Owner-only (see the class comment).
+    int freeHead;
+    int neverUsed;
+    int used;
+    long allocations;
+    /** The owning platform thread, or null (shared cache, detached, queued). Plain: only the owner ever
+     *  writes its own Thread here, so a thread that reads itself is the owner. */
+    Thread ownerThread;
+    /** The owning cache, for stats; null when not owned. */
+    Object owner;
+    /** Position in the heap's list of slabs (lock holder only). */
+    int heapIndex;
+
+    /** The remote free list: {@code (count << 32) | (first slot + 1)}, 0 when empty. */
+    volatile long remote;
+    volatile int state;
+
+    Slab(int firstPage, int pageCount, int sizeClass, int slotBytes) {
+        super(firstPage, pageCount);
+        this.sizeClass = sizeClass;
+        this.slotBytes = slotBytes;
+        this.slotCount = (int) (byteSize() / slotBytes);
+        this.reciprocal = ((1L << RECIPROCAL_SHIFT) + slotBytes - 1) / slotBytes;
+        this.key = ThreadLocalRandom.current().nextInt() | 1;
+        this.live = new byte[slotCount];
+    }
+
+    private Slab() {
+        super(0, 0);
+        this.sizeClass = -1;
+        this.slotBytes = 16;
+        this.slotCount = 0;
+        this.reciprocal = 0;
+        this.key = 0;
+        this.live = new byte[0];
+        this.state = RELEASED;
+    }
+
+    /**
+     * The slot that starts at {@code offsetInSlab}, or -1 if no slot starts there. Division by a
+     * multiplication: with {@code m = ceil(2^40 / d)}, {@code (x m) >> 40 == x / d} for every
+     * {@code x < 2^18} and {@code d < 2^17}, since the error term {@code x (m d - 2^40) < x d < 2^40}.
+     */
+    int slotAt(long offsetInSlab) {
+        int slot = (int) ((offsetInSlab * reciprocal) >>> RECIPROCAL_SHIFT);
+        return (long) slot * slotBytes == offsetInSlab && slot < slotCount ? slot : -1;
+    }
+
+    long slotOffset(int slot) {
+        return offset() + (long) slot * slotBytes;
+    }
+
+    int state() {
+        return state;
+    }
+
+    boolean casState(int expected, int next) {
+        return STATE.compareAndSet(this, expected, next);
+    }
+
+    long remote() {
+        return remote;
+    }
+
+    /** Pending remote frees, for stats (racy by nature). */
+    int remoteCount() {
+        return (int) (remote >>> 32);
+    }
+
+    /**
+     * Any thread but the owner: gives back {@code slot} with one CAS.
+     *
+     * @return false if the slot is not live (a double free), with nothing changed
+     */
+    boolean pushRemote(MemorySegment memory, int slot) {
+        if (!LIVE.compareAndSet(live, slot, (byte) 1, (byte) 0)) {
+            return false;
+        }
+        long link = slotOffset(slot) + SlabLayout.NEXT;
+        long head;
+        do {
+            head = remote;
+            memory.set(ValueLayout.JAVA_INT, link, (int) head ^ key);
+        } while (!REMOTE.compareAndSet(this, head, (((head >>> 32) + 1) << 32) | (slot + 1)));
+        return true;
+    }
+
+    /**
+     * The owner (or the lock holder of an unowned slab): moves every remote free to the local list in one
+     * step.
+     *
+     * @return how many were collected
+     */
+    int collectRemote(MemorySegment memory) {
+        long head = (long) REMOTE.getAndSet(this, 0L);
+        if (head == 0) {
+            return 0;
+        }
+        int count = (int) (head >>> 32);
+        int first = (int) head;
+        if (freeHead != 0) {
+            int tail = first;
+            for (int next = nextOf(memory, tail - 1); next != 0; next = nextOf(memory, tail - 1)) {
+                tail = next;
+            }
+            memory.set(ValueLayout.JAVA_INT, slotOffset(tail - 1) + SlabLayout.NEXT, freeHead ^ key);
+        }
+        freeHead = first;
+        used -= count;
+        return count;
+    }
+
+    /** The decoded link of free slot {@code slot}: the next free slot + 1, or 0. Checked, never trusted. */
+    int nextOf(MemorySegment memory, int slot) {
+        int next = memory.get(ValueLayout.JAVA_INT, slotOffset(slot) + SlabLayout.NEXT) ^ key;
+        if (next < 0 || next > slotCount) {
+            throw corrupted(slot, "its free-list link reads " + next);
+        }
+        return next;
+    }
+
+    HeapCorruptionException corrupted(int slot, String what) {
+        return new HeapCorruptionException("slab of " + slotBytes + "-byte blocks: the free block at range offset "
+                + hex(slotOffset(slot)) + " was written after it was freed (" + what + ")");
+    }
+
+    /** Free bytes in this slab as its owner sees them (racy when read by others; for stats). */
+    long freeBytes() {
+        return (long) (slotCount - used + remoteCount()) * slotBytes;
+    }
+
+    /** Live blocks (racy when read by others; for stats). */
+    long liveBlocks() {
+        return used - remoteCount();
+    }
+}

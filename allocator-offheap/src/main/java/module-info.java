@@ -1,0 +1,11 @@
+/**
+ * The production allocator, {@link dev.offheap.allocator.offheap.OffHeapAllocator}: per-thread slab caches
+ * over a locked buddy / segregated-list global heap, over reserved address space or a caller's region.
+ */
+module dev.offheap.allocator.offheap {
+    requires transitive dev.offheap.allocator.core;
+    requires org.agrona;
+    requires org.slf4j;
+
+    exports dev.offheap.allocator.offheap;
+}
