@@ -1,7 +1,7 @@
 package dev.offheap.allocator.region;
 
 import dev.offheap.allocator.Allocator;
-import dev.offheap.allocator.AllocatorContractTest;
+import dev.offheap.allocator.testkit.AllocatorContractTest;
 
 import java.lang.foreign.Arena;
 

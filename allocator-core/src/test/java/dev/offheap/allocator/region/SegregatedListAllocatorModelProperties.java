@@ -1,7 +1,7 @@
 package dev.offheap.allocator.region;
 
 import dev.offheap.allocator.Allocator;
-import dev.offheap.allocator.AllocatorModelProperties;
+import dev.offheap.allocator.testkit.AllocatorModelProperties;
 
 import java.lang.foreign.Arena;
 

@@ -437,9 +437,10 @@ final class GlobalHeap {
         return live;
     }
 
+    /** The largest block that could be allocated now: a buddy block within the cap's headroom, or medium. */
     private long largestFreeLocked() {
         int order = buddy.largestFreeOrder();
-        long largest = order < 0 ? 0 : PAGE_BYTES << order;
+        long largest = order < 0 ? 0 : Math.min(PAGE_BYTES << order, maxBytes - spanPages * PAGE_BYTES);
         for (MediumChunk chunk : mediumChunks) {
             largest = Math.max(largest, chunk.blocks.stats().largestFreeBlockBytes());
         }
@@ -455,7 +456,8 @@ final class GlobalHeap {
             long allocated = hugeLiveBytes;
             long liveBlocks = hugeSpans.size();
             long cached = 0;
-            long free = buddy.freePages() * PAGE_BYTES;
+            // Free bytes in committed memory: free pages not yet handed back to the OS, and free room in spans.
+            long free = (range.canDecommit() ? buddy.dirtyFreePages() : buddy.freePages()) * PAGE_BYTES;
             long allocations = mediumAllocations + hugeAllocations;
             for (long retired : retiredAllocations) {
                 allocations += retired;
@@ -475,7 +477,7 @@ final class GlobalHeap {
                     free += (slab.slotCount - slabLive) * slab.slotBytes;
                 }
             }
-            for (MediumChunk chunk : mediumChunks) {
+            for (MediumChunk chunk : closed ? List.<MediumChunk>of() : mediumChunks) {
                 AllocatorStats blocks = chunk.blocks.stats();
                 allocated += blocks.allocatedBytes();
                 liveBlocks += blocks.liveBlocks();
@@ -488,10 +490,10 @@ final class GlobalHeap {
                             freeSlots[c]));
                 }
             }
-            long committed = range.canDecommit() ? buddy.committedPages() * PAGE_BYTES
-                    : Math.max(buddy.committedPages() * PAGE_BYTES, 0);
+            // A range that cannot give pages back (an arena, a caller's region) counts as committed whole.
+            long committed = range.canDecommit() ? buddy.committedPages() * PAGE_BYTES : rangeBytes;
             return new AllocatorStats(rangeBytes, closed ? 0 : committed, allocated, cached, free,
-                    largestFreeLocked(), liveBlocks, allocations, allocations - liveBlocks, classes);
+                    closed ? 0 : largestFreeLocked(), liveBlocks, allocations, allocations - liveBlocks, classes);
         } finally {
             lock.unlock();
         }

@@ -217,16 +217,16 @@ public final class OffHeapAllocator implements Allocator {
         int slot = slab.freeHead - 1;
         if (slot >= 0) {
             slab.freeHead = slab.nextOf(memory, slot);
+            if (slab.live[slot] != 0) {
+                throw slab.corrupted(slot, "the free list leads to a live block");
+            }
+            if (poison) {
+                checkPoison(slab, slot);
+            }
         } else if ((slot = slab.neverUsed) < slab.slotCount) {
             slab.neverUsed = slot + 1;
         } else {
             return 0;
-        }
-        if (slab.live[slot] != 0) {
-            throw slab.corrupted(slot, "the free list leads to a live block");
-        }
-        if (poison) {
-            checkPoison(slab, slot);
         }
         slab.live[slot] = 1;
         slab.used++;
@@ -271,7 +271,7 @@ public final class OffHeapAllocator implements Allocator {
 
     @Override
     public long allocate(long byteSize, long byteAlignment) {
-        if (byteAlignment > 0 && byteAlignment <= MIN_ALIGNMENT) {
+        if (byteAlignment > 0 && byteAlignment <= MIN_ALIGNMENT && (byteAlignment & (byteAlignment - 1)) == 0) {
             return allocate(byteSize);
         }
         return allocateSlow(byteSize, byteAlignment);

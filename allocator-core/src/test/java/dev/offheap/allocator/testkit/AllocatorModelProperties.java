@@ -1,4 +1,11 @@
-package dev.offheap.allocator;
+package dev.offheap.allocator.testkit;
+
+import dev.offheap.allocator.Allocator;
+import dev.offheap.allocator.AllocatorClosedException;
+import dev.offheap.allocator.AllocatorStats;
+import dev.offheap.allocator.DoubleFreeException;
+import dev.offheap.allocator.InvalidAddressException;
+import dev.offheap.allocator.OffHeapOutOfMemoryException;
 
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
