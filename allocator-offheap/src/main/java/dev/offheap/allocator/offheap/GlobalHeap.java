@@ -62,6 +62,7 @@ final class GlobalHeap {
     private final ArrayList<ThreadCache> caches = new ArrayList<>();
 
     private long spanPages;
+    private int reclaimAtCacheCount = 16;
     private int epoch;
     private final long[] retiredAllocations = new long[SMALL_CLASSES];
     private long mediumAllocations;
@@ -99,13 +100,32 @@ final class GlobalHeap {
     // ---------------------------------------------------------------------------------------------------------
     // Caches
 
+    /**
+     * Adds a cache to the registry. Every time the registry doubles, the caches of dead threads are reclaimed
+     * first: thread churn keeps the number of caches near the number of live threads even without the purger.
+     */
     void register(ThreadCache cache) {
         lock.lock();
         try {
+            if (caches.size() >= reclaimAtCacheCount) {
+                reclaimDeadCaches();
+                reclaimAtCacheCount = Math.max(16, 2 * caches.size());
+            }
             caches.add(cache);
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Lock held: gives back the slabs of every cache whose thread has died. */
+    private void reclaimDeadCaches() {
+        caches.removeIf(cache -> {
+            if (cache.ownerDied()) {
+                releaseCacheSlabs(cache, false);
+                return true;
+            }
+            return false;
+        });
     }
 
     /**
@@ -156,12 +176,16 @@ final class GlobalHeap {
         }
     }
 
-    /** Lock held, slab unowned and its owner gone or done: detach, and queue it if frees already came in. */
+    /**
+     * Lock held, the slab's owner gone or done with it: detach it, and queue it for adoption if it has a free
+     * slot (or a remote free came in meanwhile), so that no partly empty slab is left where no cache looks.
+     */
     private void detachLocked(Slab slab) {
         slab.ownerThread = null;
         slab.owner = null;
         slab.state = Slab.DETACHED;
-        if (slab.remote() != 0 && slab.casState(Slab.DETACHED, Slab.QUEUED)) {
+        boolean hasFree = slab.freeHead != 0 || slab.neverUsed < slab.slotCount || slab.remote() != 0;
+        if (hasFree && slab.casState(Slab.DETACHED, Slab.QUEUED)) {
             partial[slab.sizeClass].add(slab);
         }
     }
@@ -364,8 +388,9 @@ final class GlobalHeap {
         }
     }
 
-    /** Lock held: gives back queued slabs and medium chunks that hold nothing. */
+    /** Lock held: reclaims dead threads' caches, gives back queued slabs and medium chunks that hold nothing. */
     private void releaseEmpty() {
+        reclaimDeadCaches();
         for (ArrayDeque<Slab> queue : partial) {
             queue.removeIf(slab -> {
                 slab.collectRemote(memory);
@@ -400,13 +425,6 @@ final class GlobalHeap {
         lock.lock();
         try {
             epoch++;
-            caches.removeIf(cache -> {
-                if (cache.ownerDied()) {
-                    releaseCacheSlabs(cache, false);
-                    return true;
-                }
-                return false;
-            });
             releaseEmpty();
             if (!range.canDecommit()) {
                 return 0;

@@ -1,0 +1,305 @@
+package dev.offheap.allocator.offheap;
+
+import dev.offheap.allocator.AllocatorStats;
+import dev.offheap.allocator.OffHeapOutOfMemoryException;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Many threads at once: blocks changing hands between threads (remote frees), threads that die with blocks
+ * still out, and virtual threads by the hundred thousand. Every block carries a cookie that is checked when it
+ * is freed, so a block handed out twice, or overwritten by the allocator, fails the test.
+ */
+class ConcurrencyTest {
+
+    /** The cookie of a block: its address and size mixed, in the first and (from 16 bytes) the last 8 bytes. */
+    private static long cookie(long address, long size) {
+        return (address * 0x9E3779B97F4A7C15L) ^ size;
+    }
+
+    private static void stamp(OffHeapAllocator allocator, long address, long size) {
+        MemorySegment block = allocator.segment(address);
+        block.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, cookie(address, size));
+        if (size >= 16) {
+            block.set(ValueLayout.JAVA_LONG_UNALIGNED, size - 8, cookie(address, size));
+        }
+    }
+
+    private static void check(OffHeapAllocator allocator, long address, long size) {
+        MemorySegment block = allocator.segment(address);
+        long expected = cookie(address, size);
+        if (block.get(ValueLayout.JAVA_LONG_UNALIGNED, 0) != expected
+                || size >= 16 && block.get(ValueLayout.JAVA_LONG_UNALIGNED, size - 8) != expected) {
+            throw new AssertionError("block " + Long.toHexString(address) + " of " + size + " bytes was corrupted");
+        }
+    }
+
+    /** 8 B to 1 MiB, most of them small: the shape of mimalloc-bench's mstress. */
+    private static long randomSize(SplittableRandom random) {
+        int dice = random.nextInt(100);
+        if (dice < 80) {
+            return random.nextLong(8, 257);
+        }
+        if (dice < 97) {
+            return random.nextLong(257, 32 * 1024 + 1);
+        }
+        return random.nextLong(32 * 1024 + 1, (1 << 20) + 1);
+    }
+
+    @Test
+    void blocksThatChangeHandsAreNeverCorrupted() throws Exception {
+        int threads = 4;
+        int slots = 4096;
+        int rounds = 150_000;
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("mstress")
+                .maxBytes(1L << 30))) {
+            // Each slot holds {address, size} or null; exchanging it moves the block to another thread.
+            AtomicReferenceArray<long[]> shared = new AtomicReferenceArray<>(slots);
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            AtomicLong checked = new AtomicLong();
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            CountDownLatch done = new CountDownLatch(threads);
+            for (int t = 0; t < threads; t++) {
+                int seed = t;
+                pool.execute(() -> {
+                    try {
+                        SplittableRandom random = new SplittableRandom(seed);
+                        for (int i = 0; i < rounds && failure.get() == null; i++) {
+                            long size = randomSize(random);
+                            long address = allocator.allocate(size);
+                            stamp(allocator, address, size);
+                            long[] old = shared.getAndSet(random.nextInt(slots), new long[] {address, size});
+                            if (old != null) {
+                                check(allocator, old[0], old[1]);
+                                allocator.free(old[0]);
+                                checked.incrementAndGet();
+                            }
+                        }
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    } finally {
+                        done.countDown();
+                    }
+                });
+            }
+            assertTrue(done.await(120, TimeUnit.SECONDS), "stress did not finish");
+            pool.shutdown();
+            if (failure.get() != null) {
+                throw new AssertionError("a thread failed", failure.get());
+            }
+            for (int i = 0; i < slots; i++) {
+                long[] old = shared.getAndSet(i, null);
+                if (old != null) {
+                    check(allocator, old[0], old[1]);
+                    allocator.free(old[0]);
+                }
+            }
+            assertTrue(checked.get() > threads * (long) rounds / 2, "too few blocks changed hands");
+            allocator.trim();
+            AllocatorStats stats = allocator.stats();
+            assertEquals(0, stats.liveBlocks(), "blocks left live: " + stats);
+            assertEquals(0, stats.allocatedBytes());
+        }
+    }
+
+    @Test
+    void producerConsumerRemoteFreesAreAllReclaimed() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("xmalloc")
+                .maxBytes(256L << 20))) {
+            BlockingQueue<long[]> batches = new ArrayBlockingQueue<>(4);
+            int batchCount = 200;
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread consumer = Thread.ofPlatform().start(() -> {
+                try {
+                    for (int b = 0; b < batchCount; b++) {
+                        for (long address : batches.take()) {
+                            check(allocator, address, 64);
+                            allocator.free(address);
+                        }
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            });
+            for (int b = 0; b < batchCount; b++) {
+                long[] batch = new long[4096];
+                for (int i = 0; i < batch.length; i++) {
+                    batch[i] = allocator.allocate(64);
+                    stamp(allocator, batch[i], 64);
+                }
+                batches.put(batch);
+            }
+            consumer.join(60_000);
+            if (failure.get() != null) {
+                throw new AssertionError("the consumer failed", failure.get());
+            }
+            AllocatorStats stats = allocator.stats();
+            assertEquals(0, stats.liveBlocks());
+            // Producer's slabs get the consumer's frees back: memory stays near one batch, not 200 of them.
+            long oneBatch = 4096L * 64;
+            assertTrue(stats.committedBytes() < 40 * oneBatch, "committed " + stats.committedBytes()
+                    + " bytes for batches of " + oneBatch);
+        }
+    }
+
+    @Test
+    void blocksFreedAfterTheirThreadDiedAreReclaimed() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("churn")
+                .maxBytes(1L << 30).decayMillis(-1))) {
+            BlockingQueue<long[]> handedOver = new ArrayBlockingQueue<>(64);
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            int threads = 2000;
+            // The freeing thread runs behind the workers, so most of its frees land after the worker died.
+            Thread freer = Thread.ofPlatform().start(() -> {
+                try {
+                    for (int t = 0; t < threads; t++) {
+                        long[] blocks = handedOver.take();
+                        for (int i = 0; i < blocks.length; i += 2) {
+                            check(allocator, blocks[i], blocks[i + 1]);
+                            allocator.free(blocks[i]);
+                        }
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            });
+            long peakCommitted = 0;
+            for (int t = 0; t < threads; t++) {
+                int seed = t;
+                Thread worker = Thread.ofPlatform().start(() -> {
+                    SplittableRandom random = new SplittableRandom(seed);
+                    long[] blocks = new long[2 * 32];
+                    for (int i = 0; i < blocks.length; i += 2) {
+                        long size = random.nextLong(16, 4096);
+                        blocks[i] = allocator.allocate(size);
+                        blocks[i + 1] = size;
+                        stamp(allocator, blocks[i], size);
+                    }
+                    try {
+                        handedOver.put(blocks);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+                worker.join();
+                peakCommitted = Math.max(peakCommitted, allocator.stats().committedBytes());
+            }
+            freer.join(60_000);
+            if (failure.get() != null) {
+                throw new AssertionError("the freeing thread failed", failure.get());
+            }
+            // With no purger, dead caches are reclaimed as new ones register: memory does not grow per thread.
+            assertTrue(peakCommitted < 256L << 20, "peak committed " + peakCommitted + " for 2000 short threads");
+            allocator.trim();
+            AllocatorStats afterTrim = allocator.stats();
+            assertEquals(0, afterTrim.liveBlocks(), "every block was freed");
+            assertTrue(allocator.cacheCount() <= 3, allocator.cacheCount() + " caches after every worker died");
+            assertEquals(0, afterTrim.committedBytes(), "everything went back to the OS: " + afterTrim);
+        }
+    }
+
+    @Test
+    void virtualThreadsShareABoundedSetOfCaches() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("virtual")
+                .maxBytes(1L << 30));
+             ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor()) {
+            int tasks = 100_000;
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            for (int t = 0; t < tasks; t++) {
+                int seed = t;
+                executor.execute(() -> {
+                    try {
+                        long size = 16 + (seed % 64) * 16;
+                        long a = allocator.allocate(size);
+                        stamp(allocator, a, size);
+                        Thread.yield();
+                        long b = allocator.allocate(size);
+                        stamp(allocator, b, size);
+                        check(allocator, a, size);
+                        allocator.free(a);
+                        check(allocator, b, size);
+                        allocator.free(b);
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                });
+            }
+            executor.shutdown();
+            assertTrue(executor.awaitTermination(120, TimeUnit.SECONDS));
+            if (failure.get() != null) {
+                throw new AssertionError("a virtual thread failed", failure.get());
+            }
+            int maxShared = 2 * Runtime.getRuntime().availableProcessors();
+            assertTrue(allocator.cacheCount() <= maxShared + 1, allocator.cacheCount() + " caches for " + tasks
+                    + " virtual threads");
+            AllocatorStats stats = allocator.stats();
+            assertEquals(0, stats.liveBlocks());
+            assertTrue(stats.committedBytes() <= 64L * maxShared * 4 * PageBuddy.PAGE_BYTES,
+                    "committed " + stats.committedBytes());
+        }
+    }
+
+    @Test
+    void theCapIsNeverOvershotAndTheAllocatorRecovers() {
+        long cap = 32L << 20;
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("cap")
+                .maxBytes(cap))) {
+            SplittableRandom random = new SplittableRandom(3);
+            List<Long> blocks = new ArrayList<>();
+            OffHeapOutOfMemoryException full = null;
+            while (full == null) {
+                try {
+                    blocks.add(allocator.allocate(randomSize(random)));
+                } catch (OffHeapOutOfMemoryException e) {
+                    full = e;
+                }
+                AllocatorStats stats = allocator.stats();
+                assertTrue(stats.committedBytes() <= cap, "committed " + stats.committedBytes() + " over the cap");
+            }
+            assertTrue(full.getMessage().contains("maxBytes " + cap), full.getMessage());
+            blocks.forEach(allocator::free);
+            allocator.trim();
+            long address = allocator.allocate(16L << 20);
+            allocator.free(address);
+        }
+    }
+
+    @Test
+    void freePagesGoBackToTheOsAfterTheDecay() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("decay")
+                .maxBytes(256L << 20).decayMillis(100))) {
+            List<Long> blocks = new ArrayList<>();
+            for (int i = 0; i < 64; i++) {
+                long address = allocator.allocate(1 << 20);
+                allocator.segment(address).fill((byte) 1);
+                blocks.add(address);
+            }
+            long busy = allocator.stats().committedBytes();
+            assertTrue(busy >= 64L << 20);
+            blocks.forEach(allocator::free);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (allocator.stats().committedBytes() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(0, allocator.stats().committedBytes(), "free pages still committed after the decay");
+            assertTrue(allocator.purgedBytes() >= 64L << 20);
+        }
+    }
+}
