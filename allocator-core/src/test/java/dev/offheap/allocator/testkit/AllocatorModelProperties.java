@@ -103,7 +103,7 @@ public abstract class AllocatorModelProperties {
             if (block.byteSize() < size) {
                 throw new AssertionError("usable " + block.byteSize() + " < asked " + size);
             }
-            for (long i = 0; i < size; i++) {
+            for (long i = 0; i < size; i = nextChecked(i, size)) {
                 block.set(ValueLayout.JAVA_BYTE, i, pattern(id, i));
             }
             blocks.put(address, new long[] {id, size});
@@ -112,7 +112,7 @@ public abstract class AllocatorModelProperties {
         void check(long address) {
             long[] block = blocks.get(address);
             MemorySegment memory = allocator.segment(address);
-            for (long i = 0; i < block[1]; i++) {
+            for (long i = 0; i < block[1]; i = nextChecked(i, block[1])) {
                 if (memory.get(ValueLayout.JAVA_BYTE, i) != pattern(block[0], i)) {
                     throw new AssertionError("block #" + block[0] + " at " + Long.toHexString(address)
                             + " changed at byte " + i);
@@ -134,6 +134,14 @@ public abstract class AllocatorModelProperties {
                 throw new AssertionError("stats say " + stats.allocatedBytes() + " bytes allocated, blocks hold "
                         + usable);
             }
+        }
+
+        /**
+         * The bytes the pattern covers: every byte of the first and last 4 KiB of a block, and every 509th
+         * between, so that megabyte blocks stay cheap to check at every step.
+         */
+        static long nextChecked(long i, long size) {
+            return i < 4096 || i + 1 >= size - 4096 ? i + 1 : Math.min(i + 509, size - 4096);
         }
 
         static byte pattern(long id, long i) {
@@ -204,7 +212,8 @@ public abstract class AllocatorModelProperties {
                                     return; // the old block must be intact: the invariant checks it
                                 }
                                 MemorySegment memory = m.allocator.segment(moved);
-                                for (long i = 0; i < Math.min(old[1], newSize); i++) {
+                                long kept = Math.min(old[1], newSize);
+                                for (long i = 0; i < kept; i = Model.nextChecked(i, old[1])) {
                                     if (memory.get(ValueLayout.JAVA_BYTE, i) != Model.pattern(old[0], i)) {
                                         throw new AssertionError("reallocate lost byte " + i + " of block #" + old[0]);
                                     }
