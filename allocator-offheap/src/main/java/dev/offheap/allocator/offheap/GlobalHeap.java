@@ -47,6 +47,8 @@ final class GlobalHeap {
     private static final int MEDIUM_CHUNK_ORDER = 6;
 
     final String name;
+    /** Debug mode fills new slabs with the poison byte, so the first allocation of a slot checks it too; 0: off. */
+    private final byte newSlabFill;
     final ReentrantLock lock = new ReentrantLock();
     final MemorySource.Range range;
     final MemorySegment memory;
@@ -74,8 +76,9 @@ final class GlobalHeap {
     private boolean warnedNearCap;
 
     @SuppressWarnings("unchecked")
-    GlobalHeap(String name, MemorySource.Range range, long maxBytes) {
+    GlobalHeap(String name, MemorySource.Range range, long maxBytes, byte newSlabFill) {
         this.name = name;
+        this.newSlabFill = newSlabFill;
         this.range = range;
         this.memory = range.segment();
         this.rangeBytes = memory.byteSize() & -PAGE_BYTES;
@@ -138,7 +141,7 @@ final class GlobalHeap {
             Slab slab;
             while ((slab = partial[sizeClass].poll()) != null) {
                 adopt(slab, cache);
-                if (slab.freeHead != 0 || slab.neverUsed < slab.slotCount) {
+                if (slab.freeTop > 0) {
                     return slab;
                 }
                 detachLocked(slab); // nothing free after all: leave it for its remote frees
@@ -146,6 +149,9 @@ final class GlobalHeap {
             int pages = slabPages(sizeClass);
             int page = takePages(pages, 31 - Integer.numberOfLeadingZeros(pages), requested);
             slab = new Slab(page, pages, sizeClass, (int) SizeClasses.size(sizeClass));
+            if (newSlabFill != 0) {
+                memory.asSlice(slab.offset(), slab.byteSize()).fill(newSlabFill);
+            }
             slab.heapIndex = slabs.size();
             slabs.add(slab);
             map(slab);
@@ -184,8 +190,7 @@ final class GlobalHeap {
         slab.ownerThread = null;
         slab.owner = null;
         slab.state = Slab.DETACHED;
-        boolean hasFree = slab.freeHead != 0 || slab.neverUsed < slab.slotCount || slab.remote() != 0;
-        if (hasFree && slab.casState(Slab.DETACHED, Slab.QUEUED)) {
+        if (slab.hasFree() && slab.casState(Slab.DETACHED, Slab.QUEUED)) {
             partial[slab.sizeClass].add(slab);
         }
     }
@@ -198,7 +203,7 @@ final class GlobalHeap {
                 continue;
             }
             slab.collectRemote(memory);
-            if (slab.used == 0) {
+            if (slab.isEmpty()) {
                 cache.current[c] = Slab.EMPTY;
                 release(slab);
             } else if (!onlyEmpty) {
@@ -394,7 +399,7 @@ final class GlobalHeap {
         for (ArrayDeque<Slab> queue : partial) {
             queue.removeIf(slab -> {
                 slab.collectRemote(memory);
-                if (slab.used == 0) {
+                if (slab.isEmpty()) {
                     release(slab);
                     return true;
                 }

@@ -62,8 +62,8 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *   pageMap: [slabA, slabB, slabC, chunk, chunk, ..., chunk, huge, ..., huge, null, ..., null]
  *
  *   slab (64 KiB for slots up to 8 KiB, up to 256 KiB for 32 KiB slots), out-of-band state in Java:
- *   | slot 0 | slot 1 | slot 2 | ... | slot n-1 | waste |     live[] = 1 byte per slot
- *     free slots hold only a link: (next free slot + 1) ^ key    (SlabLayout)
+ *   | slot 0 | slot 1 | slot 2 | ... | slot n-1 | waste |     live[]: 1 byte per slot, freeStack[]: 2 bytes
+ *     a remotely freed slot holds a link: (next + 1) ^ key    (SlabLayout)
  * </pre>
  *
  * <h2>Invariants</h2>
@@ -72,7 +72,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       overshot; memory in thread caches counts, since it lies in slabs);</li>
  *   <li>every page is in exactly one span or free in the buddy; {@code pageMap[p] == span} for each page of a
  *       span, null for free pages;</li>
- *   <li>per slab: {@code used + |local free list| + never-used slots == slotCount} (see {@link Slab});</li>
+ *   <li>per slab: {@code live slots + freeTop + |remote list| == slotCount} (see {@link Slab});</li>
  *   <li>a block is live iff its slot's {@code live} byte is 1 (slabs), its boundary tag says allocated (medium),
  *       or its span is mapped (huge): double and foreign frees are rejected in O(1) before anything changes.</li>
  * </ul>
@@ -80,9 +80,9 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * <h2>Allocate</h2>
  * <ol>
  *   <li>size &lt;= 32 KiB on a platform thread: class = {@code SizeClasses.index(size)}; the thread's cache's
- *       slab for it: pop the local free list, or bump past the never-used slots; set {@code live}. No lock,
+ *       slab for it: pop its free stack (a {@code char[]} of slot indexes, out of band); set {@code live}. No lock,
  *       no atomic, no object ({@link #allocate(long)} fits on a screen).</li>
- *   <li>slab empty (slow path, {@link #refillAndPop}): take its remote frees in one {@code getAndSet}; if
+ *   <li>stack empty (slow path, {@link #refillAndPop}): take its remote frees in one {@code getAndSet}; if
  *       none, detach it and get another from the heap: a queued partial slab, or a new span from the
  *       buddy.</li>
  *   <li>virtual threads (and thread caching off): the same on a shared cache, under its try-lock.</li>
@@ -93,7 +93,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * <h2>Free</h2>
  * <ol>
  *   <li>page map &rarr; span. A slab owned by the calling thread: check {@code live}, clear it, push the slot on
- *       the local list ({@link #free(long)}, no lock, no atomic).</li>
+ *       the free stack ({@link #free(long)}, no lock, no atomic, no access to the block's memory).</li>
  *   <li>a slab owned by anyone else, or by nobody: CAS {@code live} 1 &rarr; 0 (a failed CAS is a double free),
  *       then CAS-push on the remote list. If the slab was detached, queue it for adoption (once).</li>
  *   <li>medium or huge: under the heap lock.</li>
@@ -117,6 +117,7 @@ public final class OffHeapAllocator implements Allocator {
     public static final long MAX_ALIGNMENT = 4L << 20;
 
     private static final byte POISON = (byte) 0xDE;
+    private static final int CACHE_TABLE_MASK = 1023;
     private static final ScheduledExecutorService PURGER = Executors.newSingleThreadScheduledExecutor(task -> {
         Thread thread = new Thread(task, "offheap-purger");
         thread.setDaemon(true);
@@ -132,6 +133,12 @@ public final class OffHeapAllocator implements Allocator {
     private final boolean threadCaching;
     private final boolean poison;
     private final ThreadLocal<ThreadCache> threadCaches;
+    /**
+     * The fast way to a thread's cache: by {@code threadId & CACHE_TABLE_MASK}, checked against the cache's
+     * thread. Slots are written racily by their threads; a reader that sees another thread's cache (its fields
+     * are final, so it is seen whole) falls back to {@link #threadCaches}.
+     */
+    private final ThreadCache[] cacheByThreadId = new ThreadCache[CACHE_TABLE_MASK + 1];
     private final SharedCaches sharedCaches;
     private final ScheduledFuture<?> purgeTask;
     private volatile boolean closed;
@@ -146,7 +153,7 @@ public final class OffHeapAllocator implements Allocator {
             throw new IllegalArgumentException("OffHeapAllocator '" + name + "' over " + config.memorySource()
                     + ": needs at least " + 4 * PAGE_BYTES + " bytes aligned to " + MAX_ALIGNMENT);
         }
-        this.heap = new GlobalHeap(name, range, config.maxBytes());
+        this.heap = new GlobalHeap(name, range, config.maxBytes(), config.debugLevel() > 0 ? POISON : 0);
         this.memory = heap.memory;
         this.base = memory.address();
         this.rangeBytes = heap.rangeBytes;
@@ -204,7 +211,10 @@ public final class OffHeapAllocator implements Allocator {
             Thread thread = Thread.currentThread();
             if (!thread.isVirtual()) {
                 int sizeClass = SizeClasses.index(byteSize);
-                ThreadCache cache = threadCaches.get();
+                ThreadCache cache = cacheByThreadId[(int) thread.threadId() & CACHE_TABLE_MASK];
+                if (cache == null || cache.thread != thread) {
+                    cache = threadCache(thread);
+                }
                 long address = pop(cache.current[sizeClass]);
                 return address != 0 ? address : refillAndPop(cache, sizeClass, byteSize);
             }
@@ -212,24 +222,18 @@ public final class OffHeapAllocator implements Allocator {
         return allocateSlow(byteSize, MIN_ALIGNMENT);
     }
 
-    /** Takes a slot from the slab's local list or never-used tail; 0 if it has none. Owner only. */
+    /** Takes a slot from the slab's free stack; 0 if it is empty. Owner only. */
     private long pop(Slab slab) {
-        int slot = slab.freeHead - 1;
-        if (slot >= 0) {
-            slab.freeHead = slab.nextOf(memory, slot);
-            if (slab.live[slot] != 0) {
-                throw slab.corrupted(slot, "the free list leads to a live block");
-            }
-            if (poison) {
-                checkPoison(slab, slot);
-            }
-        } else if ((slot = slab.neverUsed) < slab.slotCount) {
-            slab.neverUsed = slot + 1;
-        } else {
+        int top = slab.freeTop - 1;
+        if (top < 0) {
             return 0;
         }
+        int slot = slab.freeStack[top];
+        slab.freeTop = top;
+        if (poison) {
+            checkPoison(slab, slot);
+        }
         slab.live[slot] = 1;
-        slab.used++;
         slab.allocations++;
         return base + slab.slotOffset(slot);
     }
@@ -300,9 +304,20 @@ public final class OffHeapAllocator implements Allocator {
         return heap.allocateHuge(byteSize, alignment);
     }
 
+    /**
+     * The calling platform thread's cache, found the slow way ({@link ThreadLocal}) and put in the table by
+     * thread id, where the fast path looks first. Two live threads whose ids collide take turns in the slot.
+     */
+    private ThreadCache threadCache(Thread thread) {
+        ThreadCache cache = threadCaches.get();
+        cacheByThreadId[(int) thread.threadId() & CACHE_TABLE_MASK] = cache;
+        return cache;
+    }
+
     private long allocateSmall(int sizeClass, long byteSize) {
-        if (threadCaching && !Thread.currentThread().isVirtual()) {
-            ThreadCache cache = threadCaches.get();
+        Thread thread = Thread.currentThread();
+        if (threadCaching && !thread.isVirtual()) {
+            ThreadCache cache = threadCache(thread);
             long address = pop(cache.current[sizeClass]);
             return address != 0 ? address : refillAndPop(cache, sizeClass, byteSize);
         }
@@ -326,9 +341,7 @@ public final class OffHeapAllocator implements Allocator {
                 int slot = slab.slotAt(offset - slab.offset());
                 if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.live[slot] != 0 && !closed) {
                     slab.live[slot] = 0;
-                    memory.set(ValueLayout.JAVA_INT, offset + SlabLayout.NEXT, slab.freeHead ^ slab.key);
-                    slab.freeHead = slot + 1;
-                    slab.used--;
+                    slab.freeStack[slab.freeTop++] = (char) slot;
                     return;
                 }
             }
@@ -348,9 +361,7 @@ public final class OffHeapAllocator implements Allocator {
                 }
                 if (slab.ownerThread == Thread.currentThread()) {
                     slab.live[slot] = 0;
-                    memory.set(ValueLayout.JAVA_INT, offset + SlabLayout.NEXT, slab.freeHead ^ slab.key);
-                    slab.freeHead = slot + 1;
-                    slab.used--;
+                    slab.freeStack[slab.freeTop++] = (char) slot;
                 } else {
                     freeRemote(slab, slot, address);
                 }
@@ -473,7 +484,7 @@ public final class OffHeapAllocator implements Allocator {
 
     private void checkPoison(Slab slab, int slot) {
         long offset = slab.slotOffset(slot);
-        for (long i = 4; i < slab.slotBytes; i++) {
+        for (long i = SlabLayout.NEXT + Integer.BYTES; i < slab.slotBytes; i++) {
             if (memory.get(ValueLayout.JAVA_BYTE, offset + i) != POISON) {
                 throw slab.corrupted(slot, "byte " + i + " was overwritten after free");
             }
@@ -493,7 +504,7 @@ public final class OffHeapAllocator implements Allocator {
     public long trim() {
         ensureOpen("trim()");
         if (threadCaching && !Thread.currentThread().isVirtual()) {
-            heap.trimCache(threadCaches.get());
+            heap.trimCache(threadCache(Thread.currentThread()));
         }
         for (ThreadCache shared : sharedCaches.all()) {
             shared.lock.lock();

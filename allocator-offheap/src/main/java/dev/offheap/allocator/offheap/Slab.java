@@ -14,14 +14,15 @@ import static dev.offheap.allocator.internal.Checks.hex;
  * A span cut into equal slots of one size class, owned by one cache at a time.
  *
  * <h2>Where each slot is</h2>
- * A slot is exactly one of: live (handed out), on the <b>local free list</b> (owner only, plain accesses),
- * on the <b>remote free list</b> (pushed by any thread with one CAS, taken whole by the owner), or
- * <b>never used</b> (at or past {@code neverUsed}). Invariant, for the owner:
+ * A slot is exactly one of: live (handed out), on the <b>free stack</b> (an out-of-band array of slot
+ * indexes, owner only, plain accesses), or on the <b>remote free list</b> (linked through the slots' own
+ * memory, pushed by any thread with one CAS, taken whole by the owner when its stack runs dry). Invariant:
  * <pre>
- *   used == live slots + |remote list|          (remote frees count once the owner collects them)
- *   used + |local list| + (slotCount - neverUsed) == slotCount
+ *   live slots + freeTop + |remote list| == slotCount
  *   live[s] == 1  iff  slot s is live
  * </pre>
+ * The free stack lives in Java, not in the slots: the owner's allocate and free touch no block memory at all,
+ * and a write after free cannot corrupt it. Only the remote list (see {@link SlabLayout}) is in the slots.
  *
  * <h2>Ownership states</h2>
  * <pre>
@@ -29,9 +30,9 @@ import static dev.offheap.allocator.internal.Checks.hex;
  *     ^  \                                     |  (owner re-checks remote after detaching: CAS back)   |
  *     |   `-------(owner or lock holder)-------'                                                        |
  *     `---------------------(a cache adopts it from the heap's partial list, under the lock)------------'
- *   QUEUED or dead owner's slab with used == 0 ----(lock holder)----> RELEASED (pages back to the buddy)
+ *   QUEUED or dead owner's slab with no live slot ----(lock holder)----> RELEASED (pages back to the buddy)
  * </pre>
- * The owner's fields ({@code freeHead, neverUsed, used, allocations}) are touched only by the owner, or by
+ * The owner's fields ({@code freeStack, freeTop, allocations}) are touched only by the owner, or by
  * the lock holder while the slab is QUEUED or its owner is dead. Detaching is a Dekker handshake: the owner
  * writes {@code state = DETACHED} then reads {@code remote}; a remote freer CASes {@code remote} then reads
  * {@code state}. Both are sequentially consistent, so at least one sees the other and a freed slot is never
@@ -78,9 +79,9 @@ final class Slab extends Span {
     final byte[] live;
 
     // Owner-only (see the class comment).
-    int freeHead;
-    int neverUsed;
-    int used;
+    /** Free slot indexes, {@code [0, freeTop)}; popped from the top, lowest addresses first when new. */
+    final char[] freeStack;
+    int freeTop;
     long allocations;
     /** The owning platform thread, or null (shared cache, detached, queued). Plain: only the owner ever
      *  writes its own Thread here, so a thread that reads itself is the owner. */
@@ -102,6 +103,11 @@ final class Slab extends Span {
         this.reciprocal = ((1L << RECIPROCAL_SHIFT) + slotBytes - 1) / slotBytes;
         this.key = ThreadLocalRandom.current().nextInt() | 1;
         this.live = new byte[slotCount];
+        this.freeStack = new char[slotCount];
+        for (int i = 0; i < slotCount; i++) {
+            freeStack[i] = (char) (slotCount - 1 - i);
+        }
+        this.freeTop = slotCount;
     }
 
     private Slab() {
@@ -112,6 +118,7 @@ final class Slab extends Span {
         this.reciprocal = 0;
         this.key = 0;
         this.live = new byte[0];
+        this.freeStack = new char[0];
         this.state = RELEASED;
     }
 
@@ -165,37 +172,33 @@ final class Slab extends Span {
     }
 
     /**
-     * The owner (or the lock holder of an unowned slab): moves every remote free to the local list in one
-     * step.
+     * The owner (or the lock holder of an unowned slab): moves every remote free to the free stack, taking the
+     * whole list with one {@code getAndSet}.
      *
      * @return how many were collected
      */
     int collectRemote(MemorySegment memory) {
         long head = (long) REMOTE.getAndSet(this, 0L);
-        if (head == 0) {
-            return 0;
-        }
-        int count = (int) (head >>> 32);
-        int first = (int) head;
-        if (freeHead != 0) {
-            int tail = first;
-            for (int next = nextOf(memory, tail - 1); next != 0; next = nextOf(memory, tail - 1)) {
-                tail = next;
+        int count = 0;
+        for (int next = (int) head; next != 0; count++) {
+            int slot = next - 1;
+            next = memory.get(ValueLayout.JAVA_INT, slotOffset(slot) + SlabLayout.NEXT) ^ key;
+            if (next < 0 || next > slotCount || freeTop == slotCount) {
+                throw corrupted(slot, "its remote-free link reads " + next);
             }
-            memory.set(ValueLayout.JAVA_INT, slotOffset(tail - 1) + SlabLayout.NEXT, freeHead ^ key);
+            freeStack[freeTop++] = (char) slot;
         }
-        freeHead = first;
-        used -= count;
         return count;
     }
 
-    /** The decoded link of free slot {@code slot}: the next free slot + 1, or 0. Checked, never trusted. */
-    int nextOf(MemorySegment memory, int slot) {
-        int next = memory.get(ValueLayout.JAVA_INT, slotOffset(slot) + SlabLayout.NEXT) ^ key;
-        if (next < 0 || next > slotCount) {
-            throw corrupted(slot, "its free-list link reads " + next);
-        }
-        return next;
+    /** Whether no slot is live (remote frees collected). */
+    boolean isEmpty() {
+        return freeTop == slotCount;
+    }
+
+    /** Whether a slot is free now or will be once remote frees are collected. */
+    boolean hasFree() {
+        return freeTop > 0 || remote != 0;
     }
 
     HeapCorruptionException corrupted(int slot, String what) {
@@ -203,13 +206,8 @@ final class Slab extends Span {
                 + hex(slotOffset(slot)) + " was written after it was freed (" + what + ")");
     }
 
-    /** Free bytes in this slab as its owner sees them (racy when read by others; for stats). */
-    long freeBytes() {
-        return (long) (slotCount - used + remoteCount()) * slotBytes;
-    }
-
     /** Live blocks (racy when read by others; for stats). */
     long liveBlocks() {
-        return used - remoteCount();
+        return slotCount - freeTop - remoteCount();
     }
 }

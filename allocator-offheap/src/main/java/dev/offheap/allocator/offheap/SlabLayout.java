@@ -1,12 +1,14 @@
 package dev.offheap.allocator.offheap;
 
 /**
- * What a slab keeps in its own memory: nothing but the link of a free slot. Everything else about a slab
- * (which slots are live, who owns it) is out of band in {@link Slab}, so a write after free cannot corrupt
- * more than a free-list link, and that is checked when the slot is handed out again.
+ * What a slab keeps in its own memory: nothing but the link of a slot on the remote free list (freed by a
+ * thread that does not own the slab). Everything else about a slab (the owner's free stack, which slots are
+ * live, who owns it) is out of band in {@link Slab}, so a write after free can corrupt at most a remote link,
+ * and each link is checked when the owner collects the list.
  *
  * <pre>
- *   free slot:  +---------------------------------+-------- ... --+
+ *   remotely freed slot:
+ *               +---------------------------------+-------- ... --+
  *               | NEXT: (next free slot + 1) ^ key | (stale data)  |
  *               +---------------------------------+-------- ... --+
  *               0                                 4
