@@ -262,10 +262,7 @@ public final class OffHeapAllocator implements Allocator {
      * @return true if the slab is ours again and has remote frees collected
      */
     private boolean keepAfterDetach(Slab slab, ThreadCache cache) {
-        slab.ownerThread = null;
-        slab.owner = null;
-        slab.state = Slab.DETACHED;
-        if (slab.remote() != 0 && slab.casState(Slab.DETACHED, Slab.OWNED)) {
+        if (slab.detachOrKeep()) {
             slab.ownerThread = cache.thread;
             slab.owner = cache;
             return slab.collectRemote(memory) > 0;
@@ -381,7 +378,7 @@ public final class OffHeapAllocator implements Allocator {
         if (!slab.pushRemote(memory, slot)) {
             throw doubleFree("free", address);
         }
-        if (slab.state() == Slab.DETACHED && slab.casState(Slab.DETACHED, Slab.QUEUED)) {
+        if (slab.claimForQueue()) {
             heap.enqueuePartial(slab);
         }
     }

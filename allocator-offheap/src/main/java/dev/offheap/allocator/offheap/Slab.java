@@ -201,6 +201,30 @@ final class Slab extends Span {
         return freeTop > 0 || remote != 0;
     }
 
+    /**
+     * The owner, its stack empty and no remote frees collected: gives the slab up (DETACHED), then looks at
+     * the remote list once more, the Dekker handshake with {@link #claimForQueue()}.
+     *
+     * @return true if remote frees came in and the owner took the slab back (state OWNED again; the caller
+     *         sets the owner fields and collects); false if the slab is detached or a freer queued it
+     */
+    boolean detachOrKeep() {
+        ownerThread = null;
+        owner = null;
+        state = DETACHED;
+        return remote != 0 && casState(DETACHED, OWNED);
+    }
+
+    /**
+     * A remote freer, after {@link #pushRemote}: if the slab is detached, claims the right to queue it for
+     * adoption. Exactly one freer (and never the owner taking it back) wins.
+     *
+     * @return true if the caller must queue the slab
+     */
+    boolean claimForQueue() {
+        return state == DETACHED && casState(DETACHED, QUEUED);
+    }
+
     HeapCorruptionException corrupted(int slot, String what) {
         return new HeapCorruptionException("slab of " + slotBytes + "-byte blocks: the free block at range offset "
                 + hex(slotOffset(slot)) + " was written after it was freed (" + what + ")");
