@@ -1,23 +1,535 @@
 package dev.offheap.allocator.bench;
 
-import org.openjdk.jmh.results.RunResult;
-import org.openjdk.jmh.runner.Runner;
-import org.openjdk.jmh.runner.RunnerException;
-import org.openjdk.jmh.runner.options.Options;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
-import java.util.Collection;
-
-/** The comparison harness: the main job of this project from the command line. */
+/**
+ * The comparison harness, this project's main job: every workload against every peer, side by side, with
+ * progress as it goes, tables at the end, and a report folder (report.md, results.csv, one SVG per table).
+ *
+ * <p>Each measurement runs in a JVM of its own: JMH workloads as {@code org.openjdk.jmh.Main} (unforked inside
+ * that fresh JVM), trace replays as {@link TraceReplay}; the malloc peers other than glibc get their library
+ * through {@code LD_PRELOAD} in theirs. The seed table runs here. {@code --help} lists the options.
+ */
 public final class Harness {
-    private Harness() {
+
+    private static final List<String> WORKLOADS = List.of("pair", "replace", "sizemix", "xmalloc", "seed", "trace");
+    private static final List<String> PAIR_PEERS = List.of("offheap", "offheap-nocache", "malloc", "malloc-jemalloc",
+            "malloc-mimalloc", "malloc-tcmalloc", "netty-pooled", "netty-adaptive", "arena-confined", "allocate-direct");
+    private static final List<String> MULTI_PEERS = List.of("offheap", "malloc", "malloc-jemalloc", "malloc-mimalloc",
+            "malloc-tcmalloc", "netty-pooled", "netty-adaptive");
+    private static final List<String> TRACE_PEERS = List.of("offheap", "malloc", "malloc-jemalloc", "malloc-mimalloc",
+            "malloc-tcmalloc", "netty-pooled", "segregated");
+
+    private final Options options;
+    private final Report report = new Report();
+    private final long started = System.nanoTime();
+    private double estimatedTotal;
+    private double estimatedDone;
+    private int done;
+    private int total;
+
+    private Harness(Options options) {
+        this.options = options;
     }
 
-    public static void main(String[] args) throws RunnerException {
-        Options options = new OptionsBuilder()
-                .include(PairBenchmark.class.getSimpleName())
-                .build();
-        Collection<RunResult> results = new Runner(options).run();
-        results.forEach(r -> System.out.println(r.getParams().getParam("peer") + " " + r.getPrimaryResult()));
+    public static void main(String[] args) throws Exception {
+        Options options;
+        try {
+            options = Options.parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("harness: " + e.getMessage() + " (--help lists the options)");
+            System.exit(2);
+            return;
+        }
+        if (options.help) {
+            System.out.println(Options.HELP);
+            return;
+        }
+        new Harness(options).run();
+    }
+
+    // -------------------------------------------------------------------------------------------------------
+    // The plan
+
+    /** One measurement: what it is, how long it should take, how to run it. */
+    private record Task(String label, double estimateSeconds, Runner runner) {
+    }
+
+    @FunctionalInterface
+    private interface Runner {
+        void run() throws Exception;
+    }
+
+    private void run() throws Exception {
+        List<Task> tasks = new ArrayList<>();
+        Map<String, Map<String, Measurement>> results = new LinkedHashMap<>();
+        for (String workload : options.workloads) {
+            switch (workload) {
+                case "pair" -> {
+                    for (long size : options.sizes) {
+                        for (String peer : options.peersOr(PAIR_PEERS)) {
+                            tasks.add(jmhTask("pair", "PairBenchmark.allocateFree", peer, Map.of("size",
+                                    Long.toString(size)), size + " B", results, true));
+                        }
+                    }
+                }
+                case "replace" -> options.peersOr(MULTI_PEERS).forEach(peer -> tasks.add(jmhTask("replace",
+                        "ReplaceBenchmark.replace", peer, Map.of(), "256 B", results, false)));
+                case "sizemix" -> options.peersOr(MULTI_PEERS).forEach(peer -> tasks.add(jmhTask("sizemix",
+                        "SizeMixBenchmark.replace", peer, Map.of(), "mix", results, false)));
+                case "xmalloc" -> options.peersOr(MULTI_PEERS).forEach(peer -> tasks.add(jmhTask("xmalloc",
+                        "ProducerConsumerBenchmark.xmalloc", peer, Map.of(), "64 B", results, false)));
+                case "seed" -> tasks.add(new Task("seed table: 7 designs", 25, () -> seedTable()));
+                case "trace" -> {
+                    for (Path trace : options.traces) {
+                        for (String peer : options.peersOr(TRACE_PEERS)) {
+                            tasks.add(traceTask(trace, peer, results));
+                        }
+                    }
+                }
+                default -> throw new IllegalArgumentException("unknown workload " + workload);
+            }
+        }
+        total = tasks.size();
+        estimatedTotal = tasks.stream().mapToDouble(Task::estimateSeconds).sum();
+        System.out.printf(Locale.ROOT, "harness: %d measurements, about %s; report in %s%n", total,
+                minutes(estimatedTotal), options.out.toAbsolutePath());
+        for (Task task : tasks) {
+            progress(task.label());
+            try {
+                task.runner().run();
+            } catch (Exception e) {
+                System.out.println("  failed: " + e.getMessage());
+            }
+            estimatedDone += task.estimateSeconds();
+            done++;
+        }
+        buildTables(results);
+        for (Report.Table table : report.tables) {
+            System.out.print(table.text());
+        }
+        report.write(options.out, header());
+        System.out.printf(Locale.ROOT, "%nharness: done in %s; report: %s%n", minutes(elapsed()),
+                options.out.resolve("report.md").toAbsolutePath());
+    }
+
+    private void progress(String label) {
+        double elapsed = elapsed();
+        double pace = estimatedDone > 0 ? elapsed / estimatedDone : 1;
+        double left = (estimatedTotal - estimatedDone) * pace;
+        System.out.printf(Locale.ROOT, "[%d/%d] %-60s elapsed %s, about %s left%n", done + 1, total, label,
+                minutes(elapsed), minutes(left));
+    }
+
+    private double elapsed() {
+        return (System.nanoTime() - started) / 1e9;
+    }
+
+    private static String minutes(double seconds) {
+        long s = Math.round(seconds);
+        return String.format(Locale.ROOT, "%d:%02d", s / 60, s % 60);
+    }
+
+    // -------------------------------------------------------------------------------------------------------
+    // JMH workloads
+
+    /** A figure: its value, error, unit, allocation per op (JMH gc profiler), or why there is none. */
+    private record Measurement(double score, double error, String unit, double bytesPerOp, String missing) {
+        static Measurement missing(String why) {
+            return new Measurement(Double.NaN, Double.NaN, "", Double.NaN, why);
+        }
+    }
+
+    private Task jmhTask(String workload, String benchmark, String peer, Map<String, String> params, String column,
+                         Map<String, Map<String, Measurement>> results, boolean gcProfile) {
+        double estimate = 1.5 + options.warmups * options.iterationSeconds + options.iterations * options.iterationSeconds;
+        String key = workload + "|" + column;
+        return new Task(workload + " " + peer + " " + column, estimate, () -> {
+            Map<String, Measurement> row = results.computeIfAbsent(key, k -> new LinkedHashMap<>());
+            Optional<NativePeers.NativePeer> nativePeer = NativePeers.byName(peer);
+            if (nativePeer.isPresent() && !nativePeer.get().installed()) {
+                row.put(peer, Measurement.missing(nativePeer.get().howToInstall()));
+                return;
+            }
+            Path csv = Files.createTempFile("jmh-", ".csv");
+            List<String> command = new ArrayList<>(javaCommand());
+            command.addAll(List.of("org.openjdk.jmh.Main", "^" + Harness.class.getPackageName() + "." + benchmark + "$",
+                    "-f", "0", "-wi", Integer.toString(options.warmups), "-i", Integer.toString(options.iterations),
+                    "-w", millis(options.iterationSeconds), "-r", millis(options.iterationSeconds),
+                    "-p", "peer=" + (nativePeer.isPresent() ? "malloc" : peer), "-rf", "csv", "-rff", csv.toString()));
+            params.forEach((name, value) -> command.addAll(List.of("-p", name + "=" + value)));
+            if (gcProfile) {
+                command.addAll(List.of("-prof", "gc"));
+            }
+            String output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
+            Measurement m = parseJmhCsv(csv, benchmark, output);
+            Files.deleteIfExists(csv);
+            row.put(peer, m);
+            report.csv(workload, peer, column, "score", m.score(), m.unit());
+            report.csv(workload, peer, column, "error", m.error(), m.unit());
+            if (!Double.isNaN(m.bytesPerOp())) {
+                report.csv(workload, peer, column, "gc.alloc.rate.norm", m.bytesPerOp(), "B/op");
+            }
+        });
+    }
+
+    private static Measurement parseJmhCsv(Path csv, String benchmark, String output) throws IOException {
+        List<String> lines = Files.exists(csv) ? Files.readAllLines(csv) : List.of();
+        if (lines.size() < 2) {
+            String last = output.lines().filter(l -> l.contains("Exception") || l.contains("Error"))
+                    .findFirst().orElse("no result");
+            return Measurement.missing("failed: " + last.strip());
+        }
+        double score = Double.NaN;
+        double error = Double.NaN;
+        String unit = "";
+        double bytesPerOp = Double.NaN;
+        String method = benchmark.substring(benchmark.indexOf('.') + 1);
+        for (String line : lines.subList(1, lines.size())) {
+            List<String> cells = splitCsv(line);
+            String name = cells.get(0);
+            if (name.endsWith("." + method)) {
+                score = Double.parseDouble(cells.get(4));
+                error = cells.get(5).isEmpty() ? Double.NaN : Double.parseDouble(cells.get(5));
+                unit = cells.get(6);
+            } else if (name.endsWith(":gc.alloc.rate.norm")) {
+                bytesPerOp = Double.parseDouble(cells.get(4));
+            }
+        }
+        return new Measurement(score, error, unit, bytesPerOp, null);
+    }
+
+    private static List<String> splitCsv(String line) {
+        List<String> cells = new ArrayList<>();
+        StringBuilder cell = new StringBuilder();
+        boolean quoted = false;
+        for (char c : line.toCharArray()) {
+            if (c == '"') {
+                quoted = !quoted;
+            } else if (c == ',' && !quoted) {
+                cells.add(cell.toString());
+                cell.setLength(0);
+            } else {
+                cell.append(c);
+            }
+        }
+        cells.add(cell.toString());
+        return cells;
+    }
+
+    // -------------------------------------------------------------------------------------------------------
+    // Trace replay
+
+    private Task traceTask(Path trace, String peer, Map<String, Map<String, Measurement>> results) {
+        double estimate;
+        try {
+            estimate = 2 + Files.size(trace) / 1.5e6;
+        } catch (IOException e) {
+            estimate = 5;
+        }
+        String name = trace.getFileName().toString().replace(".trace.gz", "");
+        return new Task("trace " + name + " " + peer, estimate, () -> {
+            Map<String, Measurement> time = results.computeIfAbsent("trace-time|" + name, k -> new LinkedHashMap<>());
+            Map<String, Measurement> memory = results.computeIfAbsent("trace-memory|" + name, k -> new LinkedHashMap<>());
+            Optional<NativePeers.NativePeer> nativePeer = NativePeers.byName(peer);
+            if (nativePeer.isPresent() && !nativePeer.get().installed()) {
+                time.put(peer, Measurement.missing(nativePeer.get().howToInstall()));
+                memory.put(peer, Measurement.missing(nativePeer.get().howToInstall()));
+                return;
+            }
+            List<String> command = new ArrayList<>(javaCommand());
+            command.addAll(List.of(TraceReplay.class.getName(), trace.toString(),
+                    nativePeer.isPresent() ? "malloc" : peer));
+            String output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
+            String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
+            if (line == null) {
+                String why = output.lines().filter(l -> l.contains("Exception")).findFirst().orElse("no result");
+                time.put(peer, Measurement.missing("failed: " + why.strip()));
+                memory.put(peer, Measurement.missing("failed: " + why.strip()));
+                return;
+            }
+            Map<String, String> fields = Arrays.stream(line.substring(7).split(" "))
+                    .map(f -> f.split("=", 2)).collect(Collectors.toMap(f -> f[0], f -> f[1]));
+            double millis = Double.parseDouble(fields.get("millis"));
+            double peakLive = Double.parseDouble(fields.get("peakLive"));
+            double peakMemory = Double.parseDouble(fields.get("peakMemory"));
+            time.put(peer, new Measurement(millis, Double.NaN, "ms", Double.NaN, null));
+            memory.put(peer, new Measurement(peakMemory / peakLive, Double.NaN, fields.get("memoryKind"),
+                    peakMemory, null));
+            report.csv("trace", peer, name, "millis", millis, "ms");
+            report.csv("trace", peer, name, "peakLiveBytes", peakLive, "B");
+            report.csv("trace", peer, name, "peakMemoryBytes", peakMemory, fields.get("memoryKind"));
+        });
+    }
+
+    // -------------------------------------------------------------------------------------------------------
+    // Seed table
+
+    private void seedTable() {
+        Report.Table table = new Report.Table("seed", "The seed article's table, measured",
+                "One workload for every design: " + SeedTable.BLOCKS + " blocks of 16-512 B (uniform) in a 64 MiB "
+                        + "heap; allocation and free in ns per operation (median of " + SeedTable.ROUNDS + " rounds,"
+                        + " frees in random order); internal fragmentation = 1 - requested/usable; external = share "
+                        + "of the bytes freed from a full 8 MiB heap (every other block) that fresh blocks could not "
+                        + "use again. Ratios: allocation time against the baseline, segregated lists.",
+                List.of("design", "allocate ns", "x segregated", "free ns", "internal frag", "external frag"),
+                "allocation time, x segregated");
+        List<SeedTable.Row> rows = SeedTable.designs().stream().map(SeedTable::measure).toList();
+        double baseline = rows.stream().filter(r -> r.design().equals("segregated")).findFirst()
+                .map(SeedTable.Row::allocateNs).orElse(Double.NaN);
+        for (SeedTable.Row row : rows) {
+            table.add(List.of(row.design(), fmt(row.allocateNs()), fmt(row.allocateNs() / baseline),
+                    fmt(row.freeNs()), percent(row.internal()), percent(row.external())));
+            table.chart.put(row.design(), row.allocateNs() / baseline);
+            report.csv("seed", row.design(), "", "allocateNs", row.allocateNs(), "ns/op");
+            report.csv("seed", row.design(), "", "freeNs", row.freeNs(), "ns/op");
+            report.csv("seed", row.design(), "", "internalFragmentation", row.internal(), "ratio");
+            report.csv("seed", row.design(), "", "externalFragmentation", row.external(), "ratio");
+        }
+        report.tables.add(table);
+    }
+
+    // -------------------------------------------------------------------------------------------------------
+    // Tables
+
+    private void buildTables(Map<String, Map<String, Measurement>> results) {
+        Map<String, List<String>> byWorkload = new LinkedHashMap<>();
+        for (String key : results.keySet()) {
+            byWorkload.computeIfAbsent(key.substring(0, key.indexOf('|')), k -> new ArrayList<>()).add(key);
+        }
+        for (Map.Entry<String, List<String>> workload : byWorkload.entrySet()) {
+            String name = workload.getKey();
+            boolean throughput = name.equals("xmalloc");
+            boolean memory = name.equals("trace-memory");
+            String description = switch (name) {
+                case "pair" -> "Workload 1: allocate + write first and last byte + free, one thread; ns per pair"
+                        + " (lower is better); B/op from JMH's gc profiler.";
+                case "replace" -> "Workload 2: random replacement among 8,192 live 256 B blocks; ns per replacement.";
+                case "sizemix" -> "Workload 3: 128 live blocks replaced with a small-heavy size mix (to 256 KiB);"
+                        + " ns per replacement.";
+                case "xmalloc" -> "Workload 4: one thread allocates batches of 4,096 x 64 B, another frees them;"
+                        + " blocks per microsecond, both threads together (higher is better).";
+                case "trace-time" -> "Workload 7: replay of real allocation traces, one thread, in a fresh JVM per"
+                        + " peer; milliseconds for the whole trace (second of two replays).";
+                case "trace-memory" -> "Workload 7: peak memory / peak live bytes during the replay (1.0 is"
+                        + " perfect): committed bytes where the allocator reports them, else growth of resident"
+                        + " memory over the JVM's own.";
+                default -> name;
+            };
+            Report.Table table = new Report.Table(name, title(name), description + " Baseline: glibc malloc"
+                    + " through an FFM downcall.", List.of("peer", "parameter", "score", "error", "x malloc", "B/op",
+                    "note"), memory ? "memory per live byte" : throughput ? "throughput, x malloc (higher better)"
+                    : "time, x malloc (lower better)");
+            for (String key : workload.getValue()) {
+                String parameter = key.substring(key.indexOf('|') + 1);
+                Map<String, Measurement> row = results.get(key);
+                Measurement baseline = row.get("malloc");
+                for (Map.Entry<String, Measurement> peer : row.entrySet()) {
+                    Measurement m = peer.getValue();
+                    if (m.missing() != null) {
+                        table.add(List.of(peer.getKey(), parameter, "-", "-", "-", "-", m.missing()));
+                        continue;
+                    }
+                    double ratio = memory ? m.score() : baseline == null || baseline.missing() != null ? Double.NaN
+                            : m.score() / baseline.score();
+                    table.add(List.of(peer.getKey(), parameter, fmt(m.score()) + (memory ? "" : " " + m.unit()),
+                            Double.isNaN(m.error()) ? "" : "± " + fmt(m.error()), fmt(ratio),
+                            memory || Double.isNaN(m.bytesPerOp()) ? "" : fmt(m.bytesPerOp()),
+                            memory ? m.unit() + ", peak " + mib(m.bytesPerOp()) : ""));
+                    if (workload.getValue().size() <= 3 || parameter.equals("64 B")) {
+                        table.chart.put(peer.getKey() + (workload.getValue().size() > 1 ? " " + parameter : ""), ratio);
+                    }
+                }
+            }
+            report.tables.add(0, table);
+        }
+        // Workload order as run: the loop above prepends, so reverse the non-seed tables back.
+        List<Report.Table> ordered = new ArrayList<>(report.tables.stream().filter(t -> !t.id.equals("seed")).toList());
+        java.util.Collections.reverse(ordered);
+        report.tables.stream().filter(t -> t.id.equals("seed")).forEach(ordered::add);
+        report.tables.clear();
+        report.tables.addAll(ordered);
+    }
+
+    private static String title(String workload) {
+        return switch (workload) {
+            case "pair" -> "Allocate/free pairs";
+            case "replace" -> "Random replacement, 8,192 live blocks";
+            case "sizemix" -> "Size mix, 128 live blocks";
+            case "xmalloc" -> "Producer/consumer (xmalloc-test)";
+            case "trace-time" -> "Trace replay: time";
+            case "trace-memory" -> "Trace replay: memory";
+            default -> workload;
+        };
+    }
+
+    private static String fmt(double value) {
+        if (Double.isNaN(value)) {
+            return "-";
+        }
+        return String.format(Locale.ROOT, Math.abs(value) >= 100 ? "%.0f" : Math.abs(value) >= 10 ? "%.1f" : "%.2f",
+                value);
+    }
+
+    private static String millis(double seconds) {
+        return Math.round(seconds * 1000) + "ms";
+    }
+
+    private static String percent(double value) {
+        return String.format(Locale.ROOT, "%.1f%%", value * 100);
+    }
+
+    private static String mib(double bytes) {
+        return String.format(Locale.ROOT, "%.1f MiB", bytes / (1 << 20));
+    }
+
+    private String header() throws IOException {
+        String cpu = Files.exists(Path.of("/proc/cpuinfo")) ? Files.readAllLines(Path.of("/proc/cpuinfo")).stream()
+                .filter(l -> l.startsWith("model name")).findFirst().map(l -> l.substring(l.indexOf(':') + 2))
+                .orElse("?") : "?";
+        return "# Benchmark report\n\n"
+                + "Run " + LocalDateTime.now().format(DateTimeFormatter.ISO_LOCAL_DATE_TIME).substring(0, 19)
+                + " on " + Runtime.getRuntime().availableProcessors() + " cores (" + cpu + "), "
+                + System.getProperty("os.name") + " " + System.getProperty("os.arch") + ", Java "
+                + System.getProperty("java.version") + ". JMH: " + options.warmups + " warmup and "
+                + options.iterations + " measured iterations of " + options.iterationSeconds + " s per figure,"
+                + " one fresh JVM per figure. Reproduce with `mvn -pl allocator-bench -am package exec:exec"
+                + (options.argLine.isEmpty() ? "" : " -Dbench.args=\"" + options.argLine + "\"") + "`.\n\n";
+    }
+
+    // -------------------------------------------------------------------------------------------------------
+    // Child JVMs
+
+    private static List<String> javaCommand() {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        return new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx1g",
+                "-Dio.netty.leakDetection.level=disabled", "-cp", System.getProperty("java.class.path")));
+    }
+
+    /** Runs a child JVM to the end; returns what it printed. */
+    private static String runChild(List<String> command, Optional<Path> preload) throws IOException,
+            InterruptedException {
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        preload.ifPresent(library -> builder.environment().put("LD_PRELOAD", library.toString()));
+        Process process = builder.start();
+        StringBuilder output = new StringBuilder();
+        try (BufferedReader reader = new BufferedReader(new InputStreamReader(process.getInputStream(),
+                StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = reader.readLine()) != null) {
+                output.append(line).append('\n');
+            }
+        }
+        process.waitFor();
+        return output.toString();
+    }
+
+    // -------------------------------------------------------------------------------------------------------
+    // Options
+
+    static final class Options {
+        static final String HELP = """
+                usage: mvn -pl allocator-bench -am package exec:exec -Dbench.args="[options]"
+
+                Runs the comparison suite: each workload against each peer, one fresh JVM per figure.
+
+                  --workloads LIST   among pair,replace,sizemix,xmalloc,seed,trace (default: all)
+                  --peers LIST       peers for every workload (default: each workload's own list), among
+                                     offheap, offheap-nocache, malloc, malloc-jemalloc, malloc-mimalloc,
+                                     malloc-tcmalloc, netty-pooled, netty-adaptive, arena-confined, arena-shared,
+                                     allocate-direct, bump, implicit, explicit, segregated, buddy, slab
+                  --sizes LIST       block sizes of the pair workload (default: 16,64,256,1024,4096,65536)
+                  --trace FILE       an alloc-trace v1 file to replay (repeatable; default: ../shared/traces/*.gz)
+                  --iterations N     measured JMH iterations per figure (default 3)
+                  --warmups N        warmup JMH iterations per figure (default 2)
+                  --seconds S        length of one JMH iteration in seconds (default 0.4)
+                  --out DIR          report folder (default: target/bench-report)
+                  --help             this text
+
+                malloc-jemalloc/-mimalloc/-tcmalloc need Debian's libjemalloc2, libmimalloc2.0 and
+                libgoogle-perftools4; without them their rows say how to install them.
+                """;
+
+        boolean help;
+        List<String> workloads = WORKLOADS;
+        List<String> peers;
+        List<Long> sizes = List.of(16L, 64L, 256L, 1024L, 4096L, 65536L);
+        List<Path> traces = new ArrayList<>();
+        int iterations = 3;
+        int warmups = 2;
+        double iterationSeconds = 0.4;
+        Path out = Path.of("target", "bench-report");
+        String argLine = "";
+
+        List<String> peersOr(List<String> defaults) {
+            return peers != null ? peers : defaults;
+        }
+
+        static Options parse(String[] args) throws IOException {
+            Options o = new Options();
+            o.argLine = String.join(" ", args);
+            for (int i = 0; i < args.length; i++) {
+                String arg = args[i];
+                if (arg.equals("--help") || arg.equals("-h")) {
+                    o.help = true;
+                    continue;
+                }
+                if (i + 1 >= args.length) {
+                    throw new IllegalArgumentException(arg + " needs a value");
+                }
+                String value = args[++i];
+                switch (arg) {
+                    case "--workloads" -> {
+                        o.workloads = List.of(value.split(","));
+                        for (String w : o.workloads) {
+                            if (!WORKLOADS.contains(w)) {
+                                throw new IllegalArgumentException("unknown workload '" + w + "'; known: " + WORKLOADS);
+                            }
+                        }
+                    }
+                    case "--peers" -> o.peers = List.of(value.split(","));
+                    case "--sizes" -> o.sizes = Stream.of(value.split(",")).map(Long::parseLong).toList();
+                    case "--trace" -> {
+                        Path trace = Path.of(value);
+                        if (!Files.isReadable(trace)) {
+                            throw new IllegalArgumentException("--trace " + value + ": no readable file there");
+                        }
+                        o.traces.add(trace);
+                    }
+                    case "--iterations" -> o.iterations = Integer.parseInt(value);
+                    case "--warmups" -> o.warmups = Integer.parseInt(value);
+                    case "--seconds" -> o.iterationSeconds = Double.parseDouble(value);
+                    case "--out" -> o.out = Path.of(value);
+                    default -> throw new IllegalArgumentException("unknown option '" + arg + "'");
+                }
+            }
+            if (o.traces.isEmpty()) {
+                for (Path dir : List.of(Path.of("..", "..", "shared", "traces"), Path.of("..", "shared", "traces"))) {
+                    if (Files.isDirectory(dir)) {
+                        try (Stream<Path> files = Files.list(dir)) {
+                            o.traces.addAll(files.filter(f -> f.toString().endsWith(".trace.gz")).sorted().toList());
+                        }
+                        break;
+                    }
+                }
+            }
+            return o;
+        }
     }
 }

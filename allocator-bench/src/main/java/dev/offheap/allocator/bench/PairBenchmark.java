@@ -28,17 +28,18 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Dio.netty.leakDetection.level=disabled"})
 public class PairBenchmark {
 
-    @Param({"offheap", "malloc", "netty-pooled"})
+    @Param({"offheap", "offheap-nocache", "malloc", "netty-pooled", "netty-adaptive", "arena-confined",
+            "allocate-direct", "segregated", "buddy", "slab"})
     public String peer;
 
-    @Param({"64"})
+    @Param({"16", "64", "256", "1024", "4096", "65536"})
     public long size;
 
     private Peer allocator;
 
     @Setup(Level.Trial)
     public void setUp() {
-        allocator = Peer.create(peer, 64L << 20, size);
+        allocator = Peer.create(peer, 256L << 20, size);
     }
 
     @TearDown(Level.Trial)

@@ -3,6 +3,7 @@ package dev.offheap.allocator.bench;
 import dev.offheap.allocator.Allocator;
 import dev.offheap.allocator.offheap.OffHeapAllocator;
 import dev.offheap.allocator.offheap.OffHeapAllocatorConfig;
+import dev.offheap.allocator.offheap.MemorySource;
 import dev.offheap.allocator.region.BuddyAllocator;
 import dev.offheap.allocator.region.BumpAllocator;
 import dev.offheap.allocator.region.ExplicitListAllocator;
@@ -54,8 +55,9 @@ public abstract class Peer implements AutoCloseable {
         };
     }
 
+    /** A region of reserved address space (mmap), so that resident memory shows what an allocator touched. */
     private static MemorySegment region(long bytes) {
-        return Arena.ofAuto().allocate(bytes, 4096);
+        return MemorySource.reserved().open(bytes, 4096).segment();
     }
 
     final String name;
@@ -75,6 +77,21 @@ public abstract class Peer implements AutoCloseable {
     public abstract void touch(long handle, long size);
 
     public abstract void free(long handle);
+
+    /**
+     * Resizes as C's realloc does. The default allocates, frees and does not copy: only the peers that can
+     * resize for real override it.
+     */
+    public long reallocate(long handle, long oldSize, long newSize) {
+        long moved = allocate(newSize);
+        free(handle);
+        return moved;
+    }
+
+    /** Allocates at an alignment where the peer supports it; the default ignores the alignment. */
+    public long allocateAligned(long size, long alignment) {
+        return allocate(size);
+    }
 
     /** Committed bytes if the peer can tell, else -1. */
     public long committedBytes() {
@@ -102,13 +119,25 @@ public abstract class Peer implements AutoCloseable {
 
         @Override
         public void touch(long handle, long size) {
-            EVERYTHING.set(ValueLayout.JAVA_BYTE, handle, (byte) 1);
-            EVERYTHING.set(ValueLayout.JAVA_BYTE, handle + size - 1, (byte) 2);
+            if (size > 0) {
+                EVERYTHING.set(ValueLayout.JAVA_BYTE, handle, (byte) 1);
+                EVERYTHING.set(ValueLayout.JAVA_BYTE, handle + size - 1, (byte) 2);
+            }
         }
 
         @Override
         public void free(long handle) {
             allocator.free(handle);
+        }
+
+        @Override
+        public long reallocate(long handle, long oldSize, long newSize) {
+            return allocator.reallocate(handle, newSize);
+        }
+
+        @Override
+        public long allocateAligned(long size, long alignment) {
+            return allocator.allocate(size, alignment);
         }
 
         @Override
@@ -126,6 +155,8 @@ public abstract class Peer implements AutoCloseable {
     static final class Malloc extends Peer {
         private static final MethodHandle MALLOC;
         private static final MethodHandle FREE;
+        private static final MethodHandle REALLOC;
+        private static final MethodHandle ALIGNED_ALLOC;
         private static final MemorySegment EVERYTHING = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
         static {
@@ -134,6 +165,12 @@ public abstract class Peer implements AutoCloseable {
                     FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG), Linker.Option.critical(false));
             FREE = linker.downcallHandle(linker.defaultLookup().find("free").orElseThrow(),
                     FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG), Linker.Option.critical(false));
+            REALLOC = linker.downcallHandle(linker.defaultLookup().find("realloc").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
+                    Linker.Option.critical(false));
+            ALIGNED_ALLOC = linker.downcallHandle(linker.defaultLookup().find("aligned_alloc").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
+                    Linker.Option.critical(false));
         }
 
         Malloc(String name) {
@@ -151,14 +188,34 @@ public abstract class Peer implements AutoCloseable {
 
         @Override
         public void touch(long handle, long size) {
-            EVERYTHING.set(ValueLayout.JAVA_BYTE, handle, (byte) 1);
-            EVERYTHING.set(ValueLayout.JAVA_BYTE, handle + size - 1, (byte) 2);
+            if (size > 0) {
+                EVERYTHING.set(ValueLayout.JAVA_BYTE, handle, (byte) 1);
+                EVERYTHING.set(ValueLayout.JAVA_BYTE, handle + size - 1, (byte) 2);
+            }
         }
 
         @Override
         public void free(long handle) {
             try {
                 FREE.invokeExact(handle);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+
+        @Override
+        public long reallocate(long handle, long oldSize, long newSize) {
+            try {
+                return (long) REALLOC.invokeExact(handle, newSize);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+
+        @Override
+        public long allocateAligned(long size, long alignment) {
+            try {
+                return (long) ALIGNED_ALLOC.invokeExact(alignment, (size + alignment - 1) & -alignment);
             } catch (Throwable t) {
                 throw new IllegalStateException(t);
             }
@@ -221,14 +278,29 @@ public abstract class Peer implements AutoCloseable {
 
         @Override
         public void touch(long handle, long size) {
-            ByteBuf buffer = get(handle);
-            buffer.setByte(0, 1);
-            buffer.setByte((int) size - 1, 2);
+            if (size > 0) {
+                ByteBuf buffer = get(handle);
+                buffer.setByte(0, 1);
+                buffer.setByte((int) size - 1, 2);
+            }
         }
 
         @Override
         public void free(long handle) {
             take(handle).release();
+        }
+
+        @Override
+        public long reallocate(long handle, long oldSize, long newSize) {
+            ByteBuf buffer = get(handle);
+            if (newSize > buffer.maxCapacity()) {
+                ByteBuf grown = allocator.directBuffer((int) newSize, (int) newSize);
+                grown.writeBytes(buffer, 0, (int) Math.min(oldSize, buffer.capacity()));
+                take(handle).release();
+                return put(grown);
+            }
+            buffer.capacity((int) newSize);
+            return handle;
         }
     }
 
@@ -236,7 +308,6 @@ public abstract class Peer implements AutoCloseable {
     static final class ArenaPerAllocation extends ObjectPeer<Arena> {
         private final boolean shared;
         private final MemorySegment everything = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
-        private final java.util.HashMap<Long, Arena> unused = new java.util.HashMap<>();
 
         ArenaPerAllocation(String name, boolean shared) {
             super(name);
@@ -246,7 +317,7 @@ public abstract class Peer implements AutoCloseable {
         @Override
         public long allocate(long size) {
             Arena arena = shared ? Arena.ofShared() : Arena.ofConfined();
-            long address = arena.allocate(size, 16).address();
+            long address = arena.allocate(Math.max(size, 1), 16).address();
             long handle = put(arena);
             return (handle << 48) | (address & 0xFFFF_FFFF_FFFFL);
         }
@@ -254,8 +325,10 @@ public abstract class Peer implements AutoCloseable {
         @Override
         public void touch(long handle, long size) {
             long address = handle & 0xFFFF_FFFF_FFFFL;
-            everything.set(ValueLayout.JAVA_BYTE, address, (byte) 1);
-            everything.set(ValueLayout.JAVA_BYTE, address + size - 1, (byte) 2);
+            if (size > 0) {
+                everything.set(ValueLayout.JAVA_BYTE, address, (byte) 1);
+                everything.set(ValueLayout.JAVA_BYTE, address + size - 1, (byte) 2);
+            }
         }
 
         @Override
@@ -277,9 +350,11 @@ public abstract class Peer implements AutoCloseable {
 
         @Override
         public void touch(long handle, long size) {
-            ByteBuffer buffer = get(handle);
-            buffer.put(0, (byte) 1);
-            buffer.put((int) size - 1, (byte) 2);
+            if (size > 0) {
+                ByteBuffer buffer = get(handle);
+                buffer.put(0, (byte) 1);
+                buffer.put((int) size - 1, (byte) 2);
+            }
         }
 
         @Override

@@ -18,18 +18,31 @@ public final class Checks {
     }
 
     /**
-     * Checks a requested size: not negative and not above {@code maxByteSize}.
+     * Checks the size asked of {@code allocate}: not negative and not above {@code maxByteSize}. The message is
+     * built only when the check fails, so the check costs nothing on a hot path.
      *
-     * @param call the call and its arguments as the message should show them, e.g. {@code "allocate(-1)"}
+     * @param allocator whose {@code toString()} names the allocator in the message
      */
-    public static void requireSize(String call, long byteSize, long maxByteSize, String allocatorName) {
+    public static void requireSize(long byteSize, long maxByteSize, Object allocator) {
+        if (byteSize < 0 || byteSize > maxByteSize) {
+            throw badSize("allocate(" + byteSize + ")", byteSize, maxByteSize, allocator);
+        }
+    }
+
+    /** As {@link #requireSize}, for {@code reallocate(address, newByteSize)}. */
+    public static void requireResize(long address, long newByteSize, long maxByteSize, Object allocator) {
+        if (newByteSize < 0 || newByteSize > maxByteSize) {
+            throw badSize("reallocate(" + hex(address) + ", " + newByteSize + ")", newByteSize, maxByteSize,
+                    allocator);
+        }
+    }
+
+    private static IllegalArgumentException badSize(String call, long byteSize, long maxByteSize, Object allocator) {
         if (byteSize < 0) {
-            throw new IllegalArgumentException(call + ": a size is never negative");
+            return new IllegalArgumentException(call + ": a size is never negative");
         }
-        if (byteSize > maxByteSize) {
-            throw new IllegalArgumentException(call + ": " + byteSize + " bytes is more than " + allocatorName
-                    + " can ever hold (at most " + maxByteSize + " bytes in one block)");
-        }
+        return new IllegalArgumentException(call + ": " + byteSize + " bytes is more than " + allocator
+                + " can ever hold (at most " + maxByteSize + " bytes in one block)");
     }
 
     /**
@@ -38,7 +51,7 @@ public final class Checks {
      * @return the alignment to use: {@code byteAlignment}, or {@link Allocator#MIN_ALIGNMENT} if smaller
      */
     public static long requireAlignment(long byteSize, long byteAlignment, long maxByteAlignment,
-                                        String allocatorName) {
+                                        Object allocatorName) {
         if (!BitUtil.isPowerOfTwo(byteAlignment)) {
             throw new IllegalArgumentException("allocate(" + byteSize + ", " + byteAlignment
                     + "): the alignment must be a power of two (1, 2, 4, ... bytes)");

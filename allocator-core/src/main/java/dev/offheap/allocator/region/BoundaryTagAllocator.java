@@ -95,9 +95,9 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
      * that try several heaps in turn and would pay for an exception each time.
      */
     public final long tryAllocate(long byteSize, long byteAlignment) {
-        ensureOpen("allocate(" + byteSize + ")");
-        long alignment = Checks.requireAlignment(byteSize, byteAlignment, maxAlignment(), toString());
-        Checks.requireSize("allocate(" + byteSize + ")", byteSize, maxPayload, toString());
+        ensureOpenToAllocate(byteSize);
+        long alignment = Checks.requireAlignment(byteSize, byteAlignment, maxAlignment(), this);
+        Checks.requireSize(byteSize, maxPayload, this);
         long need = blockSizeFor(byteSize);
         long block = findFit(need, alignment);
         if (block < 0) {
@@ -122,7 +122,7 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
     public final long reallocate(long address, long newByteSize) {
         ensureOpen("reallocate", address);
         long block = liveBlock("reallocate", address);
-        Checks.requireSize("reallocate(" + hex(address) + ", " + newByteSize + ")", newByteSize, maxPayload, toString());
+        Checks.requireResize(address, newByteSize, maxPayload, this);
         long size = sizeOf(block);
         long need = blockSizeFor(newByteSize);
         if (need <= size) {

@@ -98,9 +98,9 @@ public final class BuddyAllocator extends RegionAllocator {
 
     @Override
     public long allocate(long byteSize, long byteAlignment) {
-        ensureOpen("allocate(" + byteSize + ")");
-        long alignment = Checks.requireAlignment(byteSize, byteAlignment, maxAlignment(), toString());
-        Checks.requireSize("allocate(" + byteSize + ")", byteSize, bytes(maxOrder), toString());
+        ensureOpenToAllocate(byteSize);
+        long alignment = Checks.requireAlignment(byteSize, byteAlignment, maxAlignment(), this);
+        Checks.requireSize(byteSize, bytes(maxOrder), this);
         int order = Math.max(orderFor(byteSize), Long.numberOfTrailingZeros(alignment) - UNIT_SHIFT);
         long candidates = getLong(NONEMPTY) & (-1L << order);
         if (candidates == 0) {
@@ -142,8 +142,7 @@ public final class BuddyAllocator extends RegionAllocator {
     public long reallocate(long address, long newByteSize) {
         ensureOpen("reallocate", address);
         long unit = liveUnit("reallocate", address);
-        Checks.requireSize("reallocate(" + hex(address) + ", " + newByteSize + ")", newByteSize, bytes(maxOrder),
-                toString());
+        Checks.requireResize(address, newByteSize, bytes(maxOrder), this);
         int order = tag(unit) & ORDER_MASK;
         int wanted = orderFor(newByteSize);
         if (wanted <= order) {

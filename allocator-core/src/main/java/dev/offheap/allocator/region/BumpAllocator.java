@@ -90,9 +90,9 @@ public final class BumpAllocator extends RegionAllocator {
 
     @Override
     public long allocate(long byteSize, long byteAlignment) {
-        ensureOpen("allocate(" + byteSize + ")");
-        long alignment = Checks.requireAlignment(byteSize, byteAlignment, maxAlignment(), toString());
-        Checks.requireSize("allocate(" + byteSize + ")", byteSize, heapEnd - firstBlock - PAYLOAD, toString());
+        ensureOpenToAllocate(byteSize);
+        long alignment = Checks.requireAlignment(byteSize, byteAlignment, maxAlignment(), this);
+        Checks.requireSize(byteSize, heapEnd - firstBlock - PAYLOAD, this);
         long top = getLong(TOP);
         long block = top;
         if (alignment > MIN_ALIGNMENT) {
@@ -150,8 +150,7 @@ public final class BumpAllocator extends RegionAllocator {
     public long reallocate(long address, long newByteSize) {
         ensureOpen("reallocate", address);
         long block = liveBlock("reallocate", address);
-        Checks.requireSize("reallocate(" + hex(address) + ", " + newByteSize + ")", newByteSize,
-                heapEnd - firstBlock - PAYLOAD, toString());
+        Checks.requireResize(address, newByteSize, heapEnd - firstBlock - PAYLOAD, this);
         long size = sizeOf(block);
         long newSize = Checks.alignUp(Math.max(newByteSize, 1), MIN_ALIGNMENT) + PAYLOAD;
         if (block == getLong(LAST) && block + newSize <= heapEnd) {

@@ -136,6 +136,12 @@ public abstract sealed class RegionAllocator implements Allocator
         }
     }
 
+    final void ensureOpenToAllocate(long byteSize) {
+        if (closed) {
+            throw new AllocatorClosedException("allocate(" + byteSize + "): " + name + " is closed");
+        }
+    }
+
     final void ensureOpen(String call, long address) {
         if (closed) {
             throw new AllocatorClosedException(call + "(" + hex(address) + "): " + name + " is closed");

@@ -89,9 +89,9 @@ public final class SlabAllocator extends RegionAllocator {
 
     @Override
     public long allocate(long byteSize, long byteAlignment) {
-        ensureOpen("allocate(" + byteSize + ")");
-        Checks.requireAlignment(byteSize, byteAlignment, maxAlignment(), toString());
-        Checks.requireSize("allocate(" + byteSize + ")", byteSize, slotBytes, toString());
+        ensureOpenToAllocate(byteSize);
+        Checks.requireAlignment(byteSize, byteAlignment, maxAlignment(), this);
+        Checks.requireSize(byteSize, slotBytes, this);
         long slot = getLong(FREE_HEAD) - 1;
         if (slot >= 0) {
             putLong(FREE_HEAD, getLong(slotOffset(slot)));
@@ -124,7 +124,7 @@ public final class SlabAllocator extends RegionAllocator {
     public long reallocate(long address, long newByteSize) {
         ensureOpen("reallocate", address);
         liveSlot("reallocate", address);
-        Checks.requireSize("reallocate(" + hex(address) + ", " + newByteSize + ")", newByteSize, slotBytes, toString());
+        Checks.requireResize(address, newByteSize, slotBytes, this);
         return address;
     }
 

@@ -279,10 +279,9 @@ public final class OffHeapAllocator implements Allocator {
     }
 
     private long allocateSlow(long byteSize, long byteAlignment) {
-        ensureOpen("allocate(" + byteSize + ")");
-        long alignment = Checks.requireAlignment(byteSize, byteAlignment, MAX_ALIGNMENT, "OffHeapAllocator '" + name
-                + "'");
-        Checks.requireSize("allocate(" + byteSize + ")", byteSize, heap.maxBytes, "OffHeapAllocator '" + name + "'");
+        ensureOpenToAllocate(byteSize);
+        long alignment = Checks.requireAlignment(byteSize, byteAlignment, MAX_ALIGNMENT, this);
+        Checks.requireSize(byteSize, heap.maxBytes, this);
         if (byteSize <= SMALL_MAX) {
             int sizeClass = SizeClasses.index(byteSize);
             while (sizeClass < SMALL_CLASSES && Long.lowestOneBit(SizeClasses.size(sizeClass)) < alignment) {
@@ -390,8 +389,7 @@ public final class OffHeapAllocator implements Allocator {
     public long reallocate(long address, long newByteSize) {
         ensureOpen("reallocate", address);
         Span span = spanOf("reallocate", address);
-        Checks.requireSize("reallocate(" + hex(address) + ", " + newByteSize + ")", newByteSize, heap.maxBytes,
-                "OffHeapAllocator '" + name + "'");
+        Checks.requireResize(address, newByteSize, heap.maxBytes, this);
         long usable;
         switch (span) {
             case Slab slab -> {
@@ -562,6 +560,12 @@ public final class OffHeapAllocator implements Allocator {
     private void ensureOpen(String call) {
         if (closed) {
             throw new AllocatorClosedException(call + ": OffHeapAllocator '" + name + "' is closed");
+        }
+    }
+
+    private void ensureOpenToAllocate(long byteSize) {
+        if (closed) {
+            throw new AllocatorClosedException("allocate(" + byteSize + "): OffHeapAllocator '" + name + "' is closed");
         }
     }
 
