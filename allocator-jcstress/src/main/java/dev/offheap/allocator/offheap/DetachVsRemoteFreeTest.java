@@ -12,28 +12,25 @@ import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
 import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 
 /**
- * r1: the owner took the slab back; r2: the freer claimed it for the partial queue; r3: the final state
- * (0 OWNED, 1 DETACHED, 2 QUEUED); r4: remote frees still pending.
+ * r1: the detacher must queue the slab; r2: the freer must queue it; r3: the final state (0 OWNED, 1 DETACHED,
+ * 2 QUEUED); r4: remote frees pending.
  */
 @JCStressTest
-@Description("The owner of an exhausted slab detaches it (write DETACHED, read the remote list) while another "
-        + "thread frees a slot (CAS push, read the state). Dekker: at least one sees the other, so the slab is "
-        + "never left detached with a free slot that nobody will find, and never both kept and queued.")
-@Outcome(id = "1, 0, 0, 0", expect = ACCEPTABLE, desc = "The owner saw the free and kept the slab, collecting it.")
-@Outcome(id = "0, 1, 2, 1", expect = ACCEPTABLE, desc = "The freer saw DETACHED and queued the slab for adoption.")
-@Outcome(id = "0, 0, 1, 1", expect = FORBIDDEN, desc = "Stranded: detached with a pending free, nobody acted.")
-@Outcome(expect = FORBIDDEN, desc = "Kept and queued at once, or a lost free.")
+@Description("The lock holder detaches a full slab whose owner died (write DETACHED, then look for free slots "
+        + "and remote frees) while another thread frees a slot into it (CAS push, then read the state). Dekker: "
+        + "at least one sees the other, so the slab is queued for adoption exactly once and never left detached "
+        + "with a free slot that nobody will find.")
+@Outcome(id = "1, 0, 2, 1", expect = ACCEPTABLE, desc = "The detacher saw the pushed free and queued the slab.")
+@Outcome(id = "0, 1, 2, 1", expect = ACCEPTABLE, desc = "The freer saw DETACHED and queued the slab.")
+@Outcome(id = "0, 0, 1, 1", expect = FORBIDDEN, desc = "Stranded: detached with a pending free, nobody queued it.")
+@Outcome(expect = FORBIDDEN, desc = "Queued twice, or a lost free.")
 @State
 public class DetachVsRemoteFreeTest {
     private final SlabFixture fixture = new SlabFixture();
 
     @Actor
-    public void owner(IIII_Result r) {
-        Slab slab = fixture.slab;
-        if (slab.detachOrKeep()) {
-            slab.collectRemote(fixture.memory);
-            r.r1 = 1;
-        }
+    public void detacher(IIII_Result r) {
+        r.r1 = fixture.slab.detach() ? 1 : 0;
     }
 
     @Actor

@@ -142,6 +142,7 @@ final class GlobalHeap {
             while ((slab = partial[sizeClass].poll()) != null) {
                 adopt(slab, cache);
                 if (slab.freeTop > 0) {
+                    cache.addOwned(slab);
                     return slab;
                 }
                 detachLocked(slab); // nothing free after all: leave it for its remote frees
@@ -156,6 +157,7 @@ final class GlobalHeap {
             slabs.add(slab);
             map(slab);
             adopt(slab, cache);
+            cache.addOwned(slab);
             return slab;
         } finally {
             lock.unlock();
@@ -187,29 +189,39 @@ final class GlobalHeap {
      * slot (or a remote free came in meanwhile), so that no partly empty slab is left where no cache looks.
      */
     private void detachLocked(Slab slab) {
-        slab.ownerThread = null;
-        slab.owner = null;
-        slab.state = Slab.DETACHED;
-        if (slab.hasFree() && slab.casState(Slab.DETACHED, Slab.QUEUED)) {
+        if (slab.detach()) {
             partial[slab.sizeClass].add(slab);
         }
     }
 
-    /** Lock held: gives back the slabs of a cache whose thread died, or of a cache being trimmed. */
+    /**
+     * Lock held: gives back the slabs of a cache whose thread died ({@code onlyEmpty} false: partly used ones
+     * are detached and queued for other caches), or the empty slabs of a cache being trimmed.
+     */
     private void releaseCacheSlabs(ThreadCache cache, boolean onlyEmpty) {
-        for (int c = 0; c < cache.current.length; c++) {
-            Slab slab = cache.current[c];
-            if (slab == Slab.EMPTY) {
-                continue;
+        for (int c = 0; c < cache.owned.length; c++) {
+            for (int i = cache.ownedCount[c] - 1; i >= 0; i--) {
+                Slab slab = cache.owned[c][i];
+                slab.collectRemote(memory);
+                if (slab.isEmpty()) {
+                    cache.removeOwned(slab);
+                    release(slab);
+                } else if (!onlyEmpty) {
+                    cache.removeOwned(slab);
+                    detachLocked(slab);
+                }
             }
-            slab.collectRemote(memory);
-            if (slab.isEmpty()) {
-                cache.current[c] = Slab.EMPTY;
-                release(slab);
-            } else if (!onlyEmpty) {
-                cache.current[c] = Slab.EMPTY;
-                detachLocked(slab);
-            }
+        }
+    }
+
+    /** The owner of a cache: gives back one of its empty slabs (not the current one). */
+    void releaseOwned(ThreadCache cache, Slab slab) {
+        lock.lock();
+        try {
+            cache.removeOwned(slab);
+            release(slab);
+        } finally {
+            lock.unlock();
         }
     }
 

@@ -82,9 +82,10 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *   <li>size &lt;= 32 KiB on a platform thread: class = {@code SizeClasses.index(size)}; the thread's cache's
  *       slab for it: pop its free stack (a {@code char[]} of slot indexes, out of band); set {@code live}. No lock,
  *       no atomic, no object ({@link #allocate(long)} fits on a screen).</li>
- *   <li>stack empty (slow path, {@link #refillAndPop}): take its remote frees in one {@code getAndSet}; if
- *       none, detach it and get another from the heap: a queued partial slab, or a new span from the
- *       buddy.</li>
+ *   <li>stack empty (slow path, {@link #refillAndPop}): take its remote frees in one {@code getAndSet}; else
+ *       switch to another owned slab that got a free slot while full (the cache's available stack), or whose
+ *       remote frees a freer hinted; else get one from the heap: a queued partial slab (a dead thread's), or a
+ *       new span from the buddy. Full slabs stay owned, so the thread's frees into them stay local.</li>
  *   <li>virtual threads (and thread caching off): the same on a shared cache, under its try-lock.</li>
  *   <li>32 KiB to 1 MiB: first fit in the medium chunks, under the heap lock; a new chunk if none fits.</li>
  *   <li>over 1 MiB: a run of pages from the buddy, under the heap lock.</li>
@@ -93,9 +94,11 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * <h2>Free</h2>
  * <ol>
  *   <li>page map &rarr; span. A slab owned by the calling thread: check {@code live}, clear it, push the slot on
- *       the free stack ({@link #free(long)}, no lock, no atomic, no access to the block's memory).</li>
+ *       the free stack ({@link #free(long)}, no lock, no atomic, no access to the block's memory). A slab that
+ *       was full is filed as available; one that became empty is kept as the class's spare or given back.</li>
  *   <li>a slab owned by anyone else, or by nobody: CAS {@code live} 1 &rarr; 0 (a failed CAS is a double free),
- *       then CAS-push on the remote list. If the slab was detached, queue it for adoption (once).</li>
+ *       then CAS-push on the remote list; hint the owner, or, if the slab was detached, queue it for adoption
+ *       (once).</li>
  *   <li>medium or huge: under the heap lock.</li>
  * </ol>
  *
@@ -103,9 +106,10 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * A purge runs every {@code decayMillis / 2} on a shared daemon thread (and at once on {@link #trim()}):
  * dead threads' slabs are reclaimed (their remote frees are not lost: a partly used slab is queued for another
  * thread), empty queued slabs and empty medium chunks go back to the buddy, and free pages that stayed free
- * for a whole tick are handed to the OS ({@code madvise(MADV_DONTNEED)}). A thread cache keeps at most its
- * current slab per class; an idle live thread's empty slabs go back when it calls {@link #trim()} or its next
- * slow path, and all of them when it dies.
+ * for a whole tick are handed to the OS ({@code madvise(MADV_DONTNEED)}). A thread cache keeps at most one
+ * empty slab per class beyond its current one; the rest go back as they empty. What a live but idle thread
+ * holds (its current slabs, and owned slabs whose blocks are all freed by other threads) goes back when it
+ * calls {@link #trim()}, and all of it when it dies.
  *
  * <p><b>Threads.</b> Every method is thread-safe. A block may be freed by any thread.
  */
@@ -238,36 +242,50 @@ public final class OffHeapAllocator implements Allocator {
         return base + slab.slotOffset(slot);
     }
 
-    /** Slow path of a small allocation: the current slab is empty. Owner only (or shared cache, locked). */
+    /**
+     * Slow path of a small allocation: the current slab's stack is empty. Owner only (or a shared cache, locked).
+     * In order: the slab's own remote frees; an owned slab that got a free slot while full; owned slabs whose
+     * remote frees were hinted; a slab from the global heap. The exhausted slab stays owned.
+     */
     private long refillAndPop(ThreadCache cache, int sizeClass, long byteSize) {
         Slab slab = cache.current[sizeClass];
-        if (slab != Slab.EMPTY) {
-            if (slab.collectRemote(memory) > 0) {
-                return pop(slab);
-            }
-            if (keepAfterDetach(slab, cache)) {
-                return pop(slab);
-            }
+        if (slab != Slab.EMPTY && slab.collectRemote(memory) > 0) {
+            return pop(slab);
         }
-        cache.current[sizeClass] = Slab.EMPTY;
-        slab = heap.refill(cache, sizeClass, byteSize);
-        cache.current[sizeClass] = slab;
-        return pop(slab);
+        Slab next = cache.popAvailable(sizeClass, memory);
+        if (next == null) {
+            next = cache.collectHinted(sizeClass, memory);
+        }
+        if (next == null) {
+            next = heap.refill(cache, sizeClass, byteSize);
+        }
+        if (cache.spare[sizeClass] == next) {
+            cache.spare[sizeClass] = null;
+        }
+        cache.current[sizeClass] = next;
+        return pop(next);
     }
 
     /**
-     * Detaches an exhausted slab (Dekker with remote freers, see {@link Slab}): write DETACHED, then look at the
-     * remote list; if frees came in, take the slab back (unless a freer queued it first).
-     *
-     * @return true if the slab is ours again and has remote frees collected
+     * After a local free into a slab that is not current, when its stack went from empty to one slot (file it
+     * as available) or to full (keep it as the class's one spare, or give it back). Owner only; rare.
      */
-    private boolean keepAfterDetach(Slab slab, ThreadCache cache) {
-        if (slab.detachOrKeep()) {
-            slab.ownerThread = cache.thread;
-            slab.owner = cache;
-            return slab.collectRemote(memory) > 0;
+    private void afterLocalFree(Slab slab, int freeTop) {
+        ThreadCache cache = slab.owner;
+        int sizeClass = slab.sizeClass;
+        if (cache.current[sizeClass] == slab) {
+            return;
         }
-        return false;
+        if (freeTop == 1) {
+            cache.pushAvailable(slab);
+        }
+        if (freeTop == slab.slotCount) {
+            if (cache.spare[sizeClass] == null) {
+                cache.spare[sizeClass] = slab;
+            } else if (cache.spare[sizeClass] != slab) {
+                heap.releaseOwned(cache, slab);
+            }
+        }
     }
 
     @Override
@@ -337,7 +355,12 @@ public final class OffHeapAllocator implements Allocator {
                 int slot = slab.slotAt(offset - slab.offset());
                 if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.live[slot] != 0 && !closed) {
                     slab.live[slot] = 0;
-                    slab.freeStack[slab.freeTop++] = (char) slot;
+                    int top = slab.freeTop;
+                    slab.freeStack[top++] = (char) slot;
+                    slab.freeTop = top;
+                    if (top == 1 || top == slab.slotCount) {
+                        afterLocalFree(slab, top);
+                    }
                     return;
                 }
             }
@@ -357,7 +380,12 @@ public final class OffHeapAllocator implements Allocator {
                 }
                 if (slab.ownerThread == Thread.currentThread()) {
                     slab.live[slot] = 0;
-                    slab.freeStack[slab.freeTop++] = (char) slot;
+                    int top = slab.freeTop;
+                    slab.freeStack[top++] = (char) slot;
+                    slab.freeTop = top;
+                    if (top == 1 || top == slab.slotCount) {
+                        afterLocalFree(slab, top);
+                    }
                 } else {
                     freeRemote(slab, slot, address);
                 }
@@ -372,13 +400,21 @@ public final class OffHeapAllocator implements Allocator {
         }
     }
 
-    /** A free by a thread that does not own the slab: one CAS, and the slab queued if it was detached. */
+    /**
+     * A free by a thread that does not own the slab: one CAS; then the slab is queued if it was detached, or
+     * its owner is hinted that a slab of this class has remote frees.
+     */
     private void freeRemote(Slab slab, int slot, long address) {
         if (!slab.pushRemote(memory, slot)) {
             throw doubleFree("free", address);
         }
         if (slab.claimForQueue()) {
             heap.enqueuePartial(slab);
+        } else {
+            ThreadCache owner = slab.owner;
+            if (owner != null) {
+                owner.hintRemoteFree(slab.sizeClass);
+            }
         }
     }
 

@@ -26,14 +26,16 @@ import static dev.offheap.allocator.internal.Checks.hex;
  *
  * <h2>Ownership states</h2>
  * <pre>
- *   OWNED ----(owner: exhausted, detach)----> DETACHED ----(first remote free: CAS)----> QUEUED
- *     ^  \                                     |  (owner re-checks remote after detaching: CAS back)   |
- *     |   `-------(owner or lock holder)-------'                                                        |
- *     `---------------------(a cache adopts it from the heap's partial list, under the lock)------------'
- *   QUEUED or dead owner's slab with no live slot ----(lock holder)----> RELEASED (pages back to the buddy)
+ *   OWNED --(lock holder: owner died)--> DETACHED --(first remote free, or the detacher if a slot is free: CAS)--> QUEUED
+ *     ^                                                                                                           |
+ *     `-------------------------(a cache adopts it from the heap's partial list, under the lock)------------------'
+ *   an owned empty slab beyond the one spare, or a queued slab with no live slot --(lock holder)--> RELEASED
+ *
+ * A full slab stays OWNED: the owner's frees into it stay local, and remote frees hint the owner
+ * ({@link ThreadCache#hintRemoteFree}).
  * </pre>
  * The owner's fields ({@code freeStack, freeTop, allocations}) are touched only by the owner, or by
- * the lock holder while the slab is QUEUED or its owner is dead. Detaching is a Dekker handshake: the owner
+ * the lock holder while the slab is QUEUED or its owner is dead. Detaching is a Dekker handshake: the detacher
  * writes {@code state = DETACHED} then reads {@code remote}; a remote freer CASes {@code remote} then reads
  * {@code state}. Both are sequentially consistent, so at least one sees the other and a freed slot is never
  * stranded in a slab nobody will look at.
@@ -86,10 +88,15 @@ final class Slab extends Span {
     /** The owning platform thread, or null (shared cache, detached, queued). Plain: only the owner ever
      *  writes its own Thread here, so a thread that reads itself is the owner. */
     Thread ownerThread;
-    /** The owning cache, for stats; null when not owned. */
-    Object owner;
+    /** The owning cache; null when not owned. Plain: read by remote freers only to hint it. */
+    ThreadCache owner;
     /** Position in the heap's list of slabs (lock holder only). */
     int heapIndex;
+    /** Position in the owning cache's list of this class (owner only). */
+    int ownedIndex;
+    /** The owning cache's stack of slabs that got a free slot while full (owner only). */
+    Slab nextAvailable;
+    boolean inAvailable;
 
     /** The remote free list: {@code (count << 32) | (first slot + 1)}, 0 when empty. */
     volatile long remote;
@@ -202,17 +209,17 @@ final class Slab extends Span {
     }
 
     /**
-     * The owner, its stack empty and no remote frees collected: gives the slab up (DETACHED), then looks at
-     * the remote list once more, the Dekker handshake with {@link #claimForQueue()}.
+     * The lock holder, the slab's owner dead (or the slab adopted with nothing free): gives the slab up
+     * (DETACHED), then looks for free slots, the remote list included: the Dekker handshake with
+     * {@link #claimForQueue()}. Exactly one of the two queues a slab that has a free slot.
      *
-     * @return true if remote frees came in and the owner took the slab back (state OWNED again; the caller
-     *         sets the owner fields and collects); false if the slab is detached or a freer queued it
+     * @return true if the caller must queue the slab for adoption
      */
-    boolean detachOrKeep() {
+    boolean detach() {
         ownerThread = null;
         owner = null;
         state = DETACHED;
-        return remote != 0 && casState(DETACHED, OWNED);
+        return hasFree() && casState(DETACHED, QUEUED);
     }
 
     /**
