@@ -179,6 +179,11 @@ public final class Harness {
             }
             String output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
             Measurement m = parseJmhCsv(csv, benchmark, output);
+            if (m.missing() != null) {
+                System.out.println("  no result (" + m.missing() + "); trying once more");
+                output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
+                m = parseJmhCsv(csv, benchmark, output);
+            }
             Files.deleteIfExists(csv);
             row.put(peer, m);
             report.csv(workload, peer, column, "score", m.score(), m.unit());
@@ -192,9 +197,10 @@ public final class Harness {
     private static Measurement parseJmhCsv(Path csv, String benchmark, String output) throws IOException {
         List<String> lines = Files.exists(csv) ? Files.readAllLines(csv) : List.of();
         if (lines.size() < 2) {
-            String last = output.lines().filter(l -> l.contains("Exception") || l.contains("Error"))
-                    .findFirst().orElse("no result");
-            return Measurement.missing("failed: " + last.strip());
+            List<String> printed = output.lines().filter(l -> !l.isBlank()).toList();
+            String why = printed.stream().filter(l -> l.contains("Exception") || l.contains("Error")).findFirst()
+                    .orElse(printed.isEmpty() ? "no output" : printed.getLast());
+            return Measurement.missing("failed: " + why.strip());
         }
         double score = Double.NaN;
         double error = Double.NaN;
@@ -257,9 +263,15 @@ public final class Harness {
             command.addAll(List.of(TraceReplay.class.getName(), trace.toString(),
                     nativePeer.isPresent() ? "malloc" : peer));
             String output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
+            if (output.lines().noneMatch(l -> l.startsWith("RESULT "))) {
+                System.out.println("  no result; trying once more");
+                output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
+            }
             String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
             if (line == null) {
-                String why = output.lines().filter(l -> l.contains("Exception")).findFirst().orElse("no result");
+                List<String> printed = output.lines().filter(l -> !l.isBlank()).toList();
+                String why = printed.stream().filter(l -> l.contains("Exception")).findFirst()
+                        .orElse(printed.isEmpty() ? "no output" : printed.getLast());
                 time.put(peer, Measurement.missing("failed: " + why.strip()));
                 memory.put(peer, Measurement.missing("failed: " + why.strip()));
                 return;

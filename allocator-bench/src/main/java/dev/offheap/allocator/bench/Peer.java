@@ -8,6 +8,7 @@ import dev.offheap.allocator.region.BuddyAllocator;
 import dev.offheap.allocator.region.BumpAllocator;
 import dev.offheap.allocator.region.ExplicitListAllocator;
 import dev.offheap.allocator.region.ImplicitListAllocator;
+import dev.offheap.allocator.region.RegionAllocator;
 import dev.offheap.allocator.region.SegregatedListAllocator;
 import dev.offheap.allocator.region.SlabAllocator;
 import io.netty.buffer.AdaptiveByteBufAllocator;
@@ -140,9 +141,10 @@ public abstract class Peer implements AutoCloseable {
             return allocator.allocate(size, alignment);
         }
 
+        /** A region allocator's region counts as committed whole; resident memory says what it touched. */
         @Override
         public long committedBytes() {
-            return allocator.stats().committedBytes();
+            return allocator instanceof RegionAllocator ? -1 : allocator.stats().committedBytes();
         }
 
         @Override

@@ -1,0 +1,143 @@
+package dev.offheap.allocator.offheap;
+
+import dev.offheap.allocator.AllocatorStats;
+import dev.offheap.allocator.OffHeapOutOfMemoryException;
+import dev.offheap.allocator.SizeClasses;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What only the production allocator promises, beyond the contract suite. */
+class OffHeapAllocatorTest {
+
+    @Test
+    void alignmentsUpTo4MiBAreHonouredForEverySizeRange() {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("align")
+                .maxBytes(256L << 20))) {
+            for (long alignment = 16; alignment <= OffHeapAllocator.MAX_ALIGNMENT; alignment <<= 1) {
+                for (long size : new long[] {24, 5000, 100_000, 3 << 20}) {
+                    long address = allocator.allocate(size, alignment);
+                    assertEquals(0, address % alignment, "allocate(" + size + ", " + alignment + ")");
+                    assertTrue(allocator.usableSize(address) >= size);
+                    allocator.segment(address).fill((byte) 7);
+                    allocator.free(address);
+                }
+            }
+            IllegalArgumentException tooLarge = assertThrows(IllegalArgumentException.class,
+                    () -> allocator.allocate(64, OffHeapAllocator.MAX_ALIGNMENT * 2));
+            assertTrue(tooLarge.getMessage().contains("at most " + OffHeapAllocator.MAX_ALIGNMENT), tooLarge.getMessage());
+        }
+    }
+
+    @Test
+    void mediumBlocksGrowInPlaceWhenTheNextBlockIsFree() {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("grow")
+                .maxBytes(64L << 20))) {
+            long address = allocator.allocate(100_000);
+            long grown = allocator.reallocate(address, 300_000);
+            assertEquals(address, grown, "the chunk had room right after the block");
+            assertTrue(allocator.usableSize(grown) >= 300_000);
+            allocator.free(grown);
+        }
+    }
+
+    @Test
+    void statsAddUpAndCountPerSizeClass() {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("stats")
+                .maxBytes(64L << 20))) {
+            List<Long> blocks = new ArrayList<>();
+            for (int i = 0; i < 1000; i++) {
+                blocks.add(allocator.allocate(64));
+            }
+            blocks.add(allocator.allocate(200_000));
+            blocks.add(allocator.allocate(2 << 20));
+            AllocatorStats stats = allocator.stats();
+            assertEquals(1002, stats.liveBlocks());
+            assertTrue(stats.allocatedBytes() >= 1000 * 64 + 200_000 + (2 << 20));
+            assertTrue(stats.allocatedBytes() + stats.threadCachedBytes() + stats.freeBytes()
+                    <= stats.committedBytes(), stats.toString());
+            assertTrue(stats.committedBytes() <= stats.reservedBytes());
+            AllocatorStats.SizeClassStats class64 = stats.sizeClasses().stream()
+                    .filter(c -> c.blockBytes() == 64).findFirst().orElseThrow();
+            assertEquals(1000, class64.liveBlocks());
+            assertEquals(SizeClasses.index(64), class64.classIndex());
+            assertTrue(stats.fragmentation() >= 1.0);
+            blocks.forEach(allocator::free);
+            allocator.trim();
+            AllocatorStats empty = allocator.stats();
+            assertEquals(0, empty.liveBlocks());
+            assertEquals(0, empty.allocatedBytes());
+            assertEquals(1002, empty.allocations());
+            assertEquals(1002, empty.frees());
+        }
+    }
+
+    @Test
+    void theCapMessageSaysWhatWasAskedTheCapAndTheUsage() {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("capped")
+                .maxBytes(4L << 20))) {
+            IllegalArgumentException never = assertThrows(IllegalArgumentException.class,
+                    () -> allocator.allocate((4L << 20) + 1));
+            assertTrue(never.getMessage().contains("can ever hold"), never.getMessage());
+        }
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("capped")
+                .maxBytes(4L << 20))) {
+            long first = allocator.allocate(3L << 20);
+            OffHeapOutOfMemoryException e = assertThrows(OffHeapOutOfMemoryException.class,
+                    () -> allocator.allocate(2L << 20));
+            assertTrue(e.getMessage().contains("allocate(2097152)"), e.getMessage());
+            assertTrue(e.getMessage().contains("maxBytes 4194304"), e.getMessage());
+            assertEquals(2L << 20, e.requestedBytes());
+            allocator.free(first);
+            allocator.free(allocator.allocate(2L << 20)); // usable again
+        }
+    }
+
+    @Test
+    void badConfigurationIsRejectedWithTheSettingNamed() {
+        IllegalArgumentException cap = assertThrows(IllegalArgumentException.class,
+                () -> OffHeapAllocator.create(new OffHeapAllocatorConfig().maxBytes(1000)));
+        assertTrue(cap.getMessage().startsWith("maxBytes(1000)"), cap.getMessage());
+        IllegalArgumentException decay = assertThrows(IllegalArgumentException.class,
+                () -> OffHeapAllocator.create(new OffHeapAllocatorConfig().decayMillis(-5)));
+        assertTrue(decay.getMessage().startsWith("decayMillis(-5)"), decay.getMessage());
+        IllegalArgumentException debug = assertThrows(IllegalArgumentException.class,
+                () -> OffHeapAllocator.create(new OffHeapAllocatorConfig().debugLevel(7)));
+        assertTrue(debug.getMessage().startsWith("debugLevel(7)"), debug.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> MemorySource.of(MemorySegment.ofArray(new byte[1 << 20])));
+        assertThrows(IllegalArgumentException.class,
+                () -> MemorySource.of(java.nio.ByteBuffer.allocate(1 << 20)));
+    }
+
+    @Test
+    void everyBlockOfARegionSourceLiesInTheRegion() {
+        MemorySegment region = Arena.ofAuto().allocate(32L << 20, 4096);
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("inside")
+                .maxBytes(32L << 20).memorySource(MemorySource.of(region)))) {
+            List<Long> blocks = new ArrayList<>();
+            long[] sizes = {16, 300, 20_000, 200_000, 3 << 20};
+            for (int i = 0; i < 200; i++) {
+                long size = sizes[i % sizes.length];
+                try {
+                    long address = allocator.allocate(size);
+                    assertTrue(address >= region.address()
+                            && address + allocator.usableSize(address) <= region.address() + region.byteSize(),
+                            "block outside the region");
+                    blocks.add(address);
+                } catch (OffHeapOutOfMemoryException full) {
+                    break;
+                }
+            }
+            assertTrue(blocks.size() > 10);
+            blocks.forEach(allocator::free);
+        }
+    }
+}
