@@ -30,7 +30,8 @@ public final class Harness {
 
     private static final List<String> WORKLOADS = List.of("pair", "replace", "sizemix", "xmalloc", "seed", "trace");
     private static final List<String> PAIR_PEERS = List.of("offheap", "offheap-nocache", "malloc", "malloc-jemalloc",
-            "malloc-mimalloc", "malloc-tcmalloc", "netty-pooled", "netty-adaptive", "arena-confined", "allocate-direct");
+            "malloc-mimalloc", "malloc-tcmalloc", "netty-pooled", "netty-adaptive", "arena-confined", "arena-shared",
+            "allocate-direct", "bump", "implicit", "explicit", "segregated", "buddy", "slab");
     private static final List<String> MULTI_PEERS = List.of("offheap", "malloc", "malloc-jemalloc", "malloc-mimalloc",
             "malloc-tcmalloc", "netty-pooled", "netty-adaptive");
     private static final List<String> TRACE_PEERS = List.of("offheap", "malloc", "malloc-jemalloc", "malloc-mimalloc",
