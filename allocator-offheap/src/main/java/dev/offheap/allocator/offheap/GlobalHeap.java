@@ -26,7 +26,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *   <li>the page map, {@code Span[]} indexed by page, written here under the lock and read lock-free by
  *       {@code free} (a thread that frees an address got it through a happens-before edge from the thread
  *       that allocated it, which came after the span's publication here);</li>
- *   <li>the partial slabs per class (QUEUED: detached slabs that got remote frees), adopted by caches;</li>
+ *   <li>the partial slabs per class (QUEUED: dead threads' slabs with free slots), adopted by caches;</li>
  *   <li>the medium chunks, each a {@link SegregatedListAllocator} over a 4 MiB span;</li>
  *   <li>the cap ({@code maxBytes}), checked against the pages in spans <em>before</em> any page is taken;</li>
  *   <li>the registry of caches, to reclaim dead threads' slabs and to add up stats;</li>
@@ -75,7 +75,7 @@ final class GlobalHeap {
     private long purges;
     private boolean warnedNearCap;
 
-    @SuppressWarnings("unchecked")
+    @SuppressWarnings({"unchecked", "rawtypes"})
     GlobalHeap(String name, MemorySource.Range range, long maxBytes, byte newSlabFill) {
         this.name = name;
         this.newSlabFill = newSlabFill;

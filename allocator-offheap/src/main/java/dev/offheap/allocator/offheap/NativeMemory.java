@@ -23,8 +23,6 @@ final class NativeMemory {
 
     /** Whether mmap-based reservation works here. */
     static final boolean SUPPORTED;
-    /** The operating system's page size, for alignment of decommits. */
-    static final long OS_PAGE = 4096;
 
     private static final int PROT_READ = 0x1;
     private static final int PROT_WRITE = 0x2;

@@ -563,6 +563,11 @@ public final class OffHeapAllocator implements Allocator {
         return heap.purgedBytes();
     }
 
+    /** Purges that handed memory back to the OS since creation. */
+    public long purgeCount() {
+        return heap.purges();
+    }
+
     /**
      * A snapshot of the counters. Figures kept by other threads' caches are read without stopping them, so a
      * snapshot taken while threads allocate is approximate; one taken at rest is exact.

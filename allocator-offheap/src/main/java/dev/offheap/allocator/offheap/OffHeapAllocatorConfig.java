@@ -40,6 +40,10 @@ public final class OffHeapAllocatorConfig {
     private long decayMillis = Long.getLong(DECAY_MILLIS_PROP, DECAY_MILLIS_DEFAULT);
     private int debugLevel = Integer.getInteger(DEBUG_LEVEL_PROP, 0);
 
+    /** A configuration with every setting at its default (or its system property's value). */
+    public OffHeapAllocatorConfig() {
+    }
+
     /** The name in messages, logs and metrics; default {@code offheap-N}. */
     public OffHeapAllocatorConfig name(String name) {
         this.name = Objects.requireNonNull(name, "name");

@@ -44,7 +44,6 @@ final class PageBuddy {
     static final long PAGE_BYTES = 1L << PAGE_SHIFT;
 
     private static final byte FREE = 0x40;
-    private static final int ORDER_MASK = 0x3f;
 
     final int pages;
     final int maxOrder;
@@ -227,10 +226,5 @@ final class PageBuddy {
             prev[n] = p;
         }
         tag[page] = 0;
-    }
-
-    /** For tests and verification: the order of the free block starting at {@code page}, or -1. */
-    int freeOrderAt(int page) {
-        return (tag[page] & FREE) != 0 ? tag[page] & ORDER_MASK : -1;
     }
 }

@@ -1,5 +1,6 @@
 package dev.offheap.allocator.offheap;
 
+import java.util.Arrays;
 import java.util.function.IntFunction;
 
 /**
@@ -38,7 +39,7 @@ final class SharedCaches {
         synchronized (this) {
             ThreadCache[] current = stripes;
             if (current == seen && current.length < maxStripes) {
-                ThreadCache[] grown = java.util.Arrays.copyOf(current, current.length + 1);
+                ThreadCache[] grown = Arrays.copyOf(current, current.length + 1);
                 grown[current.length] = factory.apply(current.length);
                 stripes = grown;
                 grown[current.length].lock.lock();

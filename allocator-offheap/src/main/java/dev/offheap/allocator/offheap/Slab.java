@@ -143,11 +143,7 @@ final class Slab extends Span {
         return offset() + (long) slot * slotBytes;
     }
 
-    int state() {
-        return state;
-    }
-
-    boolean casState(int expected, int next) {
+    private boolean casState(int expected, int next) {
         return STATE.compareAndSet(this, expected, next);
     }
 

@@ -1,5 +1,6 @@
 package dev.offheap.allocator.offheap;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
@@ -59,10 +60,6 @@ final class ThreadCache {
         this.remoteHint = new boolean[classes];
     }
 
-    boolean isShared() {
-        return thread == null;
-    }
-
     /** Whether the owner is gone, so its slabs must be reclaimed. Pairs with the thread's termination. */
     boolean ownerDied() {
         return thread != null && !thread.isAlive();
@@ -104,7 +101,7 @@ final class ThreadCache {
     }
 
     /** Owner: the next available slab still owned here with a free slot, or null. */
-    Slab popAvailable(int sizeClass, java.lang.foreign.MemorySegment memory) {
+    Slab popAvailable(int sizeClass, MemorySegment memory) {
         Slab slab;
         while ((slab = available[sizeClass]) != null) {
             available[sizeClass] = slab.nextAvailable;
@@ -131,7 +128,7 @@ final class ThreadCache {
      * Owner: if remote frees were hinted for the class, collects them from every owned slab, files the slabs
      * that got free slots as available, and returns one of them, or null.
      */
-    Slab collectHinted(int sizeClass, java.lang.foreign.MemorySegment memory) {
+    Slab collectHinted(int sizeClass, MemorySegment memory) {
         if (!(boolean) HINT.getOpaque(remoteHint, sizeClass)) {
             return null;
         }
