@@ -28,7 +28,11 @@ import java.util.stream.Stream;
  */
 public final class Harness {
 
-    private static final List<String> WORKLOADS = List.of("pair", "replace", "sizemix", "xmalloc", "seed", "trace");
+    private static final List<String> WORKLOADS = List.of("pair", "latency", "replace", "sizemix", "xmalloc", "larson",
+            "ring", "seed", "trace");
+    private static final List<String> LATENCY_PEERS = List.of("offheap", "malloc", "netty-pooled", "netty-adaptive");
+    private static final List<String> LARSON_PEERS = List.of("offheap", "offheap-nocache", "malloc", "malloc-jemalloc",
+            "malloc-mimalloc", "malloc-tcmalloc");
     private static final List<String> PAIR_PEERS = List.of("offheap", "offheap-nocache", "malloc", "malloc-jemalloc",
             "malloc-mimalloc", "malloc-tcmalloc", "netty-pooled", "netty-adaptive", "arena-confined", "arena-shared",
             "allocate-direct", "bump", "implicit", "explicit", "segregated", "buddy", "slab");
@@ -96,8 +100,18 @@ public final class Harness {
                         "SizeMixBenchmark.replace", peer, Map.of(), "mix", results, false)));
                 case "xmalloc" -> options.peersOr(MULTI_PEERS).forEach(peer -> tasks.add(jmhTask("xmalloc",
                         "ProducerConsumerBenchmark.xmalloc", peer, Map.of(), "64 B", results, false)));
+                case "latency" -> options.peersOr(LATENCY_PEERS).forEach(peer -> tasks.add(latencyTask(peer, results)));
+                case "ring" -> options.peersOr(MULTI_PEERS).forEach(peer -> tasks.add(jmhTask("ring",
+                        "RingBenchmark.allocateAndRetire", peer, Map.of(), "4,096 ring", results, false)));
+                case "larson" -> options.peersOr(LARSON_PEERS).forEach(peer -> tasks.add(larsonTask(peer, results)));
                 case "seed" -> tasks.add(new Task("seed table: 7 designs", 25, () -> seedTable()));
                 case "trace" -> {
+                    if (options.traces.isEmpty()) {
+                        results.computeIfAbsent("trace-time|(none)", k -> new LinkedHashMap<>()).put("-",
+                                Measurement.missing("no trace found at ../shared/traces: give one with --trace FILE"));
+                        System.out.println("harness: no alloc-trace files found beside the project"
+                                + " (../shared/traces); the trace workload needs --trace FILE");
+                    }
                     for (Path trace : options.traces) {
                         for (String peer : options.peersOr(TRACE_PEERS)) {
                             tasks.add(traceTask(trace, peer, results));
@@ -240,6 +254,71 @@ public final class Harness {
         return cells;
     }
 
+    /**
+     * The pair at 64 B in JMH's sample mode: the time of single operations, for the tail. Single pairs are near
+     * the timer's resolution, so the low percentiles are coarse; the high ones show the slow paths.
+     */
+    private Task latencyTask(String peer, Map<String, Map<String, Measurement>> results) {
+        double estimate = 1.5 + (options.warmups + options.iterations) * options.iterationSeconds;
+        return new Task("latency " + peer + " 64 B", estimate, () -> {
+            Optional<NativePeers.NativePeer> nativePeer = NativePeers.byName(peer);
+            if (nativePeer.isPresent() && !nativePeer.get().installed()) {
+                results.computeIfAbsent("latency|p50", k -> new LinkedHashMap<>())
+                        .put(peer, Measurement.missing(nativePeer.get().howToInstall()));
+                return;
+            }
+            Path csv = Files.createTempFile("jmh-", ".csv");
+            List<String> command = new ArrayList<>(javaCommand());
+            command.addAll(List.of("org.openjdk.jmh.Main",
+                    "^" + Harness.class.getPackageName() + ".PairBenchmark.allocateFree$", "-bm", "sample", "-tu", "ns",
+                    "-f", "0", "-wi", Integer.toString(options.warmups), "-i", Integer.toString(options.iterations),
+                    "-w", millis(options.iterationSeconds), "-r", millis(options.iterationSeconds),
+                    "-p", "peer=" + (nativePeer.isPresent() ? "malloc" : peer), "-p", "size=64",
+                    "-rf", "csv", "-rff", csv.toString()));
+            runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
+            List<String> lines = Files.exists(csv) ? Files.readAllLines(csv) : List.of();
+            Files.deleteIfExists(csv);
+            for (String percentile : List.of("p0.50", "p0.99", "p0.999", "p0.9999")) {
+                Map<String, Measurement> row = results.computeIfAbsent("latency|" + percentile,
+                        k -> new LinkedHashMap<>());
+                Measurement m = Measurement.missing("no result");
+                for (String line : lines.subList(Math.min(1, lines.size()), lines.size())) {
+                    List<String> cells = splitCsv(line);
+                    if (cells.get(0).endsWith(percentile)) {
+                        m = new Measurement(Double.parseDouble(cells.get(4)), Double.NaN, "ns", Double.NaN, null);
+                    }
+                }
+                row.put(peer, m);
+                report.csv("latency", peer, percentile, "time", m.score(), "ns");
+            }
+        });
+    }
+
+    private Task larsonTask(String peer, Map<String, Map<String, Measurement>> results) {
+        double seconds = Math.max(1, 3 * options.iterationSeconds * options.iterations / 2);
+        return new Task("larson " + peer + " 2 threads", 2 + seconds * 1.4, () -> {
+            Map<String, Measurement> row = results.computeIfAbsent("larson|2 threads", k -> new LinkedHashMap<>());
+            Optional<NativePeers.NativePeer> nativePeer = NativePeers.byName(peer);
+            if (nativePeer.isPresent() && !nativePeer.get().installed()) {
+                row.put(peer, Measurement.missing(nativePeer.get().howToInstall()));
+                return;
+            }
+            List<String> command = new ArrayList<>(javaCommand());
+            command.addAll(List.of(Larson.class.getName(), nativePeer.isPresent() ? "malloc" : peer, "2",
+                    Double.toString(seconds)));
+            String output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
+            String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
+            if (line == null) {
+                List<String> printed = output.lines().filter(l -> !l.isBlank()).toList();
+                row.put(peer, Measurement.missing("failed: " + (printed.isEmpty() ? "no output" : printed.getLast())));
+                return;
+            }
+            double score = Double.parseDouble(line.replaceAll(".*stepsPerMicrosecond=", ""));
+            row.put(peer, new Measurement(score, Double.NaN, "steps/us", Double.NaN, null));
+            report.csv("larson", peer, "2 threads", "stepsPerMicrosecond", score, "steps/us");
+        });
+    }
+
     // -------------------------------------------------------------------------------------------------------
     // Trace replay
 
@@ -328,7 +407,7 @@ public final class Harness {
         }
         for (Map.Entry<String, List<String>> workload : byWorkload.entrySet()) {
             String name = workload.getKey();
-            boolean throughput = name.equals("xmalloc");
+            boolean throughput = name.equals("xmalloc") || name.equals("larson");
             boolean memory = name.equals("trace-memory");
             String description = switch (name) {
                 case "pair" -> "Workload 1: allocate + write first and last byte + free, one thread; ns per pair"
@@ -338,6 +417,13 @@ public final class Harness {
                         + " ns per replacement.";
                 case "xmalloc" -> "Workload 4: one thread allocates batches of 4,096 x 64 B, another frees them;"
                         + " blocks per microsecond, both threads together (higher is better).";
+                case "latency" -> "Workload 1 at 64 B in JMH's sample mode: ns per single pair at each percentile"
+                        + " (the timer's resolution makes the low percentiles coarse).";
+                case "larson" -> "Workload 5: 2 lanes of 1,000 slots; each step frees a random slot and allocates"
+                        + " 8-1000 B; every 20,000 steps a lane's thread hands its slots to a new thread and ends;"
+                        + " steps per microsecond, higher is better. Only peers with address handles.";
+                case "ring" -> "Workload 6: a ring of 4,096 blocks, sizes cycling through a histogram (16 B to"
+                        + " 4 KiB), each allocation retiring the block of a sliding window ago; ns per step.";
                 case "trace-time" -> "Workload 7: replay of real allocation traces, one thread, in a fresh JVM per"
                         + " peer; milliseconds for the whole trace (second of two replays).";
                 case "trace-memory" -> "Workload 7: peak memory / peak live bytes during the replay (1.0 is"
@@ -365,7 +451,7 @@ public final class Harness {
                             Double.isNaN(m.error()) ? "" : "± " + fmt(m.error()), fmt(ratio),
                             memory || Double.isNaN(m.bytesPerOp()) ? "" : fmt(m.bytesPerOp()),
                             memory ? m.unit() + ", peak " + mib(m.bytesPerOp()) : ""));
-                    if (workload.getValue().size() <= 3 || parameter.equals("64 B")) {
+                    if (workload.getValue().size() <= 3 || parameter.equals("64 B") || parameter.equals("p0.99")) {
                         table.chart.put(peer.getKey() + (workload.getValue().size() > 1 ? " " + parameter : ""), ratio);
                     }
                 }
@@ -386,6 +472,9 @@ public final class Harness {
             case "replace" -> "Random replacement, 8,192 live blocks";
             case "sizemix" -> "Size mix, 128 live blocks";
             case "xmalloc" -> "Producer/consumer (xmalloc-test)";
+            case "latency" -> "Pair latency at 64 B (sample mode)";
+            case "larson" -> "Larson: threads that hand their blocks to new threads";
+            case "ring" -> "Ring with sliding survivors (sh6bench-like)";
             case "trace-time" -> "Trace replay: time";
             case "trace-memory" -> "Trace replay: memory";
             default -> workload;
@@ -462,7 +551,8 @@ public final class Harness {
 
                 Runs the comparison suite: each workload against each peer, one fresh JVM per figure.
 
-                  --workloads LIST   among pair,replace,sizemix,xmalloc,seed,trace (default: all)
+                  --workloads LIST   among pair,latency,replace,sizemix,xmalloc,larson,ring,seed,trace
+                                     (default: all)
                   --peers LIST       peers for every workload (default: each workload's own list), among
                                      offheap, offheap-nocache, malloc, malloc-jemalloc, malloc-mimalloc,
                                      malloc-tcmalloc, netty-pooled, netty-adaptive, arena-confined, arena-shared,
