@@ -102,7 +102,7 @@ public final class Harness {
                         "ProducerConsumerBenchmark.xmalloc", peer, Map.of(), "64 B", results, false)));
                 case "latency" -> options.peersOr(LATENCY_PEERS).forEach(peer -> tasks.add(latencyTask(peer, results)));
                 case "ring" -> options.peersOr(MULTI_PEERS).forEach(peer -> tasks.add(jmhTask("ring",
-                        "RingBenchmark.allocateAndRetire", peer, Map.of(), "4,096 ring", results, false)));
+                        "RingBenchmark.allocateAndRetire", peer, Map.of(), "4096 ring", results, false)));
                 case "larson" -> options.peersOr(LARSON_PEERS).forEach(peer -> tasks.add(larsonTask(peer, results)));
                 case "seed" -> tasks.add(new Task("seed table: 7 designs", 25, () -> seedTable()));
                 case "trace" -> {
