@@ -94,6 +94,17 @@ public abstract class Peer implements AutoCloseable {
         return allocate(size);
     }
 
+    /** All of memory, for writing to the raw addresses of the address-handle peers (benchmark code only). */
+    private static final MemorySegment EVERYTHING = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
+    /** Writes the first and last byte of a block at a raw address. */
+    static void touchAddress(long address, long size) {
+        if (size > 0) {
+            EVERYTHING.set(ValueLayout.JAVA_BYTE, address, (byte) 1);
+            EVERYTHING.set(ValueLayout.JAVA_BYTE, address + size - 1, (byte) 2);
+        }
+    }
+
     /** Committed bytes if the peer can tell, else -1. */
     public long committedBytes() {
         return -1;
@@ -105,7 +116,6 @@ public abstract class Peer implements AutoCloseable {
 
     /** Any of our {@link Allocator}s. */
     static final class OfAllocator extends Peer {
-        private static final MemorySegment EVERYTHING = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
         final Allocator allocator;
 
         OfAllocator(String name, Allocator allocator) {
@@ -120,10 +130,7 @@ public abstract class Peer implements AutoCloseable {
 
         @Override
         public void touch(long handle, long size) {
-            if (size > 0) {
-                EVERYTHING.set(ValueLayout.JAVA_BYTE, handle, (byte) 1);
-                EVERYTHING.set(ValueLayout.JAVA_BYTE, handle + size - 1, (byte) 2);
-            }
+            touchAddress(handle, size);
         }
 
         @Override
@@ -159,8 +166,6 @@ public abstract class Peer implements AutoCloseable {
         private static final MethodHandle FREE;
         private static final MethodHandle REALLOC;
         private static final MethodHandle ALIGNED_ALLOC;
-        private static final MemorySegment EVERYTHING = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
-
         static {
             Linker linker = Linker.nativeLinker();
             MALLOC = linker.downcallHandle(linker.defaultLookup().find("malloc").orElseThrow(),
@@ -190,10 +195,7 @@ public abstract class Peer implements AutoCloseable {
 
         @Override
         public void touch(long handle, long size) {
-            if (size > 0) {
-                EVERYTHING.set(ValueLayout.JAVA_BYTE, handle, (byte) 1);
-                EVERYTHING.set(ValueLayout.JAVA_BYTE, handle + size - 1, (byte) 2);
-            }
+            touchAddress(handle, size);
         }
 
         @Override
@@ -309,7 +311,6 @@ public abstract class Peer implements AutoCloseable {
     /** One {@link Arena} per allocation, closed to free it. */
     static final class ArenaPerAllocation extends ObjectPeer<Arena> {
         private final boolean shared;
-        private final MemorySegment everything = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
         ArenaPerAllocation(String name, boolean shared) {
             super(name);
@@ -326,11 +327,7 @@ public abstract class Peer implements AutoCloseable {
 
         @Override
         public void touch(long handle, long size) {
-            long address = handle & 0xFFFF_FFFF_FFFFL;
-            if (size > 0) {
-                everything.set(ValueLayout.JAVA_BYTE, address, (byte) 1);
-                everything.set(ValueLayout.JAVA_BYTE, address + size - 1, (byte) 2);
-            }
+            touchAddress(handle & 0xFFFF_FFFF_FFFFL, size);
         }
 
         @Override

@@ -89,6 +89,32 @@ public sealed interface MemorySource {
         void close();
     }
 
+    /** How a range gives pages back: {@code (offset, byteSize)}. */
+    @FunctionalInterface
+    interface Decommitter {
+        void decommit(long offset, long byteSize);
+    }
+
+    /** A range as opened by one of the sources: its segment, how it decommits (null: it cannot), how it closes. */
+    record OpenRange(MemorySegment segment, Decommitter decommitter, Runnable closer) implements Range {
+        @Override
+        public boolean canDecommit() {
+            return decommitter != null;
+        }
+
+        @Override
+        public void decommit(long offset, long byteSize) {
+            if (decommitter != null) {
+                decommitter.decommit(offset, byteSize);
+            }
+        }
+
+        @Override
+        public void close() {
+            closer.run();
+        }
+    }
+
     /** Anonymous mmap reservation. */
     enum Reserved implements MemorySource {
         INSTANCE;
@@ -105,27 +131,8 @@ public sealed interface MemorySource {
             // Closing the arena first waits until no thread is inside an access (FFM's handshake), then unmaps.
             MemorySegment segment = MemorySegment.ofAddress(aligned)
                     .reinterpret(byteSize, arena, ignored -> NativeMemory.release(start, mapped));
-            return new Range() {
-                @Override
-                public MemorySegment segment() {
-                    return segment;
-                }
-
-                @Override
-                public boolean canDecommit() {
-                    return true;
-                }
-
-                @Override
-                public void decommit(long offset, long bytes) {
-                    NativeMemory.decommit(aligned + offset, bytes);
-                }
-
-                @Override
-                public void close() {
-                    arena.close();
-                }
-            };
+            return new OpenRange(segment, (offset, bytes) -> NativeMemory.decommit(aligned + offset, bytes),
+                    arena::close);
         }
 
         @Override
@@ -142,27 +149,8 @@ public sealed interface MemorySource {
         public Range open(long byteSize, long alignment) {
             Arena arena = Arena.ofShared();
             MemorySegment segment = arena.allocate(byteSize, alignment);
-            return new Range() {
-                @Override
-                public MemorySegment segment() {
-                    return segment;
-                }
-
-                @Override
-                public boolean canDecommit() {
-                    return false;
-                }
-
-                @Override
-                public void decommit(long offset, long bytes) {
-                    // Arena memory cannot be given back piecemeal.
-                }
-
-                @Override
-                public void close() {
-                    arena.close();
-                }
-            };
+            // Arena memory cannot be given back piecemeal.
+            return new OpenRange(segment, null, arena::close);
         }
 
         @Override
@@ -183,27 +171,8 @@ public sealed interface MemorySource {
             long usable = Math.min(byteSize, (region.byteSize() - skip) & -alignment);
             // The caller's scope stays in force: if the caller frees the region, accesses throw, never crash.
             MemorySegment segment = region.asSlice(skip, usable);
-            return new Range() {
-                @Override
-                public MemorySegment segment() {
-                    return segment;
-                }
-
-                @Override
-                public boolean canDecommit() {
-                    return false;
-                }
-
-                @Override
-                public void decommit(long offset, long bytes) {
-                    // The caller's memory: never given away behind the caller's back.
-                }
-
-                @Override
-                public void close() {
-                    // The region belongs to the caller, who frees it.
-                }
-            };
+            // The caller's memory: never decommitted behind the caller's back, and freed by the caller.
+            return new OpenRange(segment, null, () -> { });
         }
 
         @Override

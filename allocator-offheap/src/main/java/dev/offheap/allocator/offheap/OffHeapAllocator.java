@@ -354,18 +354,23 @@ public final class OffHeapAllocator implements Allocator {
             if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) {
                 int slot = slab.slotAt(offset - slab.offset());
                 if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.live[slot] != 0 && !closed) {
-                    slab.live[slot] = 0;
-                    int top = slab.freeTop;
-                    slab.freeStack[top++] = (char) slot;
-                    slab.freeTop = top;
-                    if (top == 1 || top == slab.slotCount) {
-                        afterLocalFree(slab, top);
-                    }
+                    freeLocal(slab, slot);
                     return;
                 }
             }
         }
         freeSlow(address);
+    }
+
+    /** The owner's free: clear {@code live}, push the slot; no lock, no atomic, no access to the block. */
+    private void freeLocal(Slab slab, int slot) {
+        slab.live[slot] = 0;
+        int top = slab.freeTop;
+        slab.freeStack[top++] = (char) slot;
+        slab.freeTop = top;
+        if (top == 1 || top == slab.slotCount) {
+            afterLocalFree(slab, top);
+        }
     }
 
     private void freeSlow(long address) {
@@ -379,13 +384,7 @@ public final class OffHeapAllocator implements Allocator {
                     memory.asSlice(offset, slab.slotBytes).fill(POISON);
                 }
                 if (slab.ownerThread == Thread.currentThread()) {
-                    slab.live[slot] = 0;
-                    int top = slab.freeTop;
-                    slab.freeStack[top++] = (char) slot;
-                    slab.freeTop = top;
-                    if (top == 1 || top == slab.slotCount) {
-                        afterLocalFree(slab, top);
-                    }
+                    freeLocal(slab, slot);
                 } else {
                     freeRemote(slab, slot, address);
                 }
