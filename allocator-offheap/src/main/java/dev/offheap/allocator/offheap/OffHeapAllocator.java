@@ -11,6 +11,7 @@ import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -122,6 +123,8 @@ public final class OffHeapAllocator implements Allocator {
 
     private static final byte POISON = (byte) 0xDE;
     private static final int CACHE_TABLE_MASK = 1023;
+    /** Releases the memory of an allocator that became unreachable without {@link #close()}. */
+    private static final Cleaner CLEANER = Cleaner.create();
     private static final ScheduledExecutorService PURGER = Executors.newSingleThreadScheduledExecutor(task -> {
         Thread thread = new Thread(task, "offheap-purger");
         thread.setDaemon(true);
@@ -145,6 +148,8 @@ public final class OffHeapAllocator implements Allocator {
     private final ThreadCache[] cacheByThreadId = new ThreadCache[CACHE_TABLE_MASK + 1];
     private final SharedCaches sharedCaches;
     private final ScheduledFuture<?> purgeTask;
+    private final Release releaseAction;
+    private final Cleaner.Cleanable release;
     private volatile boolean closed;
 
     private OffHeapAllocator(OffHeapAllocatorConfig config) {
@@ -175,6 +180,8 @@ public final class OffHeapAllocator implements Allocator {
             return cache;
         });
         this.purgeTask = schedulePurge(heap, config.decayMillis());
+        this.releaseAction = new Release(name, heap.range, purgeTask);
+        this.release = CLEANER.register(this, releaseAction);
         LOG.info("OffHeapAllocator '{}' created: {}, range {} bytes at {}", name, config, rangeBytes, hex(base));
     }
 
@@ -576,6 +583,12 @@ public final class OffHeapAllocator implements Allocator {
         return heap.stats(closed);
     }
 
+    /**
+     * Releases all memory now (unmaps the reservation, or leaves a caller's region to the caller): every view
+     * from {@link #segment(long)} becomes inaccessible and every later call throws
+     * {@link AllocatorClosedException}. An allocator that becomes unreachable without being closed is released
+     * the same way by a cleaner, with a warning in the log.
+     */
     @Override
     public void close() {
         if (closed) {
@@ -587,14 +600,38 @@ public final class OffHeapAllocator implements Allocator {
                 return;
             }
             closed = true;
-            if (purgeTask != null) {
-                purgeTask.cancel(false);
-            }
-            heap.range.close();
+            releaseAction.explicit = true;
+            release.clean();
         } finally {
             heap.lock.unlock();
         }
         LOG.info("OffHeapAllocator '{}' closed", name);
+    }
+
+    /** What {@link #close()} and the cleaner do; holds no reference to the allocator. */
+    private static final class Release implements Runnable {
+        private final String name;
+        private final MemorySource.Range range;
+        private final ScheduledFuture<?> purgeTask;
+        /** Set by {@link #close()}; a release without it is the cleaner's, for an allocator never closed. */
+        private volatile boolean explicit;
+
+        Release(String name, MemorySource.Range range, ScheduledFuture<?> purgeTask) {
+            this.name = name;
+            this.range = range;
+            this.purgeTask = purgeTask;
+        }
+
+        @Override
+        public void run() {
+            if (purgeTask != null) {
+                purgeTask.cancel(false);
+            }
+            if (!explicit) {
+                LOG.warn("OffHeapAllocator '{}' became unreachable without close(); releasing its memory", name);
+            }
+            range.close();
+        }
     }
 
     private void ensureOpen(String call) {

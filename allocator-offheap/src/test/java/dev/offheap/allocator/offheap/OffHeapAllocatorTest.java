@@ -140,4 +140,15 @@ class OffHeapAllocatorTest {
             blocks.forEach(allocator::free);
         }
     }
+
+    @Test
+    void closingMakesEveryViewInaccessibleInsteadOfDangling() {
+        OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("views")
+                .maxBytes(16L << 20));
+        MemorySegment view = allocator.segment(allocator.allocate(100));
+        view.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, 42);
+        allocator.close();
+        assertThrows(IllegalStateException.class, () -> view.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0));
+        assertEquals(0, allocator.stats().committedBytes());
+    }
 }
