@@ -38,6 +38,9 @@ public final class Harness {
             "allocate-direct", "bump", "implicit", "explicit", "segregated", "buddy", "slab");
     private static final List<String> MULTI_PEERS = List.of("offheap", "malloc", "malloc-jemalloc", "malloc-mimalloc",
             "malloc-tcmalloc", "netty-pooled", "netty-adaptive");
+    /** Peers that can replay a trace on its own threads: thread-safe, with address handles. */
+    private static final List<String> THREADED_TRACE_PEERS = List.of("offheap", "malloc", "malloc-jemalloc",
+            "malloc-mimalloc", "malloc-tcmalloc");
     private static final List<String> TRACE_PEERS = List.of("offheap", "malloc", "malloc-jemalloc", "malloc-mimalloc",
             "malloc-tcmalloc", "netty-pooled", "segregated");
 
@@ -104,7 +107,7 @@ public final class Harness {
                 case "ring" -> options.peersOr(MULTI_PEERS).forEach(peer -> tasks.add(jmhTask("ring",
                         "RingBenchmark.allocateAndRetire", peer, Map.of(), "4096 ring", results, false)));
                 case "larson" -> options.peersOr(LARSON_PEERS).forEach(peer -> tasks.add(larsonTask(peer, results)));
-                case "seed" -> tasks.add(new Task("seed table: 7 designs", 25, () -> seedTable()));
+                case "seed" -> tasks.add(new Task("seed table: 7 designs and the JDK slicing allocator", 25, () -> seedTable()));
                 case "trace" -> {
                     if (options.traces.isEmpty()) {
                         results.computeIfAbsent("trace-time|(none)", k -> new LinkedHashMap<>()).put("-",
@@ -114,7 +117,12 @@ public final class Harness {
                     }
                     for (Path trace : options.traces) {
                         for (String peer : options.peersOr(TRACE_PEERS)) {
-                            tasks.add(traceTask(trace, peer, results));
+                            tasks.add(traceTask(trace, peer, results, false));
+                        }
+                        if (Trace.threadsInHeader(trace) > 1) {
+                            for (String peer : options.peersOr(THREADED_TRACE_PEERS)) {
+                                tasks.add(traceTask(trace, peer, results, true));
+                            }
                         }
                     }
                 }
@@ -322,14 +330,16 @@ public final class Harness {
     // -------------------------------------------------------------------------------------------------------
     // Trace replay
 
-    private Task traceTask(Path trace, String peer, Map<String, Map<String, Measurement>> results) {
+    private Task traceTask(Path trace, String peer, Map<String, Map<String, Measurement>> results,
+                           boolean threaded) {
         double estimate;
         try {
             estimate = 2 + Files.size(trace) / 1.5e6;
         } catch (IOException e) {
             estimate = 5;
         }
-        String name = trace.getFileName().toString().replace(".trace.gz", "");
+        String name = trace.getFileName().toString().replace(".trace.gz", "")
+                + (threaded ? " (" + Trace.threadsInHeader(trace) + " threads)" : "");
         return new Task("trace " + name + " " + peer, estimate, () -> {
             Map<String, Measurement> time = results.computeIfAbsent("trace-time|" + name, k -> new LinkedHashMap<>());
             Map<String, Measurement> memory = results.computeIfAbsent("trace-memory|" + name, k -> new LinkedHashMap<>());
@@ -342,6 +352,9 @@ public final class Harness {
             List<String> command = new ArrayList<>(javaCommand());
             command.addAll(List.of(TraceReplay.class.getName(), trace.toString(),
                     nativePeer.isPresent() ? "malloc" : peer));
+            if (threaded) {
+                command.add("threads");
+            }
             String output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
             if (output.lines().noneMatch(l -> l.startsWith("RESULT "))) {
                 System.out.println("  no result; trying once more");
@@ -379,10 +392,12 @@ public final class Harness {
                         + "heap; allocation and free in ns per operation (median of " + SeedTable.ROUNDS + " rounds,"
                         + " frees in random order); internal fragmentation = 1 - requested/usable; external = share "
                         + "of the bytes freed from a full 8 MiB heap (every other block) that fresh blocks could not "
-                        + "use again. Ratios: allocation time against the baseline, segregated lists.",
+                        + "use again. arena-slicing is the JDK's SegmentAllocator.slicingAllocator, which cannot free."
+                        + " Ratios: allocation time against the baseline, segregated lists.",
                 List.of("design", "allocate ns", "x segregated", "free ns", "internal frag", "external frag"),
                 "allocation time, x segregated");
-        List<SeedTable.Row> rows = SeedTable.designs().stream().map(SeedTable::measure).toList();
+        List<SeedTable.Row> rows = new ArrayList<>(SeedTable.designs().stream().map(SeedTable::measure).toList());
+        rows.add(SeedTable.measureSlicing());
         double baseline = rows.stream().filter(r -> r.design().equals("segregated")).findFirst()
                 .map(SeedTable.Row::allocateNs).orElse(Double.NaN);
         for (SeedTable.Row row : rows) {
@@ -424,8 +439,10 @@ public final class Harness {
                         + " steps per microsecond, higher is better. Only peers with address handles.";
                 case "ring" -> "Workload 6: a ring of 4,096 blocks, sizes cycling through a histogram (16 B to"
                         + " 4 KiB), each allocation retiring the block of a sliding window ago; ns per step.";
-                case "trace-time" -> "Workload 7: replay of real allocation traces, one thread, in a fresh JVM per"
-                        + " peer; milliseconds for the whole trace (second of two replays).";
+                case "trace-time" -> "Workload 7: replay of real allocation traces in a fresh JVM per peer, on one"
+                        + " thread, and for multi-threaded traces also on the trace's own threads (each block's"
+                        + " events in order; thread-safe address peers only); milliseconds for the whole trace"
+                        + " (second of two replays).";
                 case "trace-memory" -> "Workload 7: peak memory / peak live bytes during the replay (1.0 is"
                         + " perfect): committed bytes where the allocator reports them, else growth of resident"
                         + " memory over the JVM's own.";

@@ -12,6 +12,8 @@ import dev.offheap.allocator.region.ImplicitListAllocator;
 import dev.offheap.allocator.region.SegregatedListAllocator;
 import dev.offheap.allocator.region.SlabAllocator;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.SegmentAllocator;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -104,6 +106,45 @@ final class SeedTable {
             }
         }
         return new Row(design, median(allocate), median(free), internal, externalFragmentation(design));
+    }
+
+    /**
+     * The JDK's own bump allocator: {@code SegmentAllocator.slicingAllocator} over one arena allocation. It has
+     * no free (its memory goes back when the arena closes), so only allocation is measured; nothing freed can
+     * be reused, so its external fragmentation is total, like the bump allocator's.
+     */
+    static Row measureSlicing() {
+        double[] allocate = new double[ROUNDS];
+        double internal = 0;
+        for (int round = -1; round < ROUNDS; round++) {
+            SplittableRandom random = new SplittableRandom(round + 1);
+            long[] sizes = new long[BLOCKS];
+            for (int i = 0; i < BLOCKS; i++) {
+                sizes[i] = random.nextLong(16, 513);
+            }
+            try (Arena arena = Arena.ofConfined()) {
+                SegmentAllocator slicing = SegmentAllocator.slicingAllocator(arena.allocate(REGION, 16));
+                long first = 0;
+                long last = 0;
+                long start = System.nanoTime();
+                for (int i = 0; i < BLOCKS; i++) {
+                    last = slicing.allocate(sizes[i], 16).address();
+                    if (i == 0) {
+                        first = last;
+                    }
+                }
+                long elapsed = System.nanoTime() - start;
+                long requested = 0;
+                for (long size : sizes) {
+                    requested += size;
+                }
+                internal = 1 - (double) requested / (last + sizes[BLOCKS - 1] - first);
+                if (round >= 0) {
+                    allocate[round] = elapsed / (double) BLOCKS;
+                }
+            }
+        }
+        return new Row("arena-slicing", median(allocate), Double.NaN, internal, 1.0);
     }
 
     /**

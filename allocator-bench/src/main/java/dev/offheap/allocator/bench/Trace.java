@@ -42,6 +42,24 @@ final class Trace {
         this.threads = threads;
     }
 
+    /** The thread count a trace's header names (its {@code threads:} field), or 1 if it names none. */
+    static int threadsInHeader(Path file) {
+        try (InputStream raw = Files.newInputStream(file);
+             InputStream in = file.toString().endsWith(".gz") ? new GZIPInputStream(raw) : raw;
+             BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = reader.readLine()) != null && line.startsWith("#")) {
+                int at = line.indexOf(" threads: ");
+                if (at >= 0) {
+                    return Integer.parseInt(line.substring(at + 10).split(" ")[0]);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return 1;
+        }
+        return 1;
+    }
+
     static Trace read(Path file) throws IOException {
         try (InputStream raw = Files.newInputStream(file);
              InputStream in = file.toString().endsWith(".gz") ? new GZIPInputStream(raw, 1 << 16) : raw;
