@@ -225,6 +225,23 @@ final class GlobalHeap {
         }
     }
 
+    /**
+     * Lock held: gives back the empty slabs of the shared caches that are not in use right now (try-lock, so
+     * an allocating virtual thread is never waited for). Thread caches cannot be trimmed from outside: their
+     * owners use them without a lock.
+     */
+    private void trimSharedCaches() {
+        for (ThreadCache cache : caches) {
+            if (cache.thread == null && cache.lock.tryLock()) {
+                try {
+                    releaseCacheSlabs(cache, true);
+                } finally {
+                    cache.lock.unlock();
+                }
+            }
+        }
+    }
+
     /** The calling thread's own cache, or a locked shared cache: its empty slabs go back now. */
     void trimCache(ThreadCache cache) {
         lock.lock();
@@ -442,6 +459,7 @@ final class GlobalHeap {
         lock.lock();
         try {
             epoch++;
+            trimSharedCaches();
             releaseEmpty();
             if (!range.canDecommit()) {
                 return 0;

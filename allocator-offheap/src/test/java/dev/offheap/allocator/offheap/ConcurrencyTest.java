@@ -257,6 +257,34 @@ class ConcurrencyTest {
     }
 
     @Test
+    void memoryOfVirtualThreadsGoesBackWithoutTrim() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("virtual-decay")
+                .maxBytes(1L << 30).decayMillis(100));
+             ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int t = 0; t < 10_000; t++) {
+                int seed = t;
+                executor.execute(() -> {
+                    long[] blocks = new long[16];
+                    for (int i = 0; i < blocks.length; i++) {
+                        blocks[i] = allocator.allocate(16 + (seed + i) % 2000);
+                    }
+                    for (long block : blocks) {
+                        allocator.free(block);
+                    }
+                });
+            }
+            executor.shutdown();
+            assertTrue(executor.awaitTermination(60, TimeUnit.SECONDS));
+            assertTrue(allocator.stats().committedBytes() > 0);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (allocator.stats().committedBytes() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(0, allocator.stats().committedBytes(), "the shared caches' empty slabs stayed committed");
+        }
+    }
+
+    @Test
     void theCapIsNeverOvershotAndTheAllocatorRecovers() {
         long cap = 32L << 20;
         try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("cap")
