@@ -6,6 +6,7 @@ module dev.offheap.allocator.offheap {
     requires transitive dev.offheap.allocator.core;
     requires org.agrona;
     requires org.slf4j;
+    requires java.management;
 
     exports dev.offheap.allocator.offheap;
 }

@@ -1,6 +1,7 @@
 package dev.offheap.allocator;
 
 import java.util.List;
+import java.util.Locale;
 
 /**
  * A snapshot of an allocator's counters, in bytes unless the name says otherwise.
@@ -45,6 +46,32 @@ public record AllocatorStats(
             return 1.0;
         }
         return allocatedBytes == 0 ? Double.POSITIVE_INFINITY : (double) committedBytes / allocatedBytes;
+    }
+
+    /**
+     * A human-readable report: the totals on one line, then one row per size class in use with its blocks,
+     * bytes, slabs and free slots.
+     *
+     * @param title what the report is about, e.g. the allocator's name
+     */
+    public String report(String title) {
+        StringBuilder out = new StringBuilder();
+        out.append(String.format(Locale.ROOT, "%s: reserved %,d B, committed %,d B, allocated %,d B in %,d blocks,"
+                        + " thread-cached %,d B, free %,d B, largest free block %,d B, fragmentation %.2f"
+                        + " (committed / allocated), %,d allocations, %,d frees%n", title, reservedBytes,
+                committedBytes, allocatedBytes, liveBlocks, threadCachedBytes, freeBytes, largestFreeBlockBytes,
+                fragmentation(), allocations, frees));
+        if (!sizeClasses.isEmpty()) {
+            out.append(String.format(Locale.ROOT, "%6s %10s %12s %14s %7s %11s %9s%n", "class", "block B",
+                    "live blocks", "live B", "slabs", "free slots", "use"));
+            for (SizeClassStats c : sizeClasses) {
+                long slots = c.liveBlocks() + c.freeSlots();
+                out.append(String.format(Locale.ROOT, "%6d %,10d %,12d %,14d %,7d %,11d %8.1f%%%n", c.classIndex(),
+                        c.blockBytes(), c.liveBlocks(), c.liveBlocks() * c.blockBytes(), c.slabs(), c.freeSlots(),
+                        slots == 0 ? 0.0 : 100.0 * c.liveBlocks() / slots));
+            }
+        }
+        return out.toString();
     }
 
     /**

@@ -556,6 +556,16 @@ final class GlobalHeap {
         return purgedBytes;
     }
 
+    /** {@code maxBytes} minus the bytes in spans. */
+    long headroomBytes() {
+        lock.lock();
+        try {
+            return maxBytes - spanPages * PAGE_BYTES;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     long purges() {
         return purges;
     }

@@ -9,6 +9,7 @@ import dev.offheap.allocator.internal.Checks;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import javax.management.ObjectName;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
@@ -148,6 +149,7 @@ public final class OffHeapAllocator implements Allocator {
     private final ThreadCache[] cacheByThreadId = new ThreadCache[CACHE_TABLE_MASK + 1];
     private final SharedCaches sharedCaches;
     private final ScheduledFuture<?> purgeTask;
+    private final AllocatorMBean mbean;
     private final Release releaseAction;
     private final Cleaner.Cleanable release;
     private volatile boolean closed;
@@ -180,7 +182,8 @@ public final class OffHeapAllocator implements Allocator {
             return cache;
         });
         this.purgeTask = schedulePurge(heap, config.decayMillis());
-        this.releaseAction = new Release(name, heap.range, purgeTask);
+        this.mbean = AllocatorMBean.register(heap);
+        this.releaseAction = new Release(name, heap.range, purgeTask, mbean);
         this.release = CLEANER.register(this, releaseAction);
         LOG.info("OffHeapAllocator '{}' created: {}, range {} bytes at {}", name, config, rangeBytes, hex(base));
     }
@@ -554,6 +557,19 @@ public final class OffHeapAllocator implements Allocator {
         return heap.purge(true);
     }
 
+    /**
+     * A human-readable report: totals, then blocks, bytes, slabs and free slots per size class. Also the
+     * {@code Report} attribute of the allocator's MBean.
+     */
+    public String report() {
+        return stats().report("OffHeapAllocator '" + name + "'");
+    }
+
+    /** The name under which the allocator's {@link OffHeapAllocatorMXBean} is registered, or null if JMX refused. */
+    public ObjectName mbeanName() {
+        return mbean == null ? null : mbean.objectName();
+    }
+
     /** The name given in the configuration. */
     public String name() {
         return name;
@@ -613,19 +629,24 @@ public final class OffHeapAllocator implements Allocator {
         private final String name;
         private final MemorySource.Range range;
         private final ScheduledFuture<?> purgeTask;
+        private final AllocatorMBean mbean;
         /** Set by {@link #close()}; a release without it is the cleaner's, for an allocator never closed. */
         private volatile boolean explicit;
 
-        Release(String name, MemorySource.Range range, ScheduledFuture<?> purgeTask) {
+        Release(String name, MemorySource.Range range, ScheduledFuture<?> purgeTask, AllocatorMBean mbean) {
             this.name = name;
             this.range = range;
             this.purgeTask = purgeTask;
+            this.mbean = mbean;
         }
 
         @Override
         public void run() {
             if (purgeTask != null) {
                 purgeTask.cancel(false);
+            }
+            if (mbean != null) {
+                mbean.unregister();
             }
             if (!explicit) {
                 LOG.warn("OffHeapAllocator '{}' became unreachable without close(); releasing its memory", name);

@@ -151,4 +151,28 @@ class OffHeapAllocatorTest {
         assertThrows(IllegalStateException.class, () -> view.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0));
         assertEquals(0, allocator.stats().committedBytes());
     }
+
+    @Test
+    void anMBeanShowsTheFiguresWhileOpenAndIsGoneAfterClose() throws Exception {
+        javax.management.MBeanServer server = java.lang.management.ManagementFactory.getPlatformMBeanServer();
+        javax.management.ObjectName name;
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("jmx")
+                .maxBytes(16L << 20));
+             OffHeapAllocator twin = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("jmx")
+                     .maxBytes(16L << 20))) {
+            name = allocator.mbeanName();
+            assertTrue(server.isRegistered(name));
+            assertTrue(!name.equals(twin.mbeanName()), "a second allocator of the same name gets its own MBean");
+            long address = allocator.allocate(1000);
+            assertEquals(1L, server.getAttribute(name, "LiveBlocks"));
+            assertEquals(allocator.stats().allocatedBytes(), server.getAttribute(name, "AllocatedBytes"));
+            assertEquals(16L << 20, server.getAttribute(name, "MaxBytes"));
+            assertTrue((Long) server.getAttribute(name, "HeadroomBytes") < 16L << 20);
+            String report = (String) server.getAttribute(name, "Report");
+            assertTrue(report.contains("1,024") && report.contains("live blocks"), report);
+            assertEquals(report, allocator.report());
+            allocator.free(address);
+        }
+        assertTrue(!server.isRegistered(name), "unregistered on close");
+    }
 }
