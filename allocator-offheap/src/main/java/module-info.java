@@ -7,6 +7,8 @@ module dev.offheap.allocator.offheap {
     requires org.agrona;
     requires org.slf4j;
     requires java.management;
+    requires jdk.jfr;
 
     exports dev.offheap.allocator.offheap;
+    exports dev.offheap.allocator.offheap.jfr;
 }

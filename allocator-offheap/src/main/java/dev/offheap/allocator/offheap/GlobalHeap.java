@@ -4,6 +4,9 @@ import dev.offheap.allocator.AllocatorStats;
 import dev.offheap.allocator.InvalidAddressException;
 import dev.offheap.allocator.OffHeapOutOfMemoryException;
 import dev.offheap.allocator.SizeClasses;
+import dev.offheap.allocator.offheap.jfr.CapReachedEvent;
+import dev.offheap.allocator.offheap.jfr.PurgeEvent;
+import dev.offheap.allocator.offheap.jfr.SpanEvent;
 import dev.offheap.allocator.region.SegregatedListAllocator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +39,10 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
 final class GlobalHeap {
 
     private static final Logger LOG = LoggerFactory.getLogger(GlobalHeap.class);
+
+    private static final String SLAB = "slab";
+    private static final String MEDIUM = "medium chunk";
+    private static final String HUGE = "huge block";
 
     /** Largest size served from slabs. */
     static final long SMALL_MAX = 32 * 1024;
@@ -148,7 +155,7 @@ final class GlobalHeap {
                 detachLocked(slab); // nothing free after all: leave it for its remote frees
             }
             int pages = slabPages(sizeClass);
-            int page = takePages(pages, 31 - Integer.numberOfLeadingZeros(pages), requested);
+            int page = takePages(pages, 31 - Integer.numberOfLeadingZeros(pages), requested, SLAB);
             slab = new Slab(page, pages, sizeClass, (int) SizeClasses.size(sizeClass));
             if (newSlabFill != 0) {
                 memory.asSlice(slab.offset(), slab.byteSize()).fill(newSlabFill);
@@ -263,7 +270,7 @@ final class GlobalHeap {
             last.heapIndex = slab.heapIndex;
         }
         unmap(slab);
-        givePages(slab.firstPage, slab.pageCount);
+        givePages(slab.firstPage, slab.pageCount, SLAB);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -284,7 +291,7 @@ final class GlobalHeap {
                     return address;
                 }
             }
-            int page = takePages((int) chunkPages, mediumChunkOrder, byteSize);
+            int page = takePages((int) chunkPages, mediumChunkOrder, byteSize, MEDIUM);
             MediumChunk chunk = new MediumChunk(page, (int) chunkPages, SegregatedListAllocator.over(
                     memory.asSlice((long) page << PAGE_SHIFT, chunkPages << PAGE_SHIFT), "OffHeapAllocator '" + name + "'"));
             mediumChunks.add(chunk);
@@ -337,7 +344,7 @@ final class GlobalHeap {
         int alignOrder = Math.max(0, 63 - Long.numberOfLeadingZeros(alignment) - PAGE_SHIFT);
         lock.lock();
         try {
-            int page = takePages(pages, alignOrder, byteSize);
+            int page = takePages(pages, alignOrder, byteSize, HUGE);
             HugeSpan span = new HugeSpan(page, pages);
             hugeSpans.add(span);
             map(span);
@@ -360,7 +367,7 @@ final class GlobalHeap {
             hugeSpans.remove(span);
             hugeFrees++;
             hugeLiveBytes -= span.byteSize();
-            givePages(span.firstPage, span.pageCount);
+            givePages(span.firstPage, span.pageCount, HUGE);
             return true;
         } finally {
             lock.unlock();
@@ -371,11 +378,19 @@ final class GlobalHeap {
     // Pages
 
     /** Takes a run of pages for a span, after checking the cap. Lock held. */
-    private int takePages(int pages, int alignOrder, long requested) {
+    private int takePages(int pages, int alignOrder, long requested, String kind) {
         if ((spanPages + pages) * PAGE_BYTES > maxBytes) {
             releaseEmpty();
         }
         if ((spanPages + pages) * PAGE_BYTES > maxBytes) {
+            CapReachedEvent event = new CapReachedEvent();
+            if (event.isEnabled()) {
+                event.allocator = name;
+                event.requestedBytes = requested;
+                event.maxBytes = maxBytes;
+                event.usedBytes = spanPages * PAGE_BYTES;
+                event.commit();
+            }
             throw new OffHeapOutOfMemoryException("allocate(" + requested + "): OffHeapAllocator '" + name
                     + "' is at its cap: " + spanPages * PAGE_BYTES + " bytes in use of maxBytes " + maxBytes
                     + ", " + pages * PAGE_BYTES + " more needed (" + liveBytesLocked() + " bytes live); free blocks,"
@@ -394,6 +409,7 @@ final class GlobalHeap {
         }
         buddy.commit(page, pages);
         spanPages += pages;
+        spanEvent(kind, pages, true);
         if (!warnedNearCap && spanPages * PAGE_BYTES > maxBytes / 10 * 9) {
             warnedNearCap = true;
             LOG.warn("OffHeapAllocator '{}' is above 90% of its cap: {} of {} bytes in spans", name,
@@ -402,11 +418,23 @@ final class GlobalHeap {
         return page;
     }
 
-    private void givePages(int page, int pages) {
+    private void givePages(int page, int pages, String kind) {
         buddy.freeRange(page, pages, epoch);
         spanPages -= pages;
+        spanEvent(kind, pages, false);
         if (warnedNearCap && spanPages * PAGE_BYTES < maxBytes / 10 * 8) {
             warnedNearCap = false;
+        }
+    }
+
+    private void spanEvent(String kind, int pages, boolean acquired) {
+        SpanEvent event = new SpanEvent();
+        if (event.isEnabled()) {
+            event.allocator = name;
+            event.kind = kind;
+            event.bytes = pages * PAGE_BYTES;
+            event.acquired = acquired;
+            event.commit();
         }
     }
 
@@ -439,7 +467,7 @@ final class GlobalHeap {
             if (chunk.blocks.stats().liveBlocks() == 0) {
                 chunk.blocks.close();
                 unmap(chunk);
-                givePages(chunk.firstPage, chunk.pageCount);
+                givePages(chunk.firstPage, chunk.pageCount, MEDIUM);
                 return true;
             }
             return false;
@@ -468,6 +496,12 @@ final class GlobalHeap {
             if (pages > 0) {
                 purges++;
                 purgedBytes += pages * PAGE_BYTES;
+                PurgeEvent event = new PurgeEvent();
+                if (event.isEnabled()) {
+                    event.allocator = name;
+                    event.bytes = pages * PAGE_BYTES;
+                    event.commit();
+                }
                 LOG.debug("OffHeapAllocator '{}' returned {} bytes to the OS", name, pages * PAGE_BYTES);
             }
             return pages * PAGE_BYTES;

@@ -6,6 +6,7 @@ import dev.offheap.allocator.AllocatorStats;
 import dev.offheap.allocator.DoubleFreeException;
 import dev.offheap.allocator.SizeClasses;
 import dev.offheap.allocator.internal.Checks;
+import dev.offheap.allocator.offheap.jfr.LargeAllocationEvent;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -140,6 +141,7 @@ public final class OffHeapAllocator implements Allocator {
     private final Span[] pageMap;
     private final boolean threadCaching;
     private final boolean poison;
+    private final long largeAllocationThreshold;
     private final ThreadLocal<ThreadCache> threadCaches;
     /**
      * The fast way to a thread's cache: by {@code threadId & CACHE_TABLE_MASK}, checked against the cache's
@@ -171,6 +173,7 @@ public final class OffHeapAllocator implements Allocator {
         this.pageMap = heap.pageMap;
         this.threadCaching = config.threadCaching();
         this.poison = config.debugLevel() > 0;
+        this.largeAllocationThreshold = config.largeAllocationThresholdBytes();
         this.threadCaches = ThreadLocal.withInitial(() -> {
             ThreadCache cache = new ThreadCache(Thread.currentThread(), SMALL_CLASSES);
             heap.register(cache);
@@ -310,6 +313,14 @@ public final class OffHeapAllocator implements Allocator {
         ensureOpenToAllocate(byteSize);
         long alignment = Checks.requireAlignment(byteSize, byteAlignment, MAX_ALIGNMENT, this);
         Checks.requireSize(byteSize, heap.maxBytes, this);
+        if (byteSize >= largeAllocationThreshold) {
+            LargeAllocationEvent event = new LargeAllocationEvent();
+            if (event.isEnabled()) {
+                event.allocator = name;
+                event.bytes = byteSize;
+                event.commit();
+            }
+        }
         if (byteSize <= SMALL_MAX) {
             int sizeClass = SizeClasses.index(byteSize);
             while (sizeClass < SMALL_CLASSES && Long.lowestOneBit(SizeClasses.size(sizeClass)) < alignment) {

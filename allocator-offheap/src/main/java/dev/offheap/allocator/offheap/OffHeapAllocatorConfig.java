@@ -28,6 +28,8 @@ public final class OffHeapAllocatorConfig {
     public static final String DECAY_MILLIS_PROP = "offheap.decayMillis";
     /** Default of {@link #decayMillis(long)}: free pages go back to the OS after about a second. */
     public static final long DECAY_MILLIS_DEFAULT = 1000;
+    /** Property for {@link #largeAllocationThresholdBytes(long)}; default 1 MiB. */
+    public static final String LARGE_ALLOCATION_THRESHOLD_PROP = "offheap.largeAllocationThresholdBytes";
     /** Property for {@link #debugLevel(int)}; default 0. */
     public static final String DEBUG_LEVEL_PROP = "offheap.debugLevel";
 
@@ -39,6 +41,7 @@ public final class OffHeapAllocatorConfig {
     private boolean threadCaching = Boolean.parseBoolean(System.getProperty(THREAD_CACHING_PROP, "true"));
     private long decayMillis = Long.getLong(DECAY_MILLIS_PROP, DECAY_MILLIS_DEFAULT);
     private int debugLevel = Integer.getInteger(DEBUG_LEVEL_PROP, 0);
+    private long largeAllocationThresholdBytes = Long.getLong(LARGE_ALLOCATION_THRESHOLD_PROP, 1L << 20);
 
     /** A configuration with every setting at its default (or its system property's value). */
     public OffHeapAllocatorConfig() {
@@ -93,6 +96,19 @@ public final class OffHeapAllocatorConfig {
         return this;
     }
 
+    /**
+     * Allocations of at least this many bytes emit a {@code dev.offheap.allocator.LargeAllocation} JFR event
+     * with their stack trace (when the event is enabled); default 1 MiB.
+     */
+    public OffHeapAllocatorConfig largeAllocationThresholdBytes(long largeAllocationThresholdBytes) {
+        this.largeAllocationThresholdBytes = largeAllocationThresholdBytes;
+        return this;
+    }
+
+    public long largeAllocationThresholdBytes() {
+        return largeAllocationThresholdBytes;
+    }
+
     public String name() {
         return name;
     }
@@ -133,6 +149,10 @@ public final class OffHeapAllocatorConfig {
         if (decayMillis < -1) {
             throw new IllegalArgumentException("decayMillis(" + decayMillis + "): must be >= 0, or -1 for never");
         }
+        if (largeAllocationThresholdBytes <= GlobalHeap.SMALL_MAX) {
+            throw new IllegalArgumentException("largeAllocationThresholdBytes(" + largeAllocationThresholdBytes
+                    + "): must be above " + GlobalHeap.SMALL_MAX + ", the largest size served by the fast path");
+        }
         if (debugLevel < 0 || debugLevel > 1) {
             throw new IllegalArgumentException("debugLevel(" + debugLevel + "): must be 0 (off) or 1 (poison freed"
                     + " blocks)");
@@ -143,6 +163,7 @@ public final class OffHeapAllocatorConfig {
     @Override
     public String toString() {
         return "name=" + name + ", maxBytes=" + maxBytes + ", memorySource=" + memorySource + ", threadCaching="
-                + threadCaching + ", decayMillis=" + decayMillis + ", debugLevel=" + debugLevel;
+                + threadCaching + ", decayMillis=" + decayMillis + ", debugLevel=" + debugLevel
+                + ", largeAllocationThresholdBytes=" + largeAllocationThresholdBytes;
     }
 }
