@@ -325,6 +325,22 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         return block;
     }
 
+    /** Receives one live block: its address and usable bytes. */
+    @FunctionalInterface
+    public interface LiveBlockVisitor {
+        void visit(long address, long usableBytes);
+    }
+
+    /** Calls {@code visitor} for every live block, in address order: O(all blocks), for reports, not hot paths. */
+    public final void forEachLiveBlock(LiveBlockVisitor visitor) {
+        ensureOpen("forEachLiveBlock()");
+        for (long block = firstBlock; block < heapEnd; block += sizeOf(block)) {
+            if (isAllocated(block)) {
+                visitor.visit(heapAddress + block + PAYLOAD, sizeOf(block) - OVERHEAD);
+            }
+        }
+    }
+
     /** Walks every block: O(blocks). For stats and messages, not for allocation. */
     @Override
     long largestFreeBlock() {

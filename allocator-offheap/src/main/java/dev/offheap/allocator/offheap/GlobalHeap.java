@@ -513,6 +513,35 @@ final class GlobalHeap {
     // ---------------------------------------------------------------------------------------------------------
     // Stats
 
+    /** Every live block's address and usable bytes, in no particular order (a snapshot; racy for slabs). */
+    void forEachLiveBlock(LiveBlockVisitor visitor) {
+        lock.lock();
+        try {
+            long base = memory.address();
+            for (Slab slab : slabs) {
+                for (int slot = 0; slot < slab.slotCount; slot++) {
+                    if (slab.live[slot] != 0) {
+                        visitor.visit(base + slab.slotOffset(slot), slab.slotBytes);
+                    }
+                }
+            }
+            for (MediumChunk chunk : mediumChunks) {
+                chunk.blocks.forEachLiveBlock(visitor::visit);
+            }
+            for (HugeSpan huge : hugeSpans) {
+                visitor.visit(base + huge.offset(), huge.byteSize());
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Receives one live block. */
+    @FunctionalInterface
+    interface LiveBlockVisitor {
+        void visit(long address, long usableBytes);
+    }
+
     private long liveBytesLocked() {
         long live = hugeLiveBytes;
         for (Slab slab : slabs) {

@@ -14,6 +14,10 @@ import javax.management.ObjectName;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 import java.lang.ref.WeakReference;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -142,6 +146,10 @@ public final class OffHeapAllocator implements Allocator {
     private final boolean threadCaching;
     private final boolean poison;
     private final long largeAllocationThreshold;
+    private final boolean trackLeaks;
+    private final boolean sampleLeaks;
+    /** Allocation stacks by address, when leak detection records any; null when it is off. */
+    private final ConcurrentHashMap<Long, StackTraceElement[]> allocationStacks;
     private final ThreadLocal<ThreadCache> threadCaches;
     /**
      * The fast way to a thread's cache: by {@code threadId & CACHE_TABLE_MASK}, checked against the cache's
@@ -174,6 +182,9 @@ public final class OffHeapAllocator implements Allocator {
         this.threadCaching = config.threadCaching();
         this.poison = config.debugLevel() > 0;
         this.largeAllocationThreshold = config.largeAllocationThresholdBytes();
+        this.trackLeaks = config.leakDetection() != LeakDetection.OFF;
+        this.sampleLeaks = config.leakDetection() == LeakDetection.SAMPLED;
+        this.allocationStacks = trackLeaks ? new ConcurrentHashMap<>() : null;
         this.threadCaches = ThreadLocal.withInitial(() -> {
             ThreadCache cache = new ThreadCache(Thread.currentThread(), SMALL_CLASSES);
             heap.register(cache);
@@ -233,7 +244,13 @@ public final class OffHeapAllocator implements Allocator {
                     cache = threadCache(thread);
                 }
                 long address = pop(cache.current[sizeClass]);
-                return address != 0 ? address : refillAndPop(cache, sizeClass, byteSize);
+                if (address == 0) {
+                    address = refillAndPop(cache, sizeClass, byteSize);
+                }
+                if (trackLeaks) {
+                    recordStack(address);
+                }
+                return address;
             }
         }
         return allocateSlow(byteSize, MIN_ALIGNMENT);
@@ -310,6 +327,14 @@ public final class OffHeapAllocator implements Allocator {
     }
 
     private long allocateSlow(long byteSize, long byteAlignment) {
+        long address = allocateUntracked(byteSize, byteAlignment);
+        if (trackLeaks) {
+            recordStack(address);
+        }
+        return address;
+    }
+
+    private long allocateUntracked(long byteSize, long byteAlignment) {
         ensureOpenToAllocate(byteSize);
         long alignment = Checks.requireAlignment(byteSize, byteAlignment, MAX_ALIGNMENT, this);
         Checks.requireSize(byteSize, heap.maxBytes, this);
@@ -370,6 +395,9 @@ public final class OffHeapAllocator implements Allocator {
 
     @Override
     public void free(long address) {
+        if (trackLeaks) {
+            allocationStacks.remove(address);
+        }
         long offset = address - base;
         if (offset >= 0 && offset < rangeBytes && !poison) {
             if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) {
@@ -568,6 +596,45 @@ public final class OffHeapAllocator implements Allocator {
         return heap.purge(true);
     }
 
+    private void recordStack(long address) {
+        if (!sampleLeaks || ThreadLocalRandom.current().nextInt(LeakDetection.SAMPLE_ONE_IN) == 0) {
+            allocationStacks.put(address, new Throwable().getStackTrace());
+        }
+    }
+
+    /**
+     * Every block still allocated, with its allocation stack where {@link LeakDetection} recorded one: what a
+     * leak report needs. A snapshot: blocks that other threads allocate or free meanwhile may or may not be in
+     * it. O(all blocks and slots).
+     */
+    public List<LiveBlock> liveBlocks() {
+        ensureOpen("liveBlocks()");
+        List<LiveBlock> blocks = new ArrayList<>();
+        heap.forEachLiveBlock((address, usable) -> {
+            StackTraceElement[] stack = trackLeaks ? allocationStacks.get(address) : null;
+            blocks.add(new LiveBlock(address, usable, stack == null ? List.of() : List.of(stack)));
+        });
+        return blocks;
+    }
+
+    /** Logs the blocks still live at close, at error, when leak detection is on. */
+    private void reportLeaks() {
+        List<LiveBlock> leaked = liveBlocks();
+        if (leaked.isEmpty()) {
+            return;
+        }
+        long bytes = leaked.stream().mapToLong(LiveBlock::usableBytes).sum();
+        StringBuilder detail = new StringBuilder();
+        leaked.stream().filter(b -> !b.allocationStack().isEmpty()).limit(10).forEach(b -> {
+            detail.append(System.lineSeparator()).append("  ").append(hex(b.address())).append(" (")
+                    .append(b.usableBytes()).append(" B) allocated at:");
+            b.allocationStack().stream().skip(1).limit(12).forEach(frame ->
+                    detail.append(System.lineSeparator()).append("      at ").append(frame));
+        });
+        LOG.error("OffHeapAllocator '{}' closed with {} live blocks ({} bytes): a leak, unless the program meant"
+                + " to drop them; the first with recorded stacks:{}", name, leaked.size(), bytes, detail);
+    }
+
     /**
      * A human-readable report: totals, then blocks, bytes, slabs and free slots per size class. Also the
      * {@code Report} attribute of the allocator's MBean.
@@ -625,6 +692,9 @@ public final class OffHeapAllocator implements Allocator {
         try {
             if (closed) {
                 return;
+            }
+            if (trackLeaks) {
+                reportLeaks();
             }
             closed = true;
             releaseAction.explicit = true;

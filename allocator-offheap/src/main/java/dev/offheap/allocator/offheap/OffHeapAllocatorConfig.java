@@ -30,6 +30,8 @@ public final class OffHeapAllocatorConfig {
     public static final long DECAY_MILLIS_DEFAULT = 1000;
     /** Property for {@link #largeAllocationThresholdBytes(long)}; default 1 MiB. */
     public static final String LARGE_ALLOCATION_THRESHOLD_PROP = "offheap.largeAllocationThresholdBytes";
+    /** Property for {@link #leakDetection(LeakDetection)}: off, sampled or paranoid; default off. */
+    public static final String LEAK_DETECTION_PROP = "offheap.leakDetection";
     /** Property for {@link #debugLevel(int)}; default 0. */
     public static final String DEBUG_LEVEL_PROP = "offheap.debugLevel";
 
@@ -42,6 +44,8 @@ public final class OffHeapAllocatorConfig {
     private long decayMillis = Long.getLong(DECAY_MILLIS_PROP, DECAY_MILLIS_DEFAULT);
     private int debugLevel = Integer.getInteger(DEBUG_LEVEL_PROP, 0);
     private long largeAllocationThresholdBytes = Long.getLong(LARGE_ALLOCATION_THRESHOLD_PROP, 1L << 20);
+    private LeakDetection leakDetection = LeakDetection.valueOf(
+            System.getProperty(LEAK_DETECTION_PROP, "off").toUpperCase(java.util.Locale.ROOT));
 
     /** A configuration with every setting at its default (or its system property's value). */
     public OffHeapAllocatorConfig() {
@@ -105,6 +109,16 @@ public final class OffHeapAllocatorConfig {
         return this;
     }
 
+    /** How many allocations record their stack, for {@link OffHeapAllocator#liveBlocks()}; default off. */
+    public OffHeapAllocatorConfig leakDetection(LeakDetection leakDetection) {
+        this.leakDetection = Objects.requireNonNull(leakDetection, "leakDetection");
+        return this;
+    }
+
+    public LeakDetection leakDetection() {
+        return leakDetection;
+    }
+
     public long largeAllocationThresholdBytes() {
         return largeAllocationThresholdBytes;
     }
@@ -164,6 +178,6 @@ public final class OffHeapAllocatorConfig {
     public String toString() {
         return "name=" + name + ", maxBytes=" + maxBytes + ", memorySource=" + memorySource + ", threadCaching="
                 + threadCaching + ", decayMillis=" + decayMillis + ", debugLevel=" + debugLevel
-                + ", largeAllocationThresholdBytes=" + largeAllocationThresholdBytes;
+                + ", largeAllocationThresholdBytes=" + largeAllocationThresholdBytes + ", leakDetection=" + leakDetection;
     }
 }
