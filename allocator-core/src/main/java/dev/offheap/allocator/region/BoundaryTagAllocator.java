@@ -113,6 +113,7 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         ensureOpen("free", address);
         long block = liveBlock("free", address);
         long size = sizeOf(block);
+        requireIntactNeighbours("free", address, block, size);
         countFree(size - OVERHEAD);
         addFreeBytes(size);
         coalesceAndInsert(block, size);
@@ -124,6 +125,7 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         long block = liveBlock("reallocate", address);
         Checks.requireResize(address, newByteSize, maxPayload, this);
         long size = sizeOf(block);
+        requireIntactNeighbours("reallocate", address, block, size);
         long need = blockSizeFor(newByteSize);
         if (need <= size) {
             shrinkInPlace(block, size, need);
@@ -292,6 +294,34 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
             }
         }
         return -1;
+    }
+
+    /**
+     * Checks the tags that a free or a resize of {@code block} will read: the right neighbour's header and the
+     * left neighbour's footer and header. A write past the end of the left block or before this one shows
+     * here, and is reported before anything changes, instead of steering a coalesce through garbage.
+     */
+    private void requireIntactNeighbours(String call, long address, long block, long size) {
+        long next = block + size;
+        if (next < heapEnd) {
+            long word = getLong(next);
+            long nextSize = word & ~FLAGS;
+            if (getLong(next + CHECK) != check(next, word) || nextSize < MIN_BLOCK || next + nextSize > heapEnd) {
+                throw new HeapCorruptionException(call + "(" + hex(address) + "): the header of the next block, at "
+                        + hex(heapAddress + next + PAYLOAD) + ", was overwritten: something wrote past the end of"
+                        + " this block");
+            }
+        }
+        if (block > firstBlock) {
+            long footer = getLong(block - FOOTER_FROM_END);
+            long leftSize = footer & ~FLAGS;
+            long left = block - leftSize;
+            if (leftSize < MIN_BLOCK || left < firstBlock || getLong(left) != footer
+                    || getLong(left + CHECK) != check(left, footer)) {
+                throw new HeapCorruptionException(call + "(" + hex(address) + "): the footer of the block before it"
+                        + " was overwritten: something wrote past the end of that block, or before this one");
+            }
+        }
     }
 
     /**
