@@ -64,9 +64,7 @@ public final class Larson {
         }
         steps.addAndGet(ROUNDS_PER_THREAD);
         if (System.nanoTime() >= deadline) {
-            for (long block : slots) {
-                peer.free(block);
-            }
+            peer.freeAll(slots);
             finished.countDown();
             return;
         }

@@ -105,6 +105,13 @@ public abstract class Peer implements AutoCloseable {
         }
     }
 
+    /** Frees every block of {@code handles}. */
+    public void freeAll(long[] handles) {
+        for (long handle : handles) {
+            free(handle);
+        }
+    }
+
     /** Committed bytes if the peer can tell, else -1. */
     public long committedBytes() {
         return -1;

@@ -53,9 +53,7 @@ public class ReplaceBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        for (long block : blocks) {
-            allocator.free(block);
-        }
+        allocator.freeAll(blocks);
         allocator.close();
     }
 

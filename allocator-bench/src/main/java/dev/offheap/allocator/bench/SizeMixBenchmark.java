@@ -35,7 +35,6 @@ public class SizeMixBenchmark {
 
     private Peer allocator;
     private final long[] blocks = new long[LIVE];
-    private final long[] sizes = new long[LIVE];
     private final long[] mix = new long[1 << 16];
     private final int[] order = new int[1 << 16];
     private int next;
@@ -51,16 +50,13 @@ public class SizeMixBenchmark {
             order[i] = random.nextInt(LIVE);
         }
         for (int i = 0; i < LIVE; i++) {
-            sizes[i] = mix[i];
-            blocks[i] = allocator.allocate(sizes[i]);
+            blocks[i] = allocator.allocate(mix[i]);
         }
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        for (long block : blocks) {
-            allocator.free(block);
-        }
+        allocator.freeAll(blocks);
         allocator.close();
     }
 
@@ -73,7 +69,6 @@ public class SizeMixBenchmark {
         long block = allocator.allocate(size);
         allocator.touch(block, size);
         blocks[i] = block;
-        sizes[i] = size;
         return block;
     }
 }
