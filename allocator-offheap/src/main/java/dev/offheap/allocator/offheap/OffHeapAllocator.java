@@ -396,20 +396,23 @@ public final class OffHeapAllocator implements Allocator {
 
     @Override
     public void free(long address) {
-        if (trackLeaks) {
-            allocationStacks.remove(address);
-        }
         long offset = address - base;
         if (offset >= 0 && offset < rangeBytes && !poison) {
             if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) {
                 int slot = slab.slotAt(offset - slab.offset());
                 if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.live[slot] != 0 && !closed) {
                     freeLocal(slab, slot);
+                    if (trackLeaks) {
+                        allocationStacks.remove(address);
+                    }
                     return;
                 }
             }
         }
         freeSlow(address);
+        if (trackLeaks) {
+            allocationStacks.remove(address); // only once the free went through: a rejected one changes nothing
+        }
     }
 
     /** The owner's free: clear {@code live}, push the slot; no lock, no atomic, no access to the block. */

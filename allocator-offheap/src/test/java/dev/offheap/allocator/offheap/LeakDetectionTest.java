@@ -1,11 +1,14 @@
 package dev.offheap.allocator.offheap;
 
+import dev.offheap.allocator.HeapCorruptionException;
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Live blocks are listed as data, with the allocation stacks that the leak-detection level records. */
@@ -59,6 +62,21 @@ class LeakDetectionTest {
             assertEquals(1, live.size());
             assertEquals(address, live.getFirst().address());
             assertTrue(live.getFirst().allocationStack().isEmpty());
+        }
+    }
+
+    @Test
+    void aRejectedFreeKeepsTheBlocksStack() {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("rejected")
+                .maxBytes(64L << 20).leakDetection(LeakDetection.PARANOID))) {
+            long first = allocator.allocate(100_000);
+            long second = allocator.allocate(100_000);
+            // A raw write one byte past the first block damages the tag the second block's free reads.
+            MemorySegment.ofAddress(first).reinterpret(allocator.usableSize(first) + 1).fill((byte) 0x5A);
+            assertThrows(HeapCorruptionException.class, () -> allocator.free(second));
+            LiveBlock kept = allocator.liveBlocks().stream().filter(b -> b.address() == second).findFirst()
+                    .orElseThrow();
+            assertTrue(!kept.allocationStack().isEmpty(), "the refused free dropped the block's stack");
         }
     }
 }
