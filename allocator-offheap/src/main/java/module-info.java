@@ -11,4 +11,5 @@ module dev.offheap.allocator.offheap {
 
     exports dev.offheap.allocator.offheap;
     exports dev.offheap.allocator.offheap.jfr;
+    exports dev.offheap.allocator.cache;
 }

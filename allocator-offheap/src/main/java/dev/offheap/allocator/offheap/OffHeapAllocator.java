@@ -529,6 +529,19 @@ public final class OffHeapAllocator implements Allocator {
         return memory.asSlice(address - base, usableSize(address));
     }
 
+    /**
+     * The allocator's whole range as one segment: every block it hands out lies inside, at
+     * {@code address - range().address()}. For structures built on the allocator that read blocks by offset
+     * without making a segment per access (the off-heap cache reads entries this way, optimistically, and
+     * validates afterwards). Accesses are bounds-checked to the range, which stays mapped until
+     * {@link #close()}; after close they throw {@link IllegalStateException}. Memory outside live blocks
+     * belongs to the allocator: write only into blocks you own.
+     */
+    public MemorySegment range() {
+        ensureOpen("range()");
+        return memory;
+    }
+
     private Span spanOf(String call, long address) {
         long offset = address - base;
         if (offset < 0 || offset >= rangeBytes) {

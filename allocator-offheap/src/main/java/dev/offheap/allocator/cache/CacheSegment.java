@@ -1,0 +1,557 @@
+package dev.offheap.allocator.cache;
+
+import dev.offheap.allocator.offheap.OffHeapAllocator;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.locks.StampedLock;
+
+import static dev.offheap.allocator.cache.EntryLayout.EXPIRES_AT;
+import static dev.offheap.allocator.cache.EntryLayout.HASH;
+import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
+import static dev.offheap.allocator.cache.EntryLayout.KEY_BYTES;
+import static dev.offheap.allocator.cache.EntryLayout.NEXT;
+import static dev.offheap.allocator.cache.EntryLayout.PREV;
+import static dev.offheap.allocator.cache.EntryLayout.QUEUE;
+import static dev.offheap.allocator.cache.EntryLayout.VALUE_BYTES;
+import static dev.offheap.allocator.cache.EntryLayout.WEIGHT;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+
+/**
+ * One stripe of an {@link OffHeapCache}: an index of its entries, its share of the capacity, and its eviction
+ * policy, all guarded by one {@link StampedLock}. See {@link OffHeapCache} for the design; this class holds the
+ * mechanics.
+ *
+ * <p><b>Index.</b> Open addressing with linear probing over two primitive arrays, {@code addresses[i]} (the
+ * entry's block, 0 = empty) and {@code hashes[i]}; load at most 3/4; removal shifts the probe chain back (no
+ * tombstones). Readers probe it without the lock: every field they read is a Java array element or an
+ * off-heap word inside the allocator's range, each read is bounds-checked against the range (so a stale
+ * address read during a racing write costs a retry, never a fault), and the lock's stamp, validated after the
+ * copy, tells whether what they read was consistent.
+ *
+ * <p><b>Policy (W-TinyLFU).</b> Three intrusive LRU queues linked through the entries' headers: window (1% of
+ * the segment's weight), probation and protected (80% of the rest). New entries enter the window; the
+ * window's overflow competes with the main space's LRU victim, and the one the {@link FrequencySketch} says is
+ * seen more often stays (ties keep the victim: one-hit wonders do not displace regulars). A hit in probation
+ * promotes to protected; protected's overflow is demoted to probation. Reads do not touch the queues: they
+ * append the entry's address to a lossy ring ({@code readBuffer}) that writers, or a reader that wins a
+ * try-lock every 16 reads, drain under the lock, checking each address is still indexed before using it.
+ *
+ * <p>Invariants under the lock: {@code count == entries indexed == entries in the three queues};
+ * {@code weight == sum of their weights == window + probation + protected weights}; after each write
+ * {@code weight <= maxWeight && count <= maxCount}, except while an entry larger than the whole segment is
+ * refused before it is written.
+ */
+final class CacheSegment {
+    static final int WINDOW = 0;
+    static final int PROBATION = 1;
+    static final int PROTECTED = 2;
+    private static final int READ_BUFFER = 64;
+    private static final int DRAIN_EVERY = 16;
+    private static final VarHandle READ_COUNT;
+
+    static {
+        try {
+            READ_COUNT = MethodHandles.lookup().findVarHandle(CacheSegment.class, "readCount", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** The index: replaced whole (under the lock) when it grows, so readers always see one consistent pair. */
+    static final class Table {
+        final long[] addresses;
+        final long[] hashes;
+        final int mask;
+
+        Table(int capacity) {
+            addresses = new long[capacity];
+            hashes = new long[capacity];
+            mask = capacity - 1;
+        }
+    }
+
+    final StampedLock lock = new StampedLock();
+    private final OffHeapAllocator allocator;
+    private final MemorySegment range;
+    private final long base;
+    private final long rangeBytes;
+    private final int maxValueBytes;
+    final long maxWeight;
+    final long maxCount;
+    private final long windowMax;
+    private final long protectedMax;
+    private final FrequencySketch sketch;
+    private volatile Table table = new Table(16);
+
+    // Under the lock.
+    int count;
+    long weight;
+    private final long[] head = new long[3];
+    private final long[] tail = new long[3];
+    private final long[] queueWeight = new long[3];
+    long puts;
+    long evictions;
+    long expirations;
+    long removals;
+    long rejections;
+
+    private final long[] readBuffer = new long[READ_BUFFER];
+    @SuppressWarnings("unused") // through READ_COUNT
+    private volatile long readCount;
+    private long drainedTo;
+
+    CacheSegment(OffHeapAllocator allocator, long maxWeight, long maxCount, int maxValueBytes) {
+        this.allocator = allocator;
+        this.range = allocator.range();
+        this.base = range.address();
+        this.rangeBytes = range.byteSize();
+        this.maxValueBytes = maxValueBytes;
+        this.maxWeight = maxWeight;
+        this.maxCount = maxCount;
+        this.windowMax = Math.max(1, maxWeight / 100);
+        this.protectedMax = (maxWeight - windowMax) * 4 / 5;
+        this.sketch = new FrequencySketch(Math.min(maxCount, maxWeight / 128));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Reads: safe without the lock (bounds-checked, results meaningful only once the stamp validates)
+
+    /** The entry for {@code key}, or 0. */
+    long find(long hash, MemorySegment key, long keyBytes) {
+        Table t = table;
+        int mask = t.mask;
+        int i = (int) hash & mask;
+        for (int probes = 0; probes <= mask; probes++) {
+            long address = t.addresses[i];
+            if (address == 0) {
+                return 0;
+            }
+            if (t.hashes[i] == hash && keyEquals(address, key, keyBytes)) {
+                return address;
+            }
+            i = (i + 1) & mask;
+        }
+        return 0;
+    }
+
+    private boolean keyEquals(long address, MemorySegment key, long keyBytes) {
+        long offset = address - base;
+        if (offset < 0 || offset > rangeBytes - HEADER_BYTES - keyBytes) {
+            return false;
+        }
+        return range.get(JAVA_INT_UNALIGNED, offset + KEY_BYTES) == keyBytes
+                && MemorySegment.mismatch(range, offset + HEADER_BYTES, offset + HEADER_BYTES + keyBytes,
+                key, 0, keyBytes) == -1;
+    }
+
+    /** The value's length if the entry at {@code address} (found by {@link #find}) looks whole, else -1. */
+    long valueBytes(long address) {
+        long offset = address - base;
+        int keyBytes = range.get(JAVA_INT_UNALIGNED, offset + KEY_BYTES);
+        int valueBytes = range.get(JAVA_INT_UNALIGNED, offset + VALUE_BYTES);
+        if (valueBytes < 0 || valueBytes > maxValueBytes || keyBytes < 0
+                || offset + HEADER_BYTES + keyBytes + valueBytes > rangeBytes) {
+            return -1;
+        }
+        return valueBytes;
+    }
+
+    /** The value as a slice of the range (no copy): valid while the entry is, so only under the lock. */
+    MemorySegment value(long address) {
+        long offset = address - base;
+        int keyBytes = range.get(JAVA_INT_UNALIGNED, offset + KEY_BYTES);
+        return range.asSlice(offset + HEADER_BYTES + keyBytes, range.get(JAVA_INT_UNALIGNED, offset + VALUE_BYTES));
+    }
+
+    /** Copies {@code valueBytes} (from {@link #valueBytes}) of the entry's value into {@code dst}. */
+    void copyValue(long address, long valueBytes, MemorySegment dst, long dstOffset) {
+        long offset = address - base;
+        int keyBytes = range.get(JAVA_INT_UNALIGNED, offset + KEY_BYTES);
+        MemorySegment.copy(range, offset + HEADER_BYTES + keyBytes, dst, dstOffset, valueBytes);
+    }
+
+    boolean expired(long address, long now) {
+        long expiresAt = range.get(JAVA_LONG_UNALIGNED, address - base + EXPIRES_AT);
+        return expiresAt != 0 && now - expiresAt >= 0;
+    }
+
+    /**
+     * Notes a read of the entry for the policy: lossy (a slot may be overwritten before it is drained), and every
+     * {@value #DRAIN_EVERY} reads the reader tries the lock to drain.
+     */
+    void recordRead(long address) {
+        long n = (long) READ_COUNT.getAndAdd(this, 1L);
+        readBuffer[(int) n & (READ_BUFFER - 1)] = address;
+        if ((n & (DRAIN_EVERY - 1)) == DRAIN_EVERY - 1) {
+            long stamp = lock.tryWriteLock();
+            if (stamp != 0) {
+                try {
+                    drainReads(System.nanoTime());
+                } finally {
+                    lock.unlockWrite(stamp);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Writes: under the write lock
+
+    /** Writes a new entry's header, key and value into the block at {@code address}. */
+    void writeEntry(long address, long hash, MemorySegment key, long keyBytes, MemorySegment value,
+                    long valueOffset, long valueBytes, long expiresAt) {
+        long offset = address - base;
+        range.set(JAVA_LONG_UNALIGNED, offset + HASH, hash);
+        range.set(JAVA_LONG_UNALIGNED, offset + PREV, 0);
+        range.set(JAVA_LONG_UNALIGNED, offset + NEXT, 0);
+        range.set(JAVA_LONG_UNALIGNED, offset + EXPIRES_AT, expiresAt);
+        range.set(JAVA_INT_UNALIGNED, offset + KEY_BYTES, (int) keyBytes);
+        range.set(JAVA_INT_UNALIGNED, offset + VALUE_BYTES, (int) valueBytes);
+        range.set(JAVA_INT_UNALIGNED, offset + QUEUE, -1);
+        range.set(JAVA_INT_UNALIGNED, offset + WEIGHT, (int) allocator.usableSize(address));
+        MemorySegment.copy(key, 0, range, offset + HEADER_BYTES, keyBytes);
+        if (valueBytes > 0) {
+            MemorySegment.copy(value, valueOffset, range, offset + HEADER_BYTES + keyBytes, valueBytes);
+        }
+    }
+
+    /**
+     * Indexes {@code entry} (written by {@link #writeEntry}) under {@code key}, replacing a present entry unless
+     * {@code onlyIfAbsent}, then evicts down to capacity.
+     *
+     * @return false if {@code onlyIfAbsent} and a live entry is present (the caller frees {@code entry})
+     */
+    boolean insert(long hash, MemorySegment key, long keyBytes, long entry, boolean onlyIfAbsent, long now) {
+        drainReads(now);
+        int slot = slotOfKey(hash, key, keyBytes);
+        if (slot >= 0) {
+            Table t = table;
+            long old = t.addresses[slot];
+            boolean expired = expired(old, now);
+            if (onlyIfAbsent && !expired) {
+                return false;
+            }
+            t.addresses[slot] = entry;
+            unlink(old);
+            weight -= weightOf(old);
+            if (expired) {
+                expirations++;
+            }
+            allocator.free(old);
+        } else {
+            indexNew(hash, entry);
+            count++;
+        }
+        weight += weightOf(entry);
+        puts++;
+        sketch.increment(hash);
+        linkFirst(WINDOW, entry);
+        evictToCapacity();
+        return true;
+    }
+
+    /** Removes the live entry for {@code key}; true if there was one (an expired one counts as absent). */
+    boolean remove(long hash, MemorySegment key, long keyBytes, long now) {
+        drainReads(now);
+        int slot = slotOfKey(hash, key, keyBytes);
+        if (slot < 0) {
+            return false;
+        }
+        long address = table.addresses[slot];
+        boolean expired = expired(address, now);
+        unlink(address);
+        delete(slot, address);
+        if (expired) {
+            expirations++;
+        } else {
+            removals++;
+        }
+        return !expired;
+    }
+
+    /** The live entry for {@code key} under the lock, or 0; an expired one is removed on the way. */
+    long findLive(long hash, MemorySegment key, long keyBytes, long now) {
+        int slot = slotOfKey(hash, key, keyBytes);
+        if (slot < 0) {
+            return 0;
+        }
+        long address = table.addresses[slot];
+        if (expired(address, now)) {
+            unlink(address);
+            delete(slot, address);
+            expirations++;
+            return 0;
+        }
+        return address;
+    }
+
+    /** Evicts policy victims until {@code bytes} more would fit or the segment is empty; bytes evicted. */
+    long evictForAllocation(long bytes) {
+        long freed = 0;
+        while (freed < bytes && count > 0) {
+            long victim = victim();
+            freed += weightOf(victim);
+            unlink(victim);
+            evict(victim);
+        }
+        return freed;
+    }
+
+    /** Removes entries whose time is up; how many. */
+    int removeExpired(long now) {
+        drainReads(now);
+        int removed = 0;
+        for (int q = WINDOW; q <= PROTECTED; q++) {
+            long address = head[q];
+            while (address != 0) {
+                long next = link(address, NEXT);
+                if (expired(address, now)) {
+                    unlink(address);
+                    delete(slotOfAddress(address), address);
+                    expirations++;
+                    removed++;
+                }
+                address = next;
+            }
+        }
+        return removed;
+    }
+
+    /** Frees every entry. */
+    void clear() {
+        for (int q = WINDOW; q <= PROTECTED; q++) {
+            long address = head[q];
+            while (address != 0) {
+                long next = link(address, NEXT);
+                allocator.free(address);
+                address = next;
+            }
+            head[q] = tail[q] = queueWeight[q] = 0;
+        }
+        table = new Table(16);
+        count = 0;
+        weight = 0;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Policy
+
+    private void evictToCapacity() {
+        while (queueWeight[WINDOW] > windowMax && tail[WINDOW] != 0) {
+            long candidate = tail[WINDOW];
+            unlink(candidate);
+            admit(candidate);
+        }
+        while ((weight > maxWeight || count > maxCount) && count > 0) {
+            long victim = victim();
+            unlink(victim);
+            evict(victim);
+        }
+    }
+
+    /** TinyLFU: the window's overflow enters probation only if it is seen more often than what it displaces. */
+    private void admit(long candidate) {
+        int candidateFrequency = sketch.frequency(hashOf(candidate));
+        while (weight > maxWeight || count > maxCount) {
+            long victim = tail[PROBATION] != 0 ? tail[PROBATION] : tail[PROTECTED];
+            if (victim == 0 || candidateFrequency <= sketch.frequency(hashOf(victim))) {
+                evict(candidate);
+                return;
+            }
+            unlink(victim);
+            evict(victim);
+        }
+        linkFirst(PROBATION, candidate);
+    }
+
+    private long victim() {
+        long victim = tail[PROBATION] != 0 ? tail[PROBATION] : tail[PROTECTED] != 0 ? tail[PROTECTED] : tail[WINDOW];
+        if (victim == 0) {
+            throw new IllegalStateException("no entry to evict in a segment that counts " + count);
+        }
+        return victim;
+    }
+
+    private void onRead(long address) {
+        int queue = queueOf(address);
+        unlink(address);
+        if (queue == PROBATION || queue == PROTECTED) {
+            linkFirst(PROTECTED, address);
+            while (queueWeight[PROTECTED] > protectedMax && tail[PROTECTED] != address) {
+                long demoted = tail[PROTECTED];
+                unlink(demoted);
+                linkFirst(PROBATION, demoted);
+            }
+        } else {
+            linkFirst(WINDOW, address);
+        }
+    }
+
+    /** Applies the reads recorded since the last drain; stale addresses (entries gone since) are skipped. */
+    void drainReads(long now) {
+        long end = (long) READ_COUNT.getVolatile(this);
+        for (long n = Math.max(drainedTo, end - READ_BUFFER); n < end; n++) {
+            int i = (int) n & (READ_BUFFER - 1);
+            long address = readBuffer[i];
+            readBuffer[i] = 0;
+            int slot = address == 0 ? -1 : slotOfAddress(address);
+            if (slot < 0) {
+                continue;
+            }
+            if (expired(address, now)) {
+                unlink(address);
+                delete(slot, address);
+                expirations++;
+            } else {
+                sketch.increment(hashOf(address));
+                onRead(address);
+            }
+        }
+        drainedTo = end;
+    }
+
+    /** Drops an unlinked entry from the index, frees it and counts an eviction. */
+    private void evict(long address) {
+        delete(slotOfAddress(address), address);
+        evictions++;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Index
+
+    private int slotOfKey(long hash, MemorySegment key, long keyBytes) {
+        Table t = table;
+        for (int i = (int) hash & t.mask; t.addresses[i] != 0; i = (i + 1) & t.mask) {
+            if (t.hashes[i] == hash && keyEquals(t.addresses[i], key, keyBytes)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The slot indexing {@code address}, or -1 if it is not a live entry (its header is only a hint). */
+    private int slotOfAddress(long address) {
+        long offset = address - base;
+        if (offset < 0 || offset > rangeBytes - HEADER_BYTES) {
+            return -1;
+        }
+        Table t = table;
+        for (int i = (int) hashOf(address) & t.mask; t.addresses[i] != 0; i = (i + 1) & t.mask) {
+            if (t.addresses[i] == address) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private void indexNew(long hash, long address) {
+        Table t = table;
+        if ((count + 1) * 4L > (t.mask + 1) * 3L) {
+            t = grow(t);
+        }
+        int i = (int) hash & t.mask;
+        while (t.addresses[i] != 0) {
+            i = (i + 1) & t.mask;
+        }
+        t.hashes[i] = hash;
+        t.addresses[i] = address;
+    }
+
+    private Table grow(Table old) {
+        Table t = new Table((old.mask + 1) * 2);
+        for (int j = 0; j <= old.mask; j++) {
+            if (old.addresses[j] != 0) {
+                int i = (int) old.hashes[j] & t.mask;
+                while (t.addresses[i] != 0) {
+                    i = (i + 1) & t.mask;
+                }
+                t.hashes[i] = old.hashes[j];
+                t.addresses[i] = old.addresses[j];
+            }
+        }
+        table = t;
+        return t;
+    }
+
+    /** Removes slot {@code slot} (holding unlinked {@code address}) from the index, then frees the entry. */
+    private void delete(int slot, long address) {
+        Table t = table;
+        int mask = t.mask;
+        int hole = slot;
+        for (int j = (slot + 1) & mask; t.addresses[j] != 0; j = (j + 1) & mask) {
+            int home = (int) t.hashes[j] & mask;
+            if (((j - home) & mask) >= ((j - hole) & mask)) {
+                t.hashes[hole] = t.hashes[j];
+                t.addresses[hole] = t.addresses[j];
+                hole = j;
+            }
+        }
+        t.addresses[hole] = 0;
+        t.hashes[hole] = 0;
+        count--;
+        weight -= weightOf(address);
+        allocator.free(address);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Queues, linked through the entries' headers
+
+    private void linkFirst(int queue, long address) {
+        long first = head[queue];
+        setLink(address, PREV, 0);
+        setLink(address, NEXT, first);
+        range.set(JAVA_INT_UNALIGNED, address - base + QUEUE, queue);
+        if (first != 0) {
+            setLink(first, PREV, address);
+        } else {
+            tail[queue] = address;
+        }
+        head[queue] = address;
+        queueWeight[queue] += weightOf(address);
+    }
+
+    /** Takes the entry out of its queue; a no-op for one in none (queue -1: written, not yet linked). */
+    private void unlink(long address) {
+        int queue = queueOf(address);
+        if (queue < 0) {
+            return;
+        }
+        long prev = link(address, PREV);
+        long next = link(address, NEXT);
+        if (prev != 0) {
+            setLink(prev, NEXT, next);
+        } else {
+            head[queue] = next;
+        }
+        if (next != 0) {
+            setLink(next, PREV, prev);
+        } else {
+            tail[queue] = prev;
+        }
+        queueWeight[queue] -= weightOf(address);
+        range.set(JAVA_INT_UNALIGNED, address - base + QUEUE, -1);
+    }
+
+    private long link(long address, long field) {
+        return range.get(JAVA_LONG_UNALIGNED, address - base + field);
+    }
+
+    private void setLink(long address, long field, long value) {
+        range.set(JAVA_LONG_UNALIGNED, address - base + field, value);
+    }
+
+    private int queueOf(long address) {
+        return range.get(JAVA_INT_UNALIGNED, address - base + QUEUE);
+    }
+
+    private long hashOf(long address) {
+        return range.get(JAVA_LONG_UNALIGNED, address - base + HASH);
+    }
+
+    long weightOf(long address) {
+        return range.get(JAVA_INT_UNALIGNED, address - base + WEIGHT);
+    }
+}

@@ -1,0 +1,329 @@
+package dev.offheap.allocator.cache;
+
+import dev.offheap.allocator.offheap.OffHeapAllocator;
+import dev.offheap.allocator.offheap.OffHeapAllocatorConfig;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class OffHeapCacheTest {
+    private OffHeapCache cache;
+
+    @AfterEach
+    void close() {
+        if (cache != null) {
+            cache.close();
+        }
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static byte[] value(int seed, int length) {
+        byte[] v = new byte[length];
+        for (int i = 0; i < length; i++) {
+            v[i] = (byte) (seed * 31 + i);
+        }
+        return v;
+    }
+
+    private OffHeapCache cache(long capacity) {
+        cache = OffHeapCache.create(new OffHeapCacheConfig().name("test").capacityBytes(capacity)
+                .maxValueBytes(64 << 10));
+        return cache;
+    }
+
+    @Test
+    void putThenGetReturnsTheValueByEveryReadPath() {
+        cache(16 << 20);
+        byte[] value = value(1, 300);
+        assertTrue(cache.put(bytes("k"), value));
+        assertArrayEquals(value, cache.get(bytes("k")));
+
+        MemorySegment dst = Arena.ofAuto().allocate(1024);
+        assertEquals(300, cache.get(bytes("k"), dst));
+        assertArrayEquals(value, dst.asSlice(0, 300).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+
+        ByteBuffer buffer = ByteBuffer.allocateDirect(400).position(10);
+        assertEquals(300, cache.get(bytes("k"), buffer));
+        assertEquals(310, buffer.position());
+        byte[] copied = new byte[300];
+        buffer.get(10, copied);
+        assertArrayEquals(value, copied);
+        assertTrue(cache.containsKey(bytes("k")));
+    }
+
+    @Test
+    void keysAndValuesFromSegmentsAreCopiedIn() {
+        cache(16 << 20);
+        MemorySegment key = Arena.ofAuto().allocate(40);
+        key.fill((byte) 7);
+        MemorySegment value = MemorySegment.ofArray(value(2, 5000));
+        assertTrue(cache.put(key, value));
+        key.fill((byte) 7); // same key bytes, read back through a byte[]
+        byte[] keyBytes = new byte[40];
+        Arrays.fill(keyBytes, (byte) 7);
+        assertArrayEquals(value(2, 5000), cache.get(keyBytes));
+    }
+
+    @Test
+    void missesReadNullOrMinusOneAndAreCounted() {
+        cache(16 << 20);
+        cache.put(bytes("present"), value(1, 10));
+        assertNull(cache.get(bytes("absent")));
+        assertEquals(-1, cache.get(bytes("absent"), Arena.ofAuto().allocate(16)));
+        cache.get(bytes("present"));
+        CacheStats stats = cache.stats();
+        assertEquals(1, stats.hits());
+        assertEquals(2, stats.misses());
+        assertEquals(1, stats.entries());
+    }
+
+    @Test
+    void aValueLargerThanTheDestinationIsNotCopiedAndItsLengthIsReturned() {
+        cache(16 << 20);
+        cache.put(bytes("k"), value(3, 100));
+        MemorySegment small = Arena.ofAuto().allocate(50);
+        small.fill((byte) 0x55);
+        assertEquals(100, cache.get(bytes("k"), small));
+        for (long i = 0; i < 50; i++) {
+            assertEquals((byte) 0x55, small.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i));
+        }
+    }
+
+    @Test
+    void replacingAndRemovingFreeTheOldEntries() {
+        cache(16 << 20);
+        for (int i = 0; i < 100; i++) {
+            cache.put(bytes("k"), value(i, 100 + i));
+        }
+        assertArrayEquals(value(99, 199), cache.get(bytes("k")));
+        assertEquals(1, cache.size());
+        assertEquals(1, cache.allocator().stats().liveBlocks());
+        assertTrue(cache.remove(bytes("k")));
+        assertFalse(cache.remove(bytes("k")));
+        assertNull(cache.get(bytes("k")));
+        assertEquals(0, cache.allocator().stats().liveBlocks());
+        assertEquals(0, cache.weightBytes());
+        assertEquals(1, cache.stats().removals());
+    }
+
+    @Test
+    void putIfAbsentKeepsThePresentValue() {
+        cache(16 << 20);
+        assertTrue(cache.putIfAbsent(bytes("k"), value(1, 10)));
+        assertFalse(cache.putIfAbsent(bytes("k"), value(2, 10)));
+        assertArrayEquals(value(1, 10), cache.get(bytes("k")));
+        assertEquals(1, cache.allocator().stats().liveBlocks(), "the refused entry's block is freed");
+    }
+
+    @Test
+    void computeCreatesUpdatesAndRemoves() {
+        cache(16 << 20);
+        byte[] key = bytes("counter");
+        for (int i = 0; i < 10; i++) {
+            cache.compute(key, old -> new byte[] {(byte) (old == null ? 1 : old.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0) + 1)});
+        }
+        assertArrayEquals(new byte[] {10}, cache.get(key));
+        assertNull(cache.compute(key, old -> null));
+        assertNull(cache.get(key));
+        assertEquals(0, cache.allocator().stats().liveBlocks());
+    }
+
+    @Test
+    void aFailingRemappingChangesNothing() {
+        cache(16 << 20);
+        cache.put(bytes("k"), value(1, 10));
+        assertThrows(IllegalStateException.class, () -> cache.compute(bytes("k"), old -> {
+            throw new IllegalStateException("caller's bug");
+        }));
+        assertArrayEquals(value(1, 10), cache.get(bytes("k")));
+        // and the segment's lock was released
+        assertTrue(cache.put(bytes("k"), value(2, 10)));
+    }
+
+    @Test
+    void entriesExpireAfterTheirTimeToLive() throws InterruptedException {
+        cache(16 << 20);
+        cache.put(bytes("short"), value(1, 10), Duration.ofMillis(50));
+        cache.put(bytes("long"), value(2, 10));
+        assertArrayEquals(value(1, 10), cache.get(bytes("short")));
+        Thread.sleep(120);
+        assertNull(cache.get(bytes("short")));
+        assertFalse(cache.containsKey(bytes("short")));
+        assertTrue(cache.putIfAbsent(bytes("short"), value(3, 10)), "an expired entry counts as absent");
+        cache.put(bytes("gone"), value(4, 10), Duration.ofMillis(10));
+        Thread.sleep(50);
+        assertEquals(1, cache.cleanUp());
+        assertEquals(2, cache.size());
+        assertEquals(2, cache.allocator().stats().liveBlocks());
+        assertTrue(cache.stats().expirations() >= 2);
+    }
+
+    @Test
+    void defaultTimeToLiveApplies() throws InterruptedException {
+        cache = OffHeapCache.create(new OffHeapCacheConfig().capacityBytes(16 << 20).maxValueBytes(1024)
+                .defaultTimeToLive(Duration.ofMillis(30)));
+        cache.put(bytes("k"), value(1, 10));
+        assertTrue(cache.containsKey(bytes("k")));
+        Thread.sleep(80);
+        assertNull(cache.get(bytes("k")));
+    }
+
+    @Test
+    void weightNeverPassesCapacityAndMemoryStaysNearIt() {
+        long capacity = 8 << 20;
+        cache(capacity);
+        for (int i = 0; i < 20_000; i++) {
+            assertTrue(cache.put(bytes("key-" + i), value(i, 200 + (i % 50) * 40)));
+            assertTrue(cache.weightBytes() <= capacity, "weight " + cache.weightBytes() + " at put " + i);
+        }
+        CacheStats stats = cache.stats();
+        assertTrue(stats.evictions() > 0);
+        assertTrue(stats.weightBytes() > capacity * 8 / 10, "a full cache stays near full: " + stats);
+        assertEquals(stats.entries(), cache.allocator().stats().liveBlocks());
+        assertTrue(stats.allocator().committedBytes() < capacity + capacity / 4 + (8 << 20),
+                "committed " + stats.allocator().committedBytes());
+    }
+
+    @Test
+    void maxEntriesIsHonoured() {
+        cache = OffHeapCache.create(new OffHeapCacheConfig().capacityBytes(16 << 20).maxValueBytes(1024)
+                .segments(4).maxEntries(400));
+        for (int i = 0; i < 5_000; i++) {
+            cache.put(bytes("key-" + i), value(i, 16));
+        }
+        assertTrue(cache.size() <= 400, "size " + cache.size());
+        assertTrue(cache.size() > 300, "size " + cache.size());
+    }
+
+    @Test
+    void aScanOfOneTimeKeysDoesNotFlushFrequentlyReadOnes() {
+        cache = OffHeapCache.create(new OffHeapCacheConfig().capacityBytes(4 << 20).maxValueBytes(4096)
+                .segments(1));
+        int hot = 1000;
+        for (int round = 0; round < 20; round++) {
+            for (int i = 0; i < hot; i++) {
+                if (cache.get(bytes("hot-" + i)) == null) {
+                    cache.put(bytes("hot-" + i), value(i, 1000));
+                }
+            }
+        }
+        // 3x the capacity of keys seen once: an LRU would keep none of the hot set
+        for (int i = 0; i < 12_000; i++) {
+            cache.put(bytes("scan-" + i), value(i, 1000));
+        }
+        int kept = 0;
+        for (int i = 0; i < hot; i++) {
+            if (cache.get(bytes("hot-" + i)) != null) {
+                kept++;
+            }
+        }
+        assertTrue(kept > hot * 9 / 10, "hot entries kept after the scan: " + kept + " of " + hot);
+    }
+
+    @Test
+    void badInputIsRejectedClearlyAndChangesNothing() {
+        cache(16 << 20);
+        cache.put(bytes("k"), value(1, 10));
+        CacheStats before = cache.stats();
+        assertThrows(NullPointerException.class, () -> cache.put((byte[]) null, value(1, 1)));
+        assertThrows(NullPointerException.class, () -> cache.put(bytes("k"), null));
+        IllegalArgumentException empty = assertThrows(IllegalArgumentException.class,
+                () -> cache.put(new byte[0], value(1, 1)));
+        assertTrue(empty.getMessage().contains("key of 0 bytes"), empty.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> cache.get(new byte[(64 << 10) + 1]));
+        IllegalArgumentException big = assertThrows(IllegalArgumentException.class,
+                () -> cache.put(bytes("k"), new byte[(64 << 10) + 1]));
+        assertTrue(big.getMessage().contains("maxValueBytes (65536)"), big.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> cache.put(bytes("k"), value(1, 1), Duration.ofSeconds(-1)));
+        assertThrows(IllegalArgumentException.class,
+                () -> cache.get(bytes("k"), MemorySegment.ofArray(new byte[10]).asReadOnly()));
+        assertEquals(before.entries(), cache.stats().entries());
+        assertEquals(before.puts(), cache.stats().puts());
+        assertArrayEquals(value(1, 10), cache.get(bytes("k")));
+    }
+
+    @Test
+    void aValueLargerThanTheWholeCacheIsRejectedWithBothFigures() {
+        cache = OffHeapCache.create(new OffHeapCacheConfig().capacityBytes(1 << 20).maxValueBytes(512 << 10)
+                .segments(1));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> cache.put(bytes("k"), new byte[2 << 20]));
+        assertTrue(e.getMessage().contains("than the whole cache (1048576 bytes)"), e.getMessage());
+    }
+
+    @Test
+    void configurationErrorsNameTheSetting() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> OffHeapCache.create(new OffHeapCacheConfig().capacityBytes(8 << 20).segments(16)));
+        assertTrue(e.getMessage().contains("segments(16)"), e.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> OffHeapCache.create(new OffHeapCacheConfig().segments(3)));
+        assertThrows(IllegalArgumentException.class,
+                () -> OffHeapCache.create(new OffHeapCacheConfig().maxEntries(0)));
+        assertThrows(IllegalArgumentException.class,
+                () -> OffHeapCache.create(new OffHeapCacheConfig().capacityBytes(1000)));
+    }
+
+    @Test
+    void aSharedAllocatorStaysOpenAndGetsItsMemoryBack() {
+        try (OffHeapAllocator shared = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("shared")
+                .maxBytes(64 << 20))) {
+            OffHeapCache c = OffHeapCache.create(new OffHeapCacheConfig().allocator(shared).capacityBytes(16 << 20));
+            for (int i = 0; i < 100; i++) {
+                c.put(bytes("k" + i), value(i, 100));
+            }
+            assertEquals(100, shared.stats().liveBlocks());
+            c.close();
+            assertEquals(0, shared.stats().liveBlocks());
+            long block = shared.allocate(64);
+            shared.free(block);
+        }
+    }
+
+    @Test
+    void aClosedCacheRefusesEveryCallByName() {
+        cache(16 << 20);
+        cache.put(bytes("k"), value(1, 10));
+        cache.close();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> cache.get(bytes("k")));
+        assertTrue(e.getMessage().contains("cache 'test' is closed"), e.getMessage());
+        assertThrows(IllegalStateException.class, () -> cache.put(bytes("k"), value(1, 1)));
+        assertThrows(IllegalStateException.class, () -> cache.remove(bytes("k")));
+        cache.close(); // idempotent
+        cache = null;
+    }
+
+    @Test
+    void computeSeesTheCurrentValueReadOnly() {
+        cache(16 << 20);
+        cache.put(bytes("k"), value(1, 10));
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        cache.compute(bytes("k"), old -> {
+            try {
+                old.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 0, (byte) 0);
+            } catch (UnsupportedOperationException | IllegalArgumentException e) {
+                thrown.set(e);
+            }
+            return old.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        });
+        assertTrue(thrown.get() != null, "the current value is handed out read-only");
+        assertArrayEquals(value(1, 10), cache.get(bytes("k")));
+    }
+}
