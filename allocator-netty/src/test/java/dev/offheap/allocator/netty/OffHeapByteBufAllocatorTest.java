@@ -1,0 +1,175 @@
+package dev.offheap.allocator.netty;
+
+import dev.offheap.allocator.OffHeapOutOfMemoryException;
+import dev.offheap.allocator.offheap.OffHeapAllocator;
+import dev.offheap.allocator.offheap.OffHeapAllocatorConfig;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.util.IllegalReferenceCountException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class OffHeapByteBufAllocatorTest {
+    private OffHeapAllocator memory;
+    private OffHeapByteBufAllocator netty;
+
+    @BeforeEach
+    void open() {
+        memory = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("netty-test").maxBytes(64 << 20));
+        netty = new OffHeapByteBufAllocator(memory);
+    }
+
+    @AfterEach
+    void close() {
+        memory.close();
+    }
+
+    private long liveBlocks() {
+        return memory.stats().liveBlocks();
+    }
+
+    @Test
+    void directBuffersAreBlocksOfTheAllocatorAndReleaseFreesThem() {
+        ByteBuf buf = netty.directBuffer(100);
+        assertTrue(buf.isDirect());
+        assertTrue(buf.hasMemoryAddress() || buf.nioBufferCount() == 1);
+        assertEquals(100, buf.capacity());
+        assertEquals(1, liveBlocks());
+        if (buf.hasMemoryAddress()) {
+            assertEquals(100, memory.segment(buf.memoryAddress()).byteSize() >= 100 ? 100 : -1,
+                    "the buffer's address is a block of the allocator");
+        }
+        buf.writeCharSequence("hello, off-heap", StandardCharsets.US_ASCII);
+        assertEquals("hello, off-heap", buf.toString(StandardCharsets.US_ASCII));
+        assertTrue(buf.release());
+        assertEquals(0, liveBlocks());
+    }
+
+    @Test
+    void bufferAndIoBufferPreferDirect() {
+        ByteBuf a = netty.buffer(10);
+        ByteBuf b = netty.ioBuffer(10);
+        assertTrue(a.isDirect());
+        assertTrue(b.isDirect());
+        assertTrue(netty.isDirectBufferPooled());
+        a.release();
+        b.release();
+        assertEquals(0, liveBlocks());
+    }
+
+    @Test
+    void referenceCountingFreesOnlyAtZeroAndRefusesADoubleRelease() {
+        ByteBuf buf = netty.directBuffer(64);
+        buf.retain();
+        assertFalse(buf.release());
+        assertEquals(1, liveBlocks());
+        assertTrue(buf.release());
+        assertEquals(0, liveBlocks());
+        assertThrows(IllegalReferenceCountException.class, buf::release);
+        assertThrows(IllegalReferenceCountException.class, () -> buf.getByte(0));
+        assertEquals(0, liveBlocks());
+        // the allocator is intact: nothing was freed twice
+        long block = memory.allocate(64);
+        memory.free(block);
+    }
+
+    @Test
+    void capacityGrowthMovesToANewBlockKeepingTheBytesAndFreesTheOld() {
+        ByteBuf buf = netty.directBuffer(16, 1 << 20);
+        for (int i = 0; i < 10_000; i++) {
+            buf.writeInt(i);
+        }
+        assertTrue(buf.capacity() >= 40_000);
+        for (int i = 0; i < 10_000; i++) {
+            assertEquals(i, buf.readInt());
+        }
+        assertEquals(1, liveBlocks(), "old blocks freed as the buffer grew");
+        buf.capacity(100);
+        assertEquals(100, buf.capacity());
+        assertEquals(1, liveBlocks());
+        buf.release();
+        assertEquals(0, liveBlocks());
+    }
+
+    @Test
+    void maxCapacityIsNettys() {
+        ByteBuf buf = netty.directBuffer(8, 16);
+        buf.writeLong(1).writeLong(2);
+        assertThrows(IndexOutOfBoundsException.class, () -> buf.writeByte(3));
+        buf.release();
+    }
+
+    @Test
+    void releaseFromAnotherThreadFreesTheBlock() throws InterruptedException {
+        BlockingQueue<ByteBuf> handOver = new ArrayBlockingQueue<>(1024);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread consumer = Thread.ofPlatform().start(() -> {
+            try {
+                for (int i = 0; i < 10_000; i++) {
+                    ByteBuf buf = handOver.take();
+                    if (buf.readInt() != i) {
+                        throw new AssertionError("buffer " + i + " holds " + buf.getInt(0));
+                    }
+                    buf.release();
+                }
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        for (int i = 0; i < 10_000; i++) {
+            handOver.put(netty.directBuffer(64).writeInt(i));
+        }
+        consumer.join();
+        assertNull(failure.get());
+        assertEquals(0, liveBlocks());
+    }
+
+    @Test
+    void compositeAndHeapBuffersWork() {
+        CompositeByteBuf composite = netty.compositeDirectBuffer();
+        composite.addComponent(true, netty.directBuffer(8).writeLong(7));
+        composite.addComponent(true, netty.directBuffer(8).writeLong(8));
+        assertEquals(7, composite.readLong());
+        assertEquals(8, composite.readLong());
+        assertEquals(2, liveBlocks());
+        composite.release();
+        assertEquals(0, liveBlocks());
+        ByteBuf heap = netty.heapBuffer(10);
+        assertFalse(heap.isDirect());
+        heap.release();
+    }
+
+    @Test
+    void metricsAreTheAllocatorsFiguresNeverMinusOne() {
+        assertEquals(0, netty.metric().usedDirectMemory());
+        ByteBuf buf = netty.directBuffer(1000);
+        assertTrue(netty.metric().usedDirectMemory() >= 1000, netty.metric().toString());
+        buf.release();
+        assertEquals(0, netty.metric().usedDirectMemory());
+    }
+
+    @Test
+    void theCapIsTheAllocatorsWithItsFigures() {
+        ByteBuf big = netty.directBuffer(40 << 20);
+        OffHeapOutOfMemoryException e = assertThrows(OffHeapOutOfMemoryException.class,
+                () -> netty.directBuffer(40 << 20));
+        assertTrue(e.getMessage().contains(Long.toString(64L << 20)), e.getMessage());
+        assertEquals(1, liveBlocks());
+        big.release();
+        ByteBuf again = netty.directBuffer(40 << 20);
+        again.release();
+        assertEquals(0, liveBlocks());
+    }
+}
