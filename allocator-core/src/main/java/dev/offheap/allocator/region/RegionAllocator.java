@@ -117,6 +117,11 @@ public abstract sealed class RegionAllocator implements Allocator
                 largest, getLong(LIVE_BLOCKS), getLong(ALLOCATIONS), getLong(FREES), List.of());
     }
 
+    /** Blocks allocated and not freed: one read, where {@link #stats()} also walks the free lists. */
+    public final long liveBlocks() {
+        return getLong(LIVE_BLOCKS);
+    }
+
     @Override
     public final void close() {
         if (!closed) {

@@ -81,6 +81,9 @@ final class GlobalHeap {
     private long purgedBytes;
     private long purges;
     private boolean warnedNearCap;
+    /** Purges between taking their pages out of the buddy and giving them back (the madvise calls, unlocked). */
+    private int purgesInFlight;
+    private final java.util.concurrent.locks.Condition purgeDone = lock.newCondition();
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     GlobalHeap(String name, MemorySource.Range range, long maxBytes, byte newSlabFill) {
@@ -129,13 +132,26 @@ final class GlobalHeap {
 
     /** Lock held: gives back the slabs of every cache whose thread has died. */
     private void reclaimDeadCaches() {
-        caches.removeIf(cache -> {
-            if (cache.ownerDied()) {
-                releaseCacheSlabs(cache, false);
-                return true;
-            }
-            return false;
-        });
+        ArrayList<ThreadCache> dead = new ArrayList<>();
+        caches.removeIf(cache -> cache.ownerDied() && dead.add(cache));
+        // Out of the registry first: the walk below lets waiting threads in between slabs, and nobody else
+        // reaches a dead thread's cache (remote freers only touch its slabs).
+        for (ThreadCache cache : dead) {
+            releaseCacheSlabs(cache, false);
+        }
+    }
+
+    /**
+     * Lock held, in a long walk (thousands of slabs after a thread with a big cache died), between two
+     * self-contained steps: lets threads waiting for the lock in, so that the purge never stalls an allocation
+     * for more than one step. Measured (CacheBench, 256 MiB cache): walks held the lock for 1-10 ms before.
+     */
+    private void letWaitersIn() {
+        if (lock.hasQueuedThreads()) {
+            lock.unlock();
+            Thread.yield();
+            lock.lock();
+        }
     }
 
     /**
@@ -217,6 +233,8 @@ final class GlobalHeap {
                     cache.removeOwned(slab);
                     detachLocked(slab);
                 }
+                letWaitersIn();
+                i = Math.min(i, cache.ownedCount[c]);
             }
         }
     }
@@ -238,7 +256,7 @@ final class GlobalHeap {
      * owners use them without a lock.
      */
     private void trimSharedCaches() {
-        for (ThreadCache cache : caches) {
+        for (ThreadCache cache : caches.toArray(ThreadCache[]::new)) { // a copy: the walk lets registrations in
             if (cache.thread == null && cache.lock.tryLock()) {
                 try {
                     releaseCacheSlabs(cache, true);
@@ -401,6 +419,10 @@ final class GlobalHeap {
             releaseEmpty();
             page = buddy.allocatePages(pages, alignOrder);
         }
+        while (page < 0 && purgesInFlight > 0) {
+            purgeDone.awaitUninterruptibly(); // the pages being decommitted come back in a moment
+            page = buddy.allocatePages(pages, alignOrder);
+        }
         if (page < 0) {
             throw new OffHeapOutOfMemoryException("allocate(" + requested + "): OffHeapAllocator '" + name
                     + "' has no run of " + pages + " free pages left in its " + rangeBytes + "-byte range ("
@@ -454,17 +476,19 @@ final class GlobalHeap {
     private void releaseEmpty() {
         reclaimDeadCaches();
         for (ArrayDeque<Slab> queue : partial) {
-            queue.removeIf(slab -> {
+            for (int n = queue.size(); n > 0 && !queue.isEmpty(); n--) {
+                Slab slab = queue.pollFirst();
                 slab.collectRemote(memory);
                 if (slab.isEmpty()) {
                     release(slab);
-                    return true;
+                } else {
+                    queue.addLast(slab);
                 }
-                return false;
-            });
+                letWaitersIn();
+            }
         }
         mediumChunks.removeIf(chunk -> {
-            if (chunk.blocks.stats().liveBlocks() == 0) {
+            if (chunk.blocks.liveBlocks() == 0) {
                 chunk.blocks.close();
                 unmap(chunk);
                 givePages(chunk.firstPage, chunk.pageCount, MEDIUM);
@@ -484,6 +508,7 @@ final class GlobalHeap {
      * @return bytes handed back to the OS
      */
     long purge(boolean everything) {
+        long[] blocks;
         lock.lock();
         try {
             epoch++;
@@ -492,18 +517,34 @@ final class GlobalHeap {
             if (!range.canDecommit()) {
                 return 0;
             }
-            long pages = buddy.purge(everything ? Integer.MAX_VALUE : epoch - 1, range);
-            if (pages > 0) {
-                purges++;
-                purgedBytes += pages * PAGE_BYTES;
-                PurgeEvent event = new PurgeEvent();
-                if (event.isEnabled()) {
-                    event.allocator = name;
-                    event.bytes = pages * PAGE_BYTES;
-                    event.commit();
-                }
-                LOG.debug("OffHeapAllocator '{}' returned {} bytes to the OS", name, pages * PAGE_BYTES);
+            blocks = buddy.takePurgeable(everything ? Integer.MAX_VALUE : epoch - 1);
+            if (blocks.length > 0) {
+                purgesInFlight++;
             }
+        } finally {
+            lock.unlock();
+        }
+        if (blocks.length == 0) {
+            return 0;
+        }
+        // The madvise calls, microseconds each and hundreds at a time, run without the lock: allocations go on.
+        for (long block : blocks) {
+            range.decommit((block >>> 8) << PAGE_SHIFT, (1L << (block & 0xff)) << PAGE_SHIFT);
+        }
+        lock.lock();
+        try {
+            long pages = buddy.returnPurged(blocks, epoch);
+            purgesInFlight--;
+            purgeDone.signalAll();
+            purges++;
+            purgedBytes += pages * PAGE_BYTES;
+            PurgeEvent event = new PurgeEvent();
+            if (event.isEnabled()) {
+                event.allocator = name;
+                event.bytes = pages * PAGE_BYTES;
+                event.commit();
+            }
+            LOG.debug("OffHeapAllocator '{}' returned {} bytes to the OS", name, pages * PAGE_BYTES);
             return pages * PAGE_BYTES;
         } finally {
             lock.unlock();

@@ -95,23 +95,47 @@ public sealed interface MemorySource {
         void decommit(long offset, long byteSize);
     }
 
-    /** A range as opened by one of the sources: its segment, how it decommits (null: it cannot), how it closes. */
-    record OpenRange(MemorySegment segment, Decommitter decommitter, Runnable closer) implements Range {
+    /**
+     * A range as opened by one of the sources: its segment, how it decommits (null: it cannot), how it closes.
+     * Decommits run outside the heap's lock (the purger's madvise calls must not stall allocations), so they
+     * and {@link #close()} exclude each other here: once closed, a late decommit does nothing, and it can never
+     * reach address space that was unmapped and perhaps mapped again by someone else.
+     */
+    static final class OpenRange implements Range {
+        private final MemorySegment segment;
+        private final Decommitter decommitter;
+        private final Runnable closer;
+        private boolean closed;
+
+        OpenRange(MemorySegment segment, Decommitter decommitter, Runnable closer) {
+            this.segment = segment;
+            this.decommitter = decommitter;
+            this.closer = closer;
+        }
+
+        @Override
+        public MemorySegment segment() {
+            return segment;
+        }
+
         @Override
         public boolean canDecommit() {
             return decommitter != null;
         }
 
         @Override
-        public void decommit(long offset, long byteSize) {
-            if (decommitter != null) {
+        public synchronized void decommit(long offset, long byteSize) {
+            if (decommitter != null && !closed) {
                 decommitter.decommit(offset, byteSize);
             }
         }
 
         @Override
-        public void close() {
-            closer.run();
+        public synchronized void close() {
+            if (!closed) {
+                closed = true;
+                closer.run();
+            }
         }
     }
 

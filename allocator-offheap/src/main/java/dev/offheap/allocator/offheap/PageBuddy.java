@@ -1,5 +1,7 @@
 package dev.offheap.allocator.offheap;
 
+import org.agrona.collections.LongArrayList;
+
 import java.util.Arrays;
 
 /**
@@ -166,26 +168,48 @@ final class PageBuddy {
     }
 
     /**
-     * Hands back every free block last freed before {@code epochLimit} that still has committed pages.
+     * Takes out of the free lists every free block last freed before {@code epochLimit} that still has committed
+     * pages, so that they can be decommitted without the heap's lock; hand them back with {@link #returnPurged}.
+     * Meanwhile they are neither free nor in a span: nobody allocates them, and their buddies do not merge with
+     * them.
      *
-     * @return the pages decommitted
+     * @return the blocks, each {@code page << 8 | order}
      */
-    long purge(int epochLimit, MemorySource.Range range) {
-        long purged = 0;
+    long[] takePurgeable(int epochLimit) {
+        LongArrayList taken = new LongArrayList();
         for (int k = 0; k <= maxOrder; k++) {
-            for (int p = head[k]; p != -1; p = next[p]) {
-                if (freedEpoch[p] < epochLimit) {
-                    int dirty = countCommitted(p, 1 << k);
-                    if (dirty > 0) {
-                        range.decommit((long) p << PAGE_SHIFT, (1L << k) << PAGE_SHIFT);
-                        for (int q = p; q < p + (1 << k); q++) {
-                            committed[q >>> 6] &= ~(1L << q);
-                        }
-                        committedPages -= dirty;
-                        purged += dirty;
-                    }
+            int p = head[k];
+            while (p != -1) {
+                int following = next[p];
+                if (freedEpoch[p] < epochLimit && countCommitted(p, 1 << k) > 0) {
+                    unlink(p, k);
+                    freePages -= 1L << k;
+                    taken.addLong(((long) p << 8) | k);
                 }
+                p = following;
             }
+        }
+        return taken.toLongArray();
+    }
+
+    /**
+     * Gives back blocks from {@link #takePurgeable} after their memory was decommitted: clean now, free again,
+     * merged with free buddies.
+     *
+     * @return the pages that were committed and are not now
+     */
+    long returnPurged(long[] blocks, int epoch) {
+        long purged = 0;
+        for (long block : blocks) {
+            int page = (int) (block >>> 8);
+            int order = (int) (block & 0xff);
+            int dirty = countCommitted(page, 1 << order);
+            for (int q = page; q < page + (1 << order); q++) {
+                committed[q >>> 6] &= ~(1L << q);
+            }
+            committedPages -= dirty;
+            purged += dirty;
+            free(page, order, epoch);
         }
         return purged;
     }

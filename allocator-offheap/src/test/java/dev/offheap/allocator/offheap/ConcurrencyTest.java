@@ -331,4 +331,57 @@ class ConcurrencyTest {
             assertTrue(allocator.purgeCount() >= 1);
         }
     }
+
+    /**
+     * The purge hands pages back (madvise) without the heap's lock, so it must never hand back pages that an
+     * allocation took meanwhile: a live block zeroed behind its owner's back fails its cookie.
+     */
+    @Test
+    void purgesRacingAllocationsNeverTouchLiveBlocks() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("purge-race")
+                .maxBytes(256L << 20).decayMillis(-1))) {
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            long deadline = System.nanoTime() + 1_500_000_000L;
+            List<Thread> threads = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                long seed = t;
+                threads.add(Thread.ofPlatform().start(() -> {
+                    SplittableRandom random = new SplittableRandom(seed);
+                    long[] addresses = new long[256];
+                    long[] sizes = new long[256];
+                    try {
+                        while (System.nanoTime() < deadline) {
+                            int i = random.nextInt(addresses.length);
+                            if (addresses[i] != 0) {
+                                check(allocator, addresses[i], sizes[i]);
+                                allocator.free(addresses[i]);
+                                addresses[i] = 0;
+                            } else {
+                                sizes[i] = randomSize(random);
+                                addresses[i] = allocator.allocate(sizes[i]);
+                                stamp(allocator, addresses[i], sizes[i]);
+                            }
+                        }
+                        for (int i = 0; i < addresses.length; i++) {
+                            if (addresses[i] != 0) {
+                                check(allocator, addresses[i], sizes[i]);
+                                allocator.free(addresses[i]);
+                            }
+                        }
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                }));
+            }
+            long purged = 0;
+            while (System.nanoTime() < deadline) {
+                purged += allocator.trim();
+            }
+            for (Thread thread : threads) {
+                thread.join();
+            }
+            assertEquals(null, failure.get());
+            assertTrue(purged > 0, "the purges handed pages back while the others allocated");
+        }
+    }
 }
