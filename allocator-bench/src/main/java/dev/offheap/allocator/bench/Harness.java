@@ -29,15 +29,17 @@ import java.util.stream.Stream;
 public final class Harness {
 
     private static final List<String> WORKLOADS = List.of("pair", "latency", "replace", "sizemix", "xmalloc", "larson",
-            "ring", "seed", "trace");
-    private static final List<String> LATENCY_PEERS = List.of("offheap", "malloc", "netty-pooled", "netty-adaptive");
+            "ring", "seed", "trace", "cache");
+    private static final List<String> LATENCY_PEERS = List.of("offheap", "malloc", "netty-pooled", "netty-adaptive",
+            "netty-offheap");
     private static final List<String> LARSON_PEERS = List.of("offheap", "offheap-nocache", "malloc", "malloc-jemalloc",
             "malloc-mimalloc", "malloc-tcmalloc");
     private static final List<String> PAIR_PEERS = List.of("offheap", "offheap-nocache", "malloc", "malloc-jemalloc",
-            "malloc-mimalloc", "malloc-tcmalloc", "netty-pooled", "netty-adaptive", "arena-confined", "arena-shared",
+            "malloc-mimalloc", "malloc-tcmalloc", "netty-pooled", "netty-adaptive", "netty-offheap", "arena-confined",
+            "arena-shared",
             "allocate-direct", "bump", "implicit", "explicit", "segregated", "buddy", "slab");
     private static final List<String> MULTI_PEERS = List.of("offheap", "malloc", "malloc-jemalloc", "malloc-mimalloc",
-            "malloc-tcmalloc", "netty-pooled", "netty-adaptive");
+            "malloc-tcmalloc", "netty-pooled", "netty-adaptive", "netty-offheap");
     /** Peers that can replay a trace on its own threads: thread-safe, with address handles. */
     private static final List<String> THREADED_TRACE_PEERS = List.of("offheap", "malloc", "malloc-jemalloc",
             "malloc-mimalloc", "malloc-tcmalloc");
@@ -87,6 +89,7 @@ public final class Harness {
     private void run() throws Exception {
         List<Task> tasks = new ArrayList<>();
         Map<String, Map<String, Measurement>> results = new LinkedHashMap<>();
+        Map<String, Map<String, String>> cacheResults = new LinkedHashMap<>();
         for (String workload : options.workloads) {
             switch (workload) {
                 case "pair" -> {
@@ -126,6 +129,13 @@ public final class Harness {
                         }
                     }
                 }
+                case "cache" -> {
+                    for (int readPercent : List.of(90, 50)) {
+                        for (String peer : options.peers != null ? options.peers : List.of(CachePeer.NAMES)) {
+                            tasks.add(cacheTask(peer, readPercent, cacheResults));
+                        }
+                    }
+                }
                 default -> throw new IllegalArgumentException("unknown workload " + workload);
             }
         }
@@ -144,6 +154,9 @@ public final class Harness {
             done++;
         }
         buildTables(results);
+        if (!cacheResults.isEmpty()) {
+            cacheTable(cacheResults);
+        }
         for (Report.Table table : report.tables) {
             System.out.print(table.text());
         }
@@ -384,6 +397,94 @@ public final class Harness {
     }
 
     // -------------------------------------------------------------------------------------------------------
+    // Off-heap caches
+
+    private Task cacheTask(String peer, int readPercent, Map<String, Map<String, String>> results) {
+        double seconds = Math.max(1, options.iterations * options.iterationSeconds * 1.5);
+        String mix = readPercent + "/" + (100 - readPercent);
+        return new Task("cache " + peer + " " + mix, 4 + 5 * seconds, () -> {
+            List<String> command = new ArrayList<>(javaCommand());
+            command.addAll(1, CACHE_JVM_FLAGS);
+            command.addAll(List.of(CacheBench.class.getName(), peer, Integer.toString(readPercent),
+                    Double.toString(seconds), Integer.toString(CACHE_RATE)));
+            String output = runChild(command, Optional.empty());
+            String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
+            Map<String, String> fields = new LinkedHashMap<>();
+            if (line == null) {
+                List<String> printed = output.lines().filter(l -> !l.isBlank()).toList();
+                fields.put("missing", "failed: " + printed.stream().filter(l -> l.contains("Exception"))
+                        .findFirst().orElse(printed.isEmpty() ? "no output" : printed.getLast()).strip());
+            } else {
+                Arrays.stream(line.substring(7).split(" ")).map(f -> f.split("=", 2))
+                        .forEach(f -> fields.put(f[0], f[1]));
+                fields.forEach((k, v) -> {
+                    if (!k.equals("note")) {
+                        report.csv("cache", peer, mix, k, Double.parseDouble(v), "");
+                    }
+                });
+            }
+            results.put(peer + "|" + mix, fields);
+        });
+    }
+
+    /** Heap pre-touched, so resident growth is off-heap memory; Chronicle Map needs its opens to run at all. */
+    private static final List<String> CACHE_JVM_FLAGS = List.of("-Xms1g", "-XX:+AlwaysPreTouch",
+            "-Dchronicle.analytics.disable=true", "--sun-misc-unsafe-memory-access=allow",
+            "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED", "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
+            "--add-exports=jdk.unsupported/sun.misc=ALL-UNNAMED",
+            "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
+            "--add-opens=jdk.compiler/com.sun.tools.javac=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
+            "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
+            "--add-opens=java.base/java.util=ALL-UNNAMED", "--add-opens=java.base/java.nio=ALL-UNNAMED",
+            "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED");
+    /** Operations per second of the fixed-rate latency run: well within every peer's throughput. */
+    private static final int CACHE_RATE = 100_000;
+
+    private void cacheTable(Map<String, Map<String, String>> results) {
+        Report.Table table = new Report.Table("cache", "Off-heap caches: YCSB scrambled Zipfian",
+                "Workload 8: " + CacheBench.RECORDS + " keys (scrambled Zipfian, theta 0.99), values of 16 B to"
+                        + " 128 KiB (half under 256 B, mean about 2.5 KiB), capacity " + mib(CacheBench.CAPACITY_BYTES)
+                        + "; reads fill the cache on a miss. Throughput in thousands of operations per second on 1 and"
+                        + " 2 threads (x ohc: 2 threads, against OHC's default LRU); hit rate of the 2-thread run;"
+                        + " latency at a fixed " + CACHE_RATE / 1000 + "k operations/s on one thread, from each"
+                        + " operation's intended start (no coordinated omission), in microseconds; memory = growth"
+                        + " of resident memory over the run / capacity (heap pre-touched; includes the JVM's own"
+                        + " growth alike for all), and the peer's own figure where it gives one. Chronicle Map is a"
+                        + " map, not a cache: it cannot evict, so it is sized for every key.",
+                List.of("peer", "mix", "kops/s 1 thr", "kops/s 2 thr", "x ohc", "hit rate", "p50 us", "p99 us",
+                        "p99.9 us", "memory / capacity", "note"), "throughput on 2 threads, x ohc (higher better)");
+        for (String mix : List.of("90/10", "50/50")) {
+            Map<String, String> baseline = results.get("ohc|" + mix);
+            double base = baseline == null || baseline.containsKey("missing") ? Double.NaN
+                    : Double.parseDouble(baseline.get("ops2"));
+            results.forEach((key, f) -> {
+                if (!key.endsWith("|" + mix)) {
+                    return;
+                }
+                String peer = key.substring(0, key.indexOf('|'));
+                if (f.containsKey("missing")) {
+                    table.add(List.of(peer, mix, "-", "-", "-", "-", "-", "-", "-", "-", f.get("missing")));
+                    return;
+                }
+                double ops2 = Double.parseDouble(f.get("ops2"));
+                double capacity = Double.parseDouble(f.get("capacity"));
+                long own = Long.parseLong(f.get("own"));
+                table.add(List.of(peer, mix, fmt(Double.parseDouble(f.get("ops1")) / 1000), fmt(ops2 / 1000),
+                        fmt(ops2 / base), String.format(Locale.ROOT, "%.3f", Double.parseDouble(f.get("hitRate"))),
+                        fmt(Double.parseDouble(f.get("p50")) / 1000), fmt(Double.parseDouble(f.get("p99")) / 1000),
+                        fmt(Double.parseDouble(f.get("p999")) / 1000),
+                        fmt(Double.parseDouble(f.get("rssGrowth")) / capacity)
+                                + (own >= 0 ? " (own " + fmt(own / capacity) + ")" : ""),
+                        f.get("note").replace('_', ' ')));
+                if (mix.equals("90/10")) {
+                    table.chart.put(peer, ops2 / base);
+                }
+            });
+        }
+        report.tables.add(table);
+    }
+
+    // -------------------------------------------------------------------------------------------------------
     // Seed table
 
     private void seedTable() {
@@ -568,12 +669,15 @@ public final class Harness {
 
                 Runs the comparison suite: each workload against each peer, one fresh JVM per figure.
 
-                  --workloads LIST   among pair,latency,replace,sizemix,xmalloc,larson,ring,seed,trace
+                  --workloads LIST   among pair,latency,replace,sizemix,xmalloc,larson,ring,seed,trace,cache
                                      (default: all)
                   --peers LIST       peers for every workload (default: each workload's own list), among
                                      offheap, offheap-nocache, malloc, malloc-jemalloc, malloc-mimalloc,
-                                     malloc-tcmalloc, netty-pooled, netty-adaptive, arena-confined, arena-shared,
-                                     allocate-direct, bump, implicit, explicit, segregated, buddy, slab
+                                     malloc-tcmalloc, netty-pooled, netty-adaptive, netty-offheap (Netty's
+                                     buffers through OffHeapByteBufAllocator), arena-confined, arena-shared,
+                                     allocate-direct, bump, implicit, explicit, segregated, buddy, slab;
+                                     for the cache workload: offheap-cache, ohc, ohc-wtinylfu, chronicle-map,
+                                     ehcache-offheap
                   --sizes LIST       block sizes of the pair workload (default: 16,64,256,1024,4096,65536)
                   --trace FILE       an alloc-trace v1 file to replay (repeatable; default: ../shared/traces/*.gz)
                   --iterations N     measured JMH iterations per figure (default 3)

@@ -11,6 +11,7 @@ import dev.offheap.allocator.region.ImplicitListAllocator;
 import dev.offheap.allocator.region.RegionAllocator;
 import dev.offheap.allocator.region.SegregatedListAllocator;
 import dev.offheap.allocator.region.SlabAllocator;
+import dev.offheap.allocator.netty.OffHeapByteBufAllocator;
 import io.netty.buffer.AdaptiveByteBufAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -49,6 +50,8 @@ public abstract class Peer implements AutoCloseable {
             case "malloc" -> new Malloc(name);
             case "netty-pooled" -> new Netty(name, PooledByteBufAllocator.DEFAULT);
             case "netty-adaptive" -> new Netty(name, new AdaptiveByteBufAllocator(true, false));
+            case "netty-offheap" -> new Netty(name, new OffHeapByteBufAllocator(OffHeapAllocator.create(
+                    new OffHeapAllocatorConfig().name("bench-netty").maxBytes(Math.max(regionBytes, 64L << 20)))));
             case "arena-confined" -> new ArenaPerAllocation(name, false);
             case "arena-shared" -> new ArenaPerAllocation(name, true);
             case "allocate-direct" -> new AllocateDirect(name);

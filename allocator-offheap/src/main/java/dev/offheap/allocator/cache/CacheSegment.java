@@ -33,8 +33,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  *
  * <p><b>Policy (W-TinyLFU).</b> Three intrusive LRU queues linked through the entries' headers: window (1% of
  * the segment's weight), probation and protected (80% of the rest). New entries enter the window; the
- * window's overflow competes with the main space's LRU victim, and the one the {@link FrequencySketch} says is
- * seen more often stays (ties keep the victim: one-hit wonders do not displace regulars). A hit in probation
+ * window's overflow is admitted to the main space only if the {@link FrequencySketch} says it is seen more
+ * often than all the entries it would displace together (ties keep the victims: one-hit wonders do not
+ * displace regulars, and one large value does not displace many small ones as popular). A hit in probation
  * promotes to protected; protected's overflow is demoted to probation. Reads do not touch the queues: they
  * append the entry's address to a lossy ring ({@code readBuffer}) that writers, or a reader that wins a
  * try-lock every 16 reads, drain under the lock, checking each address is still indexed before using it.
@@ -113,7 +114,8 @@ final class CacheSegment {
         this.maxCount = maxCount;
         this.windowMax = Math.max(1, maxWeight / 100);
         this.protectedMax = (maxWeight - windowMax) * 4 / 5;
-        this.sketch = new FrequencySketch(Math.min(maxCount, maxWeight / 128));
+        // Sized for entries of about 1 KiB on average: 4 counters per expected entry, aged every 10 x that many reads.
+        this.sketch = new FrequencySketch(Math.min(maxCount, maxWeight / 1024));
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -352,17 +354,51 @@ final class CacheSegment {
         }
     }
 
-    /** TinyLFU: the window's overflow enters probation only if it is seen more often than what it displaces. */
+    /**
+     * TinyLFU with weights: the window's overflow enters the main space (probation) only if the sketch says it
+     * is seen more often than <em>all</em> the entries it would displace together: the victims from probation's
+     * LRU end, then protected's, until the main space has room for its weight. Comparing with the sum, not
+     * victim by victim, keeps one large value from pushing out dozens of small entries that are read as often:
+     * the count of hits is what a cache is for.
+     */
     private void admit(long candidate) {
+        long mainMax = maxWeight - windowMax;
+        long excessBytes = queueWeight[PROBATION] + queueWeight[PROTECTED] + weightOf(candidate) - mainMax;
+        if (excessBytes <= 0) {
+            linkFirst(PROBATION, candidate);
+            return;
+        }
         int candidateFrequency = sketch.frequency(hashOf(candidate));
-        while (weight > maxWeight || count > maxCount) {
-            long victim = tail[PROBATION] != 0 ? tail[PROBATION] : tail[PROTECTED];
-            if (victim == 0 || candidateFrequency <= sketch.frequency(hashOf(victim))) {
-                evict(candidate);
-                return;
+        int displacedFrequency = 0;
+        long freedBytes = 0;
+        long freedCount = 0;
+        int queue = PROBATION;
+        long victim = tail[PROBATION];
+        while (freedBytes < excessBytes) {
+            if (victim == 0) {
+                if (queue == PROTECTED) {
+                    break;
+                }
+                queue = PROTECTED;
+                victim = tail[PROTECTED];
+                continue;
             }
-            unlink(victim);
-            evict(victim);
+            displacedFrequency += sketch.frequency(hashOf(victim));
+            if (displacedFrequency >= candidateFrequency) {
+                break;
+            }
+            freedBytes += weightOf(victim);
+            freedCount++;
+            victim = link(victim, PREV);
+        }
+        if (freedBytes < excessBytes) {
+            evict(candidate);
+            return;
+        }
+        for (long i = 0; i < freedCount; i++) {
+            long displaced = tail[PROBATION] != 0 ? tail[PROBATION] : tail[PROTECTED];
+            unlink(displaced);
+            evict(displaced);
         }
         linkFirst(PROBATION, candidate);
     }

@@ -1,0 +1,184 @@
+package dev.offheap.allocator.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The cache workload, one peer per JVM: YCSB-style scrambled Zipfian keys over {@value #RECORDS} records,
+ * values from a size mix (16 B to 128 KiB, half under 256 B; each key's size fixed), reads with cache-aside
+ * fill on a miss, and a given share of writes. Prints one {@code RESULT} line:
+ *
+ * <ul>
+ *   <li>throughput on 1 and on 2 threads (operations per second, each thread as fast as it can);</li>
+ *   <li>hit rate of the reads (during the 2-thread run, after a warm-up that fills the cache);</li>
+ *   <li>latency percentiles at a fixed rate on one thread, measured from each operation's intended start (a
+ *       stall delays the operations behind it and they count it: no coordinated omission);</li>
+ *   <li>memory: growth of the process's resident set over the run (heap pre-touched, so this is off-heap memory
+ *       plus the JVM's own growth, alike for every peer), and the peer's own figure where it gives one.</li>
+ * </ul>
+ *
+ * <p>Usage: {@code CacheBench PEER READ_PERCENT SECONDS RATE_PER_SECOND}.
+ */
+public final class CacheBench {
+    static final long RECORDS = 200_000;
+    static final long CAPACITY_BYTES = 256L << 20;
+    static final int MAX_VALUE_BYTES = 128 << 10;
+    /** Value sizes: 48 steps from 16 B to 128 KiB, each about 1.2 times the last. */
+    private static final int[] SIZES = new int[48];
+    private static final byte[][] VALUES = new byte[SIZES.length][];
+
+    static {
+        for (int i = 0; i < SIZES.length; i++) {
+            SIZES[i] = (int) Math.round(16 * Math.pow(2, 13.0 * i / (SIZES.length - 1)));
+            VALUES[i] = new byte[SIZES[i]];
+            Arrays.fill(VALUES[i], (byte) i);
+        }
+    }
+
+    private CacheBench() {
+    }
+
+    /** The value of {@code key}: 50% 16-256 B, 35% 256 B-2 KiB, 13% 2-16 KiB, 2% 16-128 KiB. */
+    static byte[] valueOf(long key) {
+        long h = ScrambledZipfian.fnv64(key * 0x9E3779B97F4A7C15L);
+        int bucket = (int) (h % 100);
+        int from;
+        int to;
+        if (bucket < 50) {
+            from = 0;
+            to = 15;
+        } else if (bucket < 85) {
+            from = 15;
+            to = 26;
+        } else if (bucket < 98) {
+            from = 26;
+            to = 37;
+        } else {
+            from = 37;
+            to = 48;
+        }
+        return VALUES[from + (int) ((h >>> 8) % (to - from))];
+    }
+
+    public static void main(String[] args) throws Exception {
+        String peerName = args[0];
+        int readPercent = Integer.parseInt(args[1]);
+        double seconds = Double.parseDouble(args[2]);
+        int rate = Integer.parseInt(args[3]);
+        long averageValue = 0;
+        for (long k = 0; k < 20_000; k++) {
+            averageValue += valueOf(k).length;
+        }
+        averageValue /= 20_000;
+        long rssBefore = residentBytes();
+        try (CachePeer peer = CachePeer.create(peerName, CAPACITY_BYTES, RECORDS, (int) averageValue)) {
+            run(peer, readPercent, 2, Math.max(2, seconds), 1); // warm-up: fills the cache, compiles the code
+            Run one = run(peer, readPercent, 1, seconds, 2);
+            Run two = run(peer, readPercent, 2, seconds, 3);
+            long[] latencies = fixedRate(peer, readPercent, seconds, rate);
+            long rssGrowth = residentBytes() - rssBefore;
+            System.out.printf(Locale.ROOT, "RESULT ops1=%.0f ops2=%.0f hitRate=%.4f p50=%d p99=%d p999=%d"
+                            + " rssGrowth=%d own=%d capacity=%d averageValue=%d note=%s%n",
+                    one.opsPerSecond, two.opsPerSecond, two.hitRate(), percentile(latencies, 0.50),
+                    percentile(latencies, 0.99), percentile(latencies, 0.999), rssGrowth, peer.ownMemoryBytes(),
+                    CAPACITY_BYTES, averageValue, peer.note().replace(' ', '_'));
+        }
+    }
+
+    private record Run(double opsPerSecond, long reads, long hits) {
+        double hitRate() {
+            return reads == 0 ? 0 : (double) hits / reads;
+        }
+    }
+
+    private static Run run(CachePeer peer, int readPercent, int threads, double seconds, long seed)
+            throws InterruptedException {
+        LongAdder ops = new LongAdder();
+        LongAdder reads = new LongAdder();
+        LongAdder hits = new LongAdder();
+        long deadline = System.nanoTime() + (long) (seconds * 1e9);
+        Thread[] workers = new Thread[threads];
+        long started = System.nanoTime();
+        for (int t = 0; t < threads; t++) {
+            long threadSeed = seed * 1000 + t;
+            workers[t] = Thread.ofPlatform().start(() -> {
+                ScrambledZipfian keys = new ScrambledZipfian(RECORDS, threadSeed);
+                CachePeer.Scratch scratch = new CachePeer.Scratch();
+                long n = 0;
+                long r = 0;
+                long h = 0;
+                while ((n & 255) != 0 || System.nanoTime() < deadline) {
+                    long key = keys.next();
+                    if (keys.nextDouble() * 100 < readPercent) {
+                        r++;
+                        if (peer.get(key, scratch)) {
+                            h++;
+                        } else {
+                            peer.put(key, valueOf(key), scratch);
+                        }
+                    } else {
+                        peer.put(key, valueOf(key), scratch);
+                    }
+                    n++;
+                }
+                ops.add(n);
+                reads.add(r);
+                hits.add(h);
+            });
+        }
+        for (Thread worker : workers) {
+            worker.join();
+        }
+        double elapsed = (System.nanoTime() - started) / 1e9;
+        return new Run(ops.sum() / elapsed, reads.sum(), hits.sum());
+    }
+
+    /** One thread at {@code rate} operations per second; each latency from the operation's intended start. */
+    private static long[] fixedRate(CachePeer peer, int readPercent, double seconds, int rate) {
+        int count = (int) (seconds * rate);
+        long[] latencies = new long[count];
+        long interval = 1_000_000_000L / rate;
+        ScrambledZipfian keys = new ScrambledZipfian(RECORDS, 99);
+        CachePeer.Scratch scratch = new CachePeer.Scratch();
+        long start = System.nanoTime();
+        for (int i = 0; i < count; i++) {
+            long intended = start + i * interval;
+            while (System.nanoTime() < intended) {
+                Thread.onSpinWait();
+            }
+            long key = keys.next();
+            if (keys.nextDouble() * 100 < readPercent) {
+                if (!peer.get(key, scratch)) {
+                    peer.put(key, valueOf(key), scratch);
+                }
+            } else {
+                peer.put(key, valueOf(key), scratch);
+            }
+            latencies[i] = System.nanoTime() - intended;
+        }
+        Arrays.sort(latencies);
+        return latencies;
+    }
+
+    private static long percentile(long[] sorted, double p) {
+        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p * sorted.length) - 1)];
+    }
+
+    /** VmRSS of this process, or 0 where /proc is not there. */
+    private static long residentBytes() throws IOException {
+        Path status = Path.of("/proc/self/status");
+        if (!Files.exists(status)) {
+            return 0;
+        }
+        for (String line : Files.readAllLines(status)) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        return 0;
+    }
+}
