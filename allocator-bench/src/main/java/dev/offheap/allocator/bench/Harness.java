@@ -40,6 +40,8 @@ public final class Harness {
             "allocate-direct", "bump", "implicit", "explicit", "segregated", "buddy", "slab");
     private static final List<String> MULTI_PEERS = List.of("offheap", "malloc", "malloc-jemalloc", "malloc-mimalloc",
             "malloc-tcmalloc", "netty-pooled", "netty-adaptive", "netty-offheap");
+    /** What the observability features cost, at 64 B: leak detection sampled, and debug mode. */
+    private static final List<String> COST_PEERS = List.of("offheap-sampled", "offheap-debug");
     /** Peers that can replay a trace on its own threads: thread-safe, with address handles. */
     private static final List<String> THREADED_TRACE_PEERS = List.of("offheap", "malloc", "malloc-jemalloc",
             "malloc-mimalloc", "malloc-tcmalloc");
@@ -94,7 +96,11 @@ public final class Harness {
             switch (workload) {
                 case "pair" -> {
                     for (long size : options.sizes) {
-                        for (String peer : options.peersOr(PAIR_PEERS)) {
+                        List<String> peers = new ArrayList<>(options.peersOr(PAIR_PEERS));
+                        if (options.peers == null && size == 64) {
+                            peers.addAll(COST_PEERS);
+                        }
+                        for (String peer : peers) {
                             tasks.add(jmhTask("pair", "PairBenchmark.allocateFree", peer, Map.of("size",
                                     Long.toString(size)), size + " B", results, true));
                         }
@@ -675,7 +681,9 @@ public final class Harness {
                                      offheap, offheap-nocache, malloc, malloc-jemalloc, malloc-mimalloc,
                                      malloc-tcmalloc, netty-pooled, netty-adaptive, netty-offheap (Netty's
                                      buffers through OffHeapByteBufAllocator), arena-confined, arena-shared,
-                                     allocate-direct, bump, implicit, explicit, segregated, buddy, slab;
+                                     allocate-direct, bump, implicit, explicit, segregated, buddy, slab,
+                                     offheap-sampled (leak detection 1 in 64), offheap-debug (debug mode;
+                                     both measured at 64 B by default);
                                      for the cache workload: offheap-cache, ohc, ohc-wtinylfu, chronicle-map,
                                      ehcache-offheap
                   --sizes LIST       block sizes of the pair workload (default: 16,64,256,1024,4096,65536)

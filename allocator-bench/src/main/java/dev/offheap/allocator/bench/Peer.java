@@ -2,6 +2,7 @@ package dev.offheap.allocator.bench;
 
 import dev.offheap.allocator.Allocator;
 import dev.offheap.allocator.offheap.OffHeapAllocator;
+import dev.offheap.allocator.offheap.LeakDetection;
 import dev.offheap.allocator.offheap.OffHeapAllocatorConfig;
 import dev.offheap.allocator.offheap.MemorySource;
 import dev.offheap.allocator.region.BuddyAllocator;
@@ -39,6 +40,11 @@ public abstract class Peer implements AutoCloseable {
         return switch (name) {
             case "offheap" -> new OfAllocator(name, OffHeapAllocator.create(new OffHeapAllocatorConfig()
                     .name("bench").maxBytes(Math.max(regionBytes, 64L << 20))));
+            case "offheap-debug" -> new OfAllocator(name, OffHeapAllocator.create(new OffHeapAllocatorConfig()
+                    .name("bench-debug").debugLevel(1).maxBytes(Math.max(regionBytes, 64L << 20))));
+            case "offheap-sampled" -> new OfAllocator(name, OffHeapAllocator.create(new OffHeapAllocatorConfig()
+                    .name("bench-sampled").leakDetection(LeakDetection.SAMPLED)
+                    .maxBytes(Math.max(regionBytes, 64L << 20))));
             case "offheap-nocache" -> new OfAllocator(name, OffHeapAllocator.create(new OffHeapAllocatorConfig()
                     .name("bench-nocache").threadCaching(false).maxBytes(Math.max(regionBytes, 64L << 20))));
             case "bump" -> new OfAllocator(name, BumpAllocator.over(region(regionBytes)));

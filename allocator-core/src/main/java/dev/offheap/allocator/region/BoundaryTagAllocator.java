@@ -371,6 +371,60 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         }
     }
 
+    /**
+     * Walks every block and checks the invariants above that a walk can see: each header's check word and its
+     * footer, sizes that tile the heap exactly, no two adjacent free blocks, the free bytes and live blocks the
+     * header counts. O(blocks); for tests and debugging.
+     *
+     * @throws HeapCorruptionException naming the first block that breaks one, and how
+     */
+    public final void verify() {
+        ensureOpen("verify()");
+        long freeBytes = 0;
+        long live = 0;
+        boolean previousFree = false;
+        long block = firstBlock;
+        while (block < heapEnd) {
+            long word = getLong(block);
+            long size = word & ~FLAGS;
+            String where = "verify(): the block at " + hex(heapAddress + block + PAYLOAD) + " (" + this + ")";
+            if (getLong(block + CHECK) != check(block, word)) {
+                throw new HeapCorruptionException(where + ": its header was overwritten (check word does not"
+                        + " match); something wrote past the end of the block before it, or before this one");
+            }
+            if (size < MIN_BLOCK || block + size > heapEnd) {
+                throw new HeapCorruptionException(where + ": its size " + size + " does not fit the heap");
+            }
+            if (getLong(block + size - FOOTER_FROM_END) != word) {
+                throw new HeapCorruptionException(where + ": its footer differs from its header; something wrote"
+                        + " past the end of this block");
+            }
+            boolean allocated = (word & ALLOCATED) != 0;
+            if (!allocated && previousFree) {
+                throw new HeapCorruptionException(where + ": free next to a free block (a coalesce was missed)");
+            }
+            if (allocated) {
+                live++;
+            } else {
+                freeBytes += size;
+            }
+            previousFree = !allocated;
+            block += size;
+        }
+        if (block != heapEnd) {
+            throw new HeapCorruptionException("verify(): " + this + ": blocks end at " + block + ", not at " + heapEnd);
+        }
+        if (live != liveBlocks()) {
+            throw new HeapCorruptionException("verify(): " + this + ": " + live + " allocated blocks, the header counts "
+                    + liveBlocks());
+        }
+        long counted = stats().freeBytes();
+        if (freeBytes != counted) {
+            throw new HeapCorruptionException("verify(): " + this + ": free blocks hold " + freeBytes
+                    + " bytes, the header counts " + counted);
+        }
+    }
+
     /** Walks every block: O(blocks). For stats and messages, not for allocation. */
     @Override
     long largestFreeBlock() {

@@ -1,6 +1,7 @@
 package dev.offheap.allocator.offheap;
 
 import dev.offheap.allocator.AllocatorStats;
+import dev.offheap.allocator.HeapCorruptionException;
 import dev.offheap.allocator.InvalidAddressException;
 import dev.offheap.allocator.OffHeapOutOfMemoryException;
 import dev.offheap.allocator.SizeClasses;
@@ -12,6 +13,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -175,6 +177,7 @@ final class GlobalHeap {
             slab = new Slab(page, pages, sizeClass, (int) SizeClasses.size(sizeClass));
             if (newSlabFill != 0) {
                 memory.asSlice(slab.offset(), slab.byteSize()).fill(newSlabFill);
+                slab.requested = new int[slab.slotCount];
             }
             slab.heapIndex = slabs.size();
             slabs.add(slab);
@@ -552,6 +555,130 @@ final class GlobalHeap {
     }
 
     // ---------------------------------------------------------------------------------------------------------
+    // Verify
+
+    /**
+     * Walks the whole heap under the lock and checks the invariants the design documents: the page map against
+     * the spans and the buddy's free lists, every slab's slot accounting, every medium chunk's boundary tags;
+     * in debug mode also every live small block's canary, and the poison of free and quarantined ones. Slabs
+     * that another live thread owns are used without the lock, so only what that thread cannot be changing
+     * (canaries of live blocks) is checked in them.
+     *
+     * @throws HeapCorruptionException naming the first broken invariant
+     */
+    void verify(Thread caller, byte canary) {
+        lock.lock();
+        try {
+            long mapped = 0;
+            List<Span> spans = new ArrayList<>(slabs);
+            spans.addAll(mediumChunks);
+            spans.addAll(hugeSpans);
+            for (Span span : spans) {
+                for (int p = span.firstPage; p < span.firstPage + span.pageCount; p++) {
+                    if (pageMap[p] != span) {
+                        throw broken("page " + p + " of the " + span.getClass().getSimpleName() + " at range offset "
+                                + hex(span.offset()) + " maps to " + pageMap[p]);
+                    }
+                }
+                mapped += span.pageCount;
+            }
+            if (mapped != spanPages) {
+                throw broken("spans hold " + mapped + " pages, the count says " + spanPages);
+            }
+            if (purgesInFlight == 0) {
+                String problem = buddy.verify(pageMap);
+                if (problem == null && buddy.freePages() + spanPages != buddy.pages) {
+                    problem = buddy.freePages() + " free pages + " + spanPages + " in spans != " + buddy.pages;
+                }
+                if (problem != null) {
+                    throw broken("page buddy: " + problem);
+                }
+            }
+            for (Slab slab : slabs) {
+                ThreadCache owner = slab.owner;
+                boolean still = owner == null || owner.thread == caller
+                        || owner.thread != null && !owner.thread.isAlive();
+                verifySlab(slab, still, canary);
+            }
+            for (MediumChunk chunk : mediumChunks) {
+                chunk.blocks.verify();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void verifySlab(Slab slab, boolean still, byte canary) {
+        int[] requested = slab.requested;
+        int live = 0;
+        for (int slot = 0; slot < slab.slotCount; slot++) {
+            byte state = slab.live[slot];
+            long offset = slab.slotOffset(slot);
+            if (state == Slab.LIVE_SLOT) {
+                live++;
+                if (requested != null) {
+                    for (long i = requested[slot]; i < slab.slotBytes; i++) {
+                        if (memory.get(ValueLayout.JAVA_BYTE, offset + i) != canary) {
+                            throw broken("the block at " + hex(memory.address() + offset) + " (" + requested[slot]
+                                    + " bytes asked) was written past its end: canary byte " + (i - requested[slot])
+                                    + " after it changed (or the next block was written before its start)");
+                        }
+                    }
+                }
+            } else if (state == Slab.QUARANTINED) {
+                live++;
+                requirePoison(slab, slot, 0, "in quarantine");
+            }
+        }
+        if (!still) {
+            return;
+        }
+        if (live + slab.freeTop + slab.remoteCount() != slab.slotCount) {
+            throw broken("slab of " + slab.slotBytes + "-byte blocks at range offset " + hex(slab.offset()) + ": "
+                    + live + " live + " + slab.freeTop + " free + " + slab.remoteCount() + " remote != "
+                    + slab.slotCount + " slots");
+        }
+        boolean[] seen = new boolean[slab.slotCount];
+        for (int i = 0; i < slab.freeTop; i++) {
+            int slot = slab.freeStack[i];
+            if (slot >= slab.slotCount || seen[slot] || slab.live[slot] != 0) {
+                throw broken("slab of " + slab.slotBytes + "-byte blocks at range offset " + hex(slab.offset())
+                        + ": free-stack entry " + i + " (slot " + slot + ") is out of range, twice on the stack, or"
+                        + " live");
+            }
+            seen[slot] = true;
+            if (newSlabFill != 0) {
+                requirePoison(slab, slot, SlabLayout.NEXT + Integer.BYTES, "free");
+            }
+        }
+    }
+
+    private void requirePoison(Slab slab, int slot, long from, String state) {
+        long offset = slab.slotOffset(slot);
+        for (long i = from; i < slab.slotBytes; i++) {
+            if (memory.get(ValueLayout.JAVA_BYTE, offset + i) != newSlabFill) {
+                throw broken("the " + state + " block at " + hex(memory.address() + offset) + " was written after it"
+                        + " was freed: byte " + i + " of " + slab.slotBytes);
+            }
+        }
+    }
+
+    /** Debug mode: the bytes asked for by the live blocks of a slab (what their usableSize says). */
+    private static long requestedBytes(Slab slab) {
+        long bytes = 0;
+        for (int slot = 0; slot < slab.slotCount; slot++) {
+            if (slab.live[slot] == Slab.LIVE_SLOT) {
+                bytes += slab.requested[slot];
+            }
+        }
+        return bytes;
+    }
+
+    private static HeapCorruptionException broken(String what) {
+        return new HeapCorruptionException("verify(): " + what);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
     // Stats
 
     /** Every live block's address and usable bytes, in no particular order (a snapshot; racy for slabs). */
@@ -561,7 +688,7 @@ final class GlobalHeap {
             long base = memory.address();
             for (Slab slab : slabs) {
                 for (int slot = 0; slot < slab.slotCount; slot++) {
-                    if (slab.live[slot] != 0) {
+                    if (slab.live[slot] == Slab.LIVE_SLOT) {
                         visitor.visit(base + slab.slotOffset(slot), slab.slotBytes);
                     }
                 }
@@ -625,7 +752,7 @@ final class GlobalHeap {
                 live[c] += slabLive;
                 slabCount[c]++;
                 freeSlots[c] += slab.slotCount - slabLive;
-                allocated += slabLive * slab.slotBytes;
+                allocated += slab.requested == null ? slabLive * slab.slotBytes : requestedBytes(slab);
                 liveBlocks += slabLive;
                 allocations += slab.allocations;
                 if (slab.owner != null) {

@@ -7,11 +7,14 @@ package dev.offheap.allocator.offheap;
 public enum LeakDetection {
     /** Nothing recorded; live blocks are still listed, without stacks. The default. */
     OFF,
-    /** One allocation in {@value #SAMPLE_ONE_IN}, at random, carries its allocation stack. */
+    /**
+     * One allocation in {@link OffHeapAllocatorConfig#leakSampleOneIn(int)} (default {@value #SAMPLE_ONE_IN}), at
+     * random, carries its allocation stack.
+     */
     SAMPLED,
     /** Every allocation carries its allocation stack: for tests and staging, it costs a stack walk each. */
     PARANOID;
 
-    /** The sampling rate of {@link #SAMPLED}. */
+    /** The default sampling rate of {@link #SAMPLED}. */
     public static final int SAMPLE_ONE_IN = 64;
 }

@@ -4,6 +4,8 @@ import dev.offheap.allocator.Allocator;
 import dev.offheap.allocator.AllocatorClosedException;
 import dev.offheap.allocator.AllocatorStats;
 import dev.offheap.allocator.DoubleFreeException;
+import dev.offheap.allocator.HeapCorruptionException;
+import dev.offheap.allocator.OffHeapOutOfMemoryException;
 import dev.offheap.allocator.SizeClasses;
 import dev.offheap.allocator.internal.Checks;
 import dev.offheap.allocator.offheap.jfr.LargeAllocationEvent;
@@ -128,6 +130,10 @@ public final class OffHeapAllocator implements Allocator {
     public static final long MAX_ALIGNMENT = 4L << 20;
 
     private static final byte POISON = (byte) 0xDE;
+    /** Debug mode: the bytes between a small block's requested size and its slot's end. */
+    private static final byte CANARY = (byte) 0xCA;
+    /** Debug mode: every small block gets at least this many canary bytes after it. */
+    private static final int CANARY_BYTES = 8;
     private static final int CACHE_TABLE_MASK = 1023;
     /** Releases the memory of an allocator that became unreachable without {@link #close()}. */
     private static final Cleaner CLEANER = Cleaner.create();
@@ -144,10 +150,15 @@ public final class OffHeapAllocator implements Allocator {
     private final long rangeBytes;
     private final Span[] pageMap;
     private final boolean threadCaching;
+    /** Thread caching on and debug mode off: the fast paths apply. */
+    private final boolean fastPaths;
+    /** Debug mode's quarantine of freed small blocks; null when debug mode is off. */
+    private final Quarantine quarantine;
     private final boolean poison;
     private final long largeAllocationThreshold;
     private final boolean trackLeaks;
     private final boolean sampleLeaks;
+    private final int leakSampleOneIn;
     /** Allocation stacks by address, when leak detection records any; null when it is off. */
     private final ConcurrentHashMap<Long, StackTraceElement[]> allocationStacks;
     private final ThreadLocal<ThreadCache> threadCaches;
@@ -182,9 +193,12 @@ public final class OffHeapAllocator implements Allocator {
         this.pageMap = heap.pageMap;
         this.threadCaching = config.threadCaching();
         this.poison = config.debugLevel() > 0;
+        this.fastPaths = threadCaching && !poison;
+        this.quarantine = poison ? new Quarantine() : null;
         this.largeAllocationThreshold = config.largeAllocationThresholdBytes();
         this.trackLeaks = config.leakDetection() != LeakDetection.OFF;
         this.sampleLeaks = config.leakDetection() == LeakDetection.SAMPLED;
+        this.leakSampleOneIn = config.leakSampleOneIn();
         this.allocationStacks = trackLeaks ? new ConcurrentHashMap<>() : null;
         this.threadCaches = ThreadLocal.withInitial(() -> {
             ThreadCache cache = new ThreadCache(Thread.currentThread(), SMALL_CLASSES);
@@ -240,7 +254,7 @@ public final class OffHeapAllocator implements Allocator {
 
     @Override
     public long allocate(long byteSize) {
-        if (byteSize >= 0 && byteSize <= SMALL_MAX && threadCaching && !closed) {
+        if (byteSize >= 0 && byteSize <= SMALL_MAX && fastPaths && !closed) {
             Thread thread = Thread.currentThread();
             if (!thread.isVirtual()) {
                 int sizeClass = SizeClasses.index(byteSize);
@@ -340,6 +354,20 @@ public final class OffHeapAllocator implements Allocator {
     }
 
     private long allocateUntracked(long byteSize, long byteAlignment) {
+        if (quarantine != null) {
+            try {
+                return allocateChecked(byteSize, byteAlignment);
+            } catch (OffHeapOutOfMemoryException full) {
+                if (quarantine.count() == 0) {
+                    throw full;
+                }
+                flushQuarantine(); // the quarantine must never be why memory runs out: let it go, try once more
+            }
+        }
+        return allocateChecked(byteSize, byteAlignment);
+    }
+
+    private long allocateChecked(long byteSize, long byteAlignment) {
         ensureOpenToAllocate(byteSize);
         long alignment = Checks.requireAlignment(byteSize, byteAlignment, MAX_ALIGNMENT, this);
         Checks.requireSize(byteSize, heap.maxBytes, this);
@@ -351,13 +379,18 @@ public final class OffHeapAllocator implements Allocator {
                 event.commit();
             }
         }
-        if (byteSize <= SMALL_MAX) {
-            int sizeClass = SizeClasses.index(byteSize);
+        long slotWanted = poison ? byteSize + CANARY_BYTES : byteSize;
+        if (slotWanted <= SMALL_MAX) {
+            int sizeClass = SizeClasses.index(slotWanted);
             while (sizeClass < SMALL_CLASSES && Long.lowestOneBit(SizeClasses.size(sizeClass)) < alignment) {
                 sizeClass++; // a slot of this class is aligned to the largest power of two dividing its size
             }
             if (sizeClass < SMALL_CLASSES) {
-                return allocateSmall(sizeClass, byteSize);
+                long address = allocateSmall(sizeClass, byteSize);
+                if (poison) {
+                    armCanary(address, byteSize);
+                }
+                return address;
             }
         }
         if (byteSize <= MEDIUM_MAX && alignment <= PAGE_BYTES) {
@@ -401,7 +434,7 @@ public final class OffHeapAllocator implements Allocator {
     @Override
     public void free(long address) {
         long offset = address - base;
-        if (offset >= 0 && offset < rangeBytes && !poison) {
+        if (offset >= 0 && offset < rangeBytes && fastPaths) {
             if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) {
                 int slot = slab.slotAt(offset - slab.offset());
                 if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.live[slot] != 0 && !closed) {
@@ -438,7 +471,8 @@ public final class OffHeapAllocator implements Allocator {
             case Slab slab -> {
                 int slot = liveSlot("free", slab, address);
                 if (poison) {
-                    memory.asSlice(offset, slab.slotBytes).fill(POISON);
+                    quarantine(slab, slot, address);
+                    return;
                 }
                 if (slab.ownerThread == Thread.currentThread()) {
                     freeLocal(slab, slot);
@@ -475,6 +509,85 @@ public final class OffHeapAllocator implements Allocator {
     }
 
     // ---------------------------------------------------------------------------------------------------------
+    // Debug mode: canaries, quarantine, verify
+
+    /** Fills the slot past the requested size with the canary and remembers the size. */
+    private void armCanary(long address, long byteSize) {
+        long offset = address - base;
+        Slab slab = (Slab) pageMap[(int) (offset >>> PAGE_SHIFT)];
+        int slot = slab.slotAt(offset - slab.offset());
+        slab.requested[slot] = (int) byteSize;
+        memory.asSlice(offset + byteSize, slab.slotBytes - byteSize).fill(CANARY);
+    }
+
+    /**
+     * A debug-mode free of a small block: canary checked (an overflow is reported before anything changes),
+     * the block poisoned and parked in the quarantine; the oldest quarantined blocks are checked for writes
+     * after free and really freed.
+     */
+    private void quarantine(Slab slab, int slot, long address) {
+        long offset = address - base;
+        int requested = slab.requested[slot];
+        for (long i = requested; i < slab.slotBytes; i++) {
+            if (memory.get(ValueLayout.JAVA_BYTE, offset + i) != CANARY) {
+                throw new HeapCorruptionException("free(" + hex(address) + "): the block (" + requested + " bytes"
+                        + " asked) was written past its end: canary byte " + (i - requested) + " after it changed"
+                        + " (or the next block was written before its start); the block is still allocated");
+            }
+        }
+        if (!Slab.LIVE.compareAndSet(slab.live, slot, Slab.LIVE_SLOT, Slab.QUARANTINED)) {
+            throw doubleFree("free", address);
+        }
+        memory.asSlice(offset, slab.slotBytes).fill(POISON);
+        quarantine.add(address, slab.slotBytes);
+        for (long oldest = quarantine.pollExcess(); oldest != 0; oldest = quarantine.pollExcess()) {
+            releaseQuarantined(oldest);
+        }
+    }
+
+    private void flushQuarantine() {
+        for (long address = quarantine.poll(); address != 0; address = quarantine.poll()) {
+            releaseQuarantined(address);
+        }
+    }
+
+    /** A block leaves the quarantine: its poison is checked, then it is freed for real. */
+    private void releaseQuarantined(long address) {
+        long offset = address - base;
+        Slab slab = (Slab) pageMap[(int) (offset >>> PAGE_SHIFT)];
+        int slot = slab.slotAt(offset - slab.offset());
+        for (long i = 0; i < slab.slotBytes; i++) {
+            if (memory.get(ValueLayout.JAVA_BYTE, offset + i) != POISON) {
+                // Kept out of circulation for good: corrupted memory is never handed out again.
+                throw new HeapCorruptionException("the block at " + hex(address) + " (" + slab.slotBytes + "-byte"
+                        + " slot) was written after it was freed: byte " + i + " changed while it was in the debug"
+                        + " quarantine (found when it left; the free that let it out went through)");
+            }
+        }
+        Slab.LIVE.setVolatile(slab.live, slot, Slab.LIVE_SLOT);
+        if (slab.ownerThread == Thread.currentThread()) {
+            freeLocal(slab, slot);
+        } else {
+            freeRemote(slab, slot, address);
+        }
+    }
+
+    /**
+     * Walks the whole heap and checks every invariant the design documents (see {@link GlobalHeap}, {@link Slab},
+     * {@link PageBuddy} and the boundary-tag allocators of the medium chunks): page map against spans and free
+     * pages, each slab's slot accounting, each chunk's tags; in debug mode also every small block's canary and
+     * the poison of free and quarantined blocks. O(heap); for tests and staging. Slabs that other live threads
+     * own are being used without a lock, so only their blocks' canaries are checked; call it when the others
+     * are quiet for a full check.
+     *
+     * @throws HeapCorruptionException naming the first broken invariant, precisely
+     */
+    public void verify() {
+        ensureOpen("verify()");
+        heap.verify(Thread.currentThread(), CANARY);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
     // Reallocate, sizes, views
 
     @Override
@@ -485,10 +598,10 @@ public final class OffHeapAllocator implements Allocator {
         long usable;
         switch (span) {
             case Slab slab -> {
-                liveSlot("reallocate", slab, address);
-                usable = slab.slotBytes;
-                if (newByteSize <= usable && newByteSize > usable / 2) {
-                    return address;
+                int slot = liveSlot("reallocate", slab, address);
+                usable = slab.requested != null ? slab.requested[slot] : slab.slotBytes;
+                if (!poison && newByteSize <= usable && newByteSize > usable / 2) {
+                    return address; // in debug mode a resize always moves, so the canary follows the new size
                 }
             }
             case MediumChunk chunk -> {
@@ -517,8 +630,8 @@ public final class OffHeapAllocator implements Allocator {
         ensureOpen("usableSize", address);
         return switch (spanOf("usableSize", address)) {
             case Slab slab -> {
-                liveSlot("usableSize", slab, address);
-                yield slab.slotBytes;
+                int slot = liveSlot("usableSize", slab, address);
+                yield slab.requested != null ? slab.requested[slot] : slab.slotBytes;
             }
             case MediumChunk chunk -> heap.usableMedium(chunk, address);
             case HugeSpan huge -> {
@@ -564,7 +677,7 @@ public final class OffHeapAllocator implements Allocator {
             throw heap.invalid(call, address, "no block starts there (blocks here are " + slab.slotBytes
                     + " bytes from " + hex(base + slab.offset()) + ")");
         }
-        if (slab.live[slot] == 0) {
+        if (slab.live[slot] != Slab.LIVE_SLOT) {
             throw doubleFree(call, address);
         }
         return slot;
@@ -603,6 +716,9 @@ public final class OffHeapAllocator implements Allocator {
      */
     public long trim() {
         ensureOpen("trim()");
+        if (quarantine != null) {
+            flushQuarantine();
+        }
         if (threadCaching && !Thread.currentThread().isVirtual()) {
             heap.trimCache(threadCache(Thread.currentThread()));
         }
@@ -618,7 +734,7 @@ public final class OffHeapAllocator implements Allocator {
     }
 
     private void recordStack(long address) {
-        if (!sampleLeaks || ThreadLocalRandom.current().nextInt(LeakDetection.SAMPLE_ONE_IN) == 0) {
+        if (!sampleLeaks || ThreadLocalRandom.current().nextInt(leakSampleOneIn) == 0) {
             allocationStacks.put(address, new Throwable().getStackTrace());
         }
     }
@@ -695,7 +811,15 @@ public final class OffHeapAllocator implements Allocator {
      */
     @Override
     public AllocatorStats stats() {
-        return heap.stats(closed);
+        AllocatorStats stats = heap.stats(closed);
+        if (quarantine == null || quarantine.count() == 0) {
+            return stats;
+        }
+        // Quarantined blocks are freed as far as the program is concerned (their bytes are not counted already).
+        return new AllocatorStats(stats.reservedBytes(), stats.committedBytes(),
+                stats.allocatedBytes(), stats.threadCachedBytes(), stats.freeBytes(),
+                stats.largestFreeBlockBytes(), stats.liveBlocks() - quarantine.count(), stats.allocations(),
+                stats.frees() + quarantine.count(), stats.sizeClasses());
     }
 
     /**

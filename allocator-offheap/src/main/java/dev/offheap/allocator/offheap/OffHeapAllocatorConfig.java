@@ -32,6 +32,8 @@ public final class OffHeapAllocatorConfig {
     public static final String LARGE_ALLOCATION_THRESHOLD_PROP = "offheap.largeAllocationThresholdBytes";
     /** Property for {@link #leakDetection(LeakDetection)}: off, sampled or paranoid; default off. */
     public static final String LEAK_DETECTION_PROP = "offheap.leakDetection";
+    /** Property for {@link #leakSampleOneIn(int)}; default {@value LeakDetection#SAMPLE_ONE_IN}. */
+    public static final String LEAK_SAMPLE_ONE_IN_PROP = "offheap.leakSampleOneIn";
     /** Property for {@link #debugLevel(int)}; default 0. */
     public static final String DEBUG_LEVEL_PROP = "offheap.debugLevel";
 
@@ -46,6 +48,7 @@ public final class OffHeapAllocatorConfig {
     private long largeAllocationThresholdBytes = Long.getLong(LARGE_ALLOCATION_THRESHOLD_PROP, 1L << 20);
     private LeakDetection leakDetection = LeakDetection.valueOf(
             System.getProperty(LEAK_DETECTION_PROP, "off").toUpperCase(java.util.Locale.ROOT));
+    private int leakSampleOneIn = Integer.getInteger(LEAK_SAMPLE_ONE_IN_PROP, LeakDetection.SAMPLE_ONE_IN);
 
     /** A configuration with every setting at its default (or its system property's value). */
     public OffHeapAllocatorConfig() {
@@ -91,9 +94,12 @@ public final class OffHeapAllocatorConfig {
     }
 
     /**
-     * 0: checks that are always on (O(1) rejection of bad addresses and double frees). 1: also fills freed
-     * small blocks with a poison byte and checks it when the block is handed out again, to catch writes after
-     * free.
+     * 0: checks that are always on (O(1) rejection of bad addresses and double frees). 1, for tests and staging:
+     * small blocks get canary bytes after their requested size (checked at free and by
+     * {@link OffHeapAllocator#verify()}: overflows, and underflows into the block before), freed small blocks are
+     * poisoned and held in a quarantine of up to 1,024 blocks / 4 MiB before reuse (a write after free is found
+     * when the block leaves it, by {@code verify()}, or at reuse), {@code usableSize} is exactly the size asked
+     * for, and the fast paths are off. Its cost is measured by the harness (peer {@code offheap-debug}).
      */
     public OffHeapAllocatorConfig debugLevel(int debugLevel) {
         this.debugLevel = debugLevel;
@@ -113,6 +119,19 @@ public final class OffHeapAllocatorConfig {
     public OffHeapAllocatorConfig leakDetection(LeakDetection leakDetection) {
         this.leakDetection = Objects.requireNonNull(leakDetection, "leakDetection");
         return this;
+    }
+
+    /**
+     * With {@link LeakDetection#SAMPLED}: one allocation in this many, at random, records its stack; default
+     * {@value LeakDetection#SAMPLE_ONE_IN}. 1 records every one, as {@code PARANOID} does.
+     */
+    public OffHeapAllocatorConfig leakSampleOneIn(int leakSampleOneIn) {
+        this.leakSampleOneIn = leakSampleOneIn;
+        return this;
+    }
+
+    public int leakSampleOneIn() {
+        return leakSampleOneIn;
     }
 
     public LeakDetection leakDetection() {
@@ -168,8 +187,12 @@ public final class OffHeapAllocatorConfig {
                     + "): must be above " + GlobalHeap.SMALL_MAX + ", the largest size served by the fast path");
         }
         if (debugLevel < 0 || debugLevel > 1) {
-            throw new IllegalArgumentException("debugLevel(" + debugLevel + "): must be 0 (off) or 1 (poison freed"
-                    + " blocks)");
+            throw new IllegalArgumentException("debugLevel(" + debugLevel + "): must be 0 (off) or 1 (canaries,"
+                    + " poison and quarantine)");
+        }
+        if (leakSampleOneIn < 1) {
+            throw new IllegalArgumentException("leakSampleOneIn(" + leakSampleOneIn + "): must be at least 1 (every"
+                    + " allocation)");
         }
         return this;
     }
@@ -178,6 +201,7 @@ public final class OffHeapAllocatorConfig {
     public String toString() {
         return "name=" + name + ", maxBytes=" + maxBytes + ", memorySource=" + memorySource + ", threadCaching="
                 + threadCaching + ", decayMillis=" + decayMillis + ", debugLevel=" + debugLevel
-                + ", largeAllocationThresholdBytes=" + largeAllocationThresholdBytes + ", leakDetection=" + leakDetection;
+                + ", largeAllocationThresholdBytes=" + largeAllocationThresholdBytes + ", leakDetection=" + leakDetection
+                + (leakDetection == LeakDetection.SAMPLED ? " (1 in " + leakSampleOneIn + ")" : "");
     }
 }

@@ -214,6 +214,39 @@ final class PageBuddy {
         return purged;
     }
 
+    /**
+     * Checks the free lists against the invariants above and against the page map (a free page belongs to no
+     * span). Lock held.
+     *
+     * @return the problem found first, or null
+     */
+    String verify(Span[] pageMap) {
+        long free = 0;
+        for (int k = 0; k <= maxOrder; k++) {
+            if ((head[k] != -1) != ((nonEmpty >>> k & 1) != 0)) {
+                return "the bitmap of non-empty orders disagrees with the free list of order " + k;
+            }
+            int previous = -1;
+            for (int p = head[k]; p != -1; p = next[p]) {
+                if (prev[p] != previous) {
+                    return "free list of order " + k + ": page " + p + " links back to " + prev[p] + ", not " + previous;
+                }
+                if (tag[p] != (byte) (FREE | k) || (p & ((1 << k) - 1)) != 0 || p + (1 << k) > pages) {
+                    return "free list of order " + k + ": page " + p + " is not a free, aligned block of that order";
+                }
+                for (int q = p; q < p + (1 << k); q++) {
+                    if (pageMap[q] != null) {
+                        return "page " + q + " is both free (in the block of order " + k + " at page " + p
+                                + ") and in a span";
+                    }
+                }
+                free += 1L << k;
+                previous = p;
+            }
+        }
+        return free == freePages ? null : "free lists hold " + free + " pages, the count says " + freePages;
+    }
+
     private int countCommitted(int page, int count) {
         int n = 0;
         for (int p = page; p < page + count; p++) {

@@ -19,7 +19,7 @@ import static dev.offheap.allocator.internal.Checks.hex;
  * memory, pushed by any thread with one CAS, taken whole by the owner when its stack runs dry). Invariant:
  * <pre>
  *   live slots + freeTop + |remote list| == slotCount
- *   live[s] == 1  iff  slot s is live
+ *   live[s] == 1  iff  slot s is live;  live[s] == 2: freed, in debug mode's quarantine (counted as live)
  * </pre>
  * The free stack lives in Java, not in the slots: the owner's allocate and free touch no block memory at all,
  * and a write after free cannot corrupt it. Only the remote list (see {@link SlabLayout}) is in the slots.
@@ -47,6 +47,11 @@ import static dev.offheap.allocator.internal.Checks.hex;
  * freer got the address from the allocating thread through some happens-before edge, so it sees the 1.
  */
 final class Slab extends Span {
+
+    /** {@code live[s]}: handed out. */
+    static final byte LIVE_SLOT = 1;
+    /** {@code live[s]} in debug mode: freed, waiting in the {@link Quarantine}; still not allocatable. */
+    static final byte QUARANTINED = 2;
 
     static final int OWNED = 0;
     static final int DETACHED = 1;
@@ -79,6 +84,8 @@ final class Slab extends Span {
     final long reciprocal;
     final int key;
     final byte[] live;
+    /** Debug mode only (else null): each live slot's requested size; the bytes after it hold the canary. */
+    int[] requested;
 
     // Owner-only (see the class comment).
     /** Free slot indexes, {@code [0, freeTop)}; popped from the top, lowest addresses first when new. */

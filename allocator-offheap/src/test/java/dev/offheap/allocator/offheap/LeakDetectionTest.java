@@ -54,6 +54,23 @@ class LeakDetectionTest {
     }
 
     @Test
+    void theSamplingRateIsConfigurable() {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("sampled-8")
+                .maxBytes(64L << 20).leakDetection(LeakDetection.SAMPLED).leakSampleOneIn(8))) {
+            List<Long> blocks = new ArrayList<>();
+            for (int i = 0; i < 6400; i++) {
+                blocks.add(allocator.allocate(48));
+            }
+            long withStacks = allocator.liveBlocks().stream().filter(b -> !b.allocationStack().isEmpty()).count();
+            assertTrue(withStacks > 600 && withStacks < 1000, withStacks + " of 6400 sampled at 1 in 8");
+            blocks.forEach(allocator::free);
+        }
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> OffHeapAllocator.create(new OffHeapAllocatorConfig().leakSampleOneIn(0)));
+        assertTrue(e.getMessage().contains("leakSampleOneIn(0)"), e.getMessage());
+    }
+
+    @Test
     void offStillListsLiveBlocksWithoutStacks() {
         try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("no-leaks")
                 .maxBytes(16L << 20))) {

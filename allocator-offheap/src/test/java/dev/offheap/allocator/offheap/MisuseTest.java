@@ -75,13 +75,81 @@ class MisuseTest {
     }
 
     @Test
-    void rawWriteAfterFreeOfASmallBlockIsCaughtAtReuseInDebugMode() {
+    void rawWriteAfterFreeOfASmallBlockIsCaughtWhileQuarantinedInDebugMode() {
         try (OffHeapAllocator allocator = create(1)) {
             long address = allocator.allocate(64);
             allocator.free(address);
+            assertTrue(allocator.allocate(64) != address, "a freed block is not handed out again at once");
             rawWrite(address + 8, 8);
-            HeapCorruptionException e = assertThrows(HeapCorruptionException.class, () -> allocator.allocate(64));
-            assertTrue(e.getMessage().contains("written after it was freed"), e.getMessage());
+            HeapCorruptionException byVerify = assertThrows(HeapCorruptionException.class, allocator::verify);
+            assertTrue(byVerify.getMessage().contains("block at 0x" + Long.toHexString(address)
+                    + " was written after it was freed"), byVerify.getMessage());
+            HeapCorruptionException leaving = assertThrows(HeapCorruptionException.class, allocator::trim);
+            assertTrue(leaving.getMessage().contains("in the debug quarantine"), leaving.getMessage());
+        }
+    }
+
+    @Test
+    void aWriteAfterFreeIsCaughtWhenTheBlockLeavesTheQuarantine() {
+        try (OffHeapAllocator allocator = create(1)) {
+            long victim = allocator.allocate(64);
+            allocator.free(victim);
+            rawWrite(victim + 16, 1);
+            HeapCorruptionException e = assertThrows(HeapCorruptionException.class, () -> {
+                for (int i = 0; i < Quarantine.MAX_BLOCKS; i++) {
+                    allocator.free(allocator.allocate(64));
+                }
+            });
+            assertTrue(e.getMessage().contains(Long.toHexString(victim)), e.getMessage());
+        }
+    }
+
+    @Test
+    void aDoubleFreeOfAQuarantinedBlockIsCaught() {
+        try (OffHeapAllocator allocator = create(1)) {
+            long address = allocator.allocate(64);
+            allocator.free(address);
+            assertThrows(DoubleFreeException.class, () -> allocator.free(address));
+        }
+    }
+
+    @Test
+    void rawOverflowOfASmallBlockBy1Or32BytesIsCaughtAtFreeInDebugMode() {
+        for (int overflow : new int[] {1, 32}) {
+            try (OffHeapAllocator allocator = create(1)) {
+                long address = allocator.allocate(100);
+                assertTrue(allocator.usableSize(address) == 100, "debug mode hands out exactly what was asked");
+                rawWrite(address, 100 + overflow);
+                HeapCorruptionException e = assertThrows(HeapCorruptionException.class, () -> allocator.free(address));
+                assertTrue(e.getMessage().contains("written past its end"), e.getMessage());
+                assertThrows(HeapCorruptionException.class, allocator::verify);
+            }
+        }
+    }
+
+    @Test
+    void rawUnderflowIsCaughtAtTheCanaryOfTheBlockBeforeInDebugMode() {
+        try (OffHeapAllocator allocator = create(1)) {
+            long first = allocator.allocate(100);
+            long second = allocator.allocate(100);
+            assertTrue(second > first, "slots of a new slab go out in address order");
+            rawWrite(second - 1, 1);
+            HeapCorruptionException e = assertThrows(HeapCorruptionException.class, allocator::verify);
+            assertTrue(e.getMessage().contains("block at 0x" + Long.toHexString(first)), e.getMessage());
+            assertThrows(HeapCorruptionException.class, () -> allocator.free(first));
+            allocator.free(second);
+        }
+    }
+
+    @Test
+    void verifyNamesADamagedMediumBlockEvenWithoutDebugMode() {
+        try (OffHeapAllocator allocator = create(0)) {
+            long address = allocator.allocate(100_000);
+            allocator.allocate(100_000);
+            allocator.verify();
+            rawWrite(address, allocator.usableSize(address) + 1);
+            HeapCorruptionException e = assertThrows(HeapCorruptionException.class, allocator::verify);
+            assertTrue(e.getMessage().startsWith("verify(): the block at"), e.getMessage());
         }
     }
 

@@ -175,4 +175,35 @@ class OffHeapAllocatorTest {
         }
         assertTrue(!server.isRegistered(name), "unregistered on close");
     }
+
+    /** verify() is silent on a healthy heap after mixed work, with and without debug mode. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1})
+    void aHealthyHeapVerifies(int debugLevel) {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("verify")
+                .maxBytes(64L << 20).debugLevel(debugLevel))) {
+            java.util.SplittableRandom random = new java.util.SplittableRandom(3);
+            java.util.List<Long> live = new java.util.ArrayList<>();
+            for (int i = 0; i < 20_000; i++) {
+                if (live.size() < 300 && random.nextInt(3) > 0 || live.isEmpty()) {
+                    int dice = random.nextInt(100);
+                    long size = dice < 90 ? random.nextLong(1, 1024) : dice < 99 ? random.nextLong(1024, 200_000)
+                            : random.nextLong(1 << 20, 3 << 20);
+                    live.add(allocator.allocate(size));
+                } else {
+                    allocator.free(live.remove(random.nextInt(live.size())));
+                }
+                if (i % 2_000 == 0) {
+                    allocator.verify();
+                }
+            }
+            allocator.verify();
+            for (long address : live) {
+                allocator.free(address);
+            }
+            allocator.trim();
+            allocator.verify();
+            org.junit.jupiter.api.Assertions.assertEquals(0, allocator.stats().liveBlocks());
+        }
+    }
 }

@@ -1,0 +1,54 @@
+package dev.offheap.allocator.region;
+
+import dev.offheap.allocator.HeapCorruptionException;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@link BoundaryTagAllocator#verify()}: silent on a healthy heap, precise on a damaged one. */
+class BoundaryTagVerifyTest {
+
+    private static BoundaryTagAllocator create(String design, MemorySegment region) {
+        return switch (design) {
+            case "implicit" -> ImplicitListAllocator.over(region);
+            case "explicit" -> ExplicitListAllocator.over(region);
+            default -> SegregatedListAllocator.over(region);
+        };
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"implicit", "explicit", "segregated"})
+    void aHealthyHeapVerifiesAfterEveryStepOfRandomWork(String design) {
+        BoundaryTagAllocator allocator = create(design, Arena.ofAuto().allocate(1 << 20, 16));
+        SplittableRandom random = new SplittableRandom(7);
+        List<Long> live = new ArrayList<>();
+        for (int i = 0; i < 2_000; i++) {
+            if (live.isEmpty() || random.nextInt(3) > 0) {
+                live.add(allocator.allocate(random.nextLong(1, 2_000)));
+            } else {
+                allocator.free(live.remove(random.nextInt(live.size())));
+            }
+            allocator.verify();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"implicit", "explicit", "segregated"})
+    void aWritePastABlockIsReportedAtTheBlockItDamaged(String design) {
+        BoundaryTagAllocator allocator = create(design, Arena.ofAuto().allocate(1 << 20, 16));
+        long first = allocator.allocate(100);
+        long second = allocator.allocate(100);
+        MemorySegment.ofAddress(first).reinterpret(allocator.usableSize(first) + 1).fill((byte) 0x5A);
+        HeapCorruptionException e = assertThrows(HeapCorruptionException.class, allocator::verify);
+        assertTrue(e.getMessage().contains("verify(): the block at 0x" + Long.toHexString(first))
+                || e.getMessage().contains("verify(): the block at 0x" + Long.toHexString(second)), e.getMessage());
+    }
+}
