@@ -353,7 +353,7 @@ public final class Harness {
                            boolean threaded) {
         double estimate;
         try {
-            estimate = 2 + Files.size(trace) / 1.5e6;
+            estimate = 3.5 + Files.size(trace) / 1.5e6;
         } catch (IOException e) {
             estimate = 5;
         }
@@ -369,6 +369,8 @@ public final class Harness {
                 return;
             }
             List<String> command = new ArrayList<>(javaCommand());
+            // Heap committed and touched up front: resident growth is then the peer's memory, not the heap's.
+            command.addAll(1, List.of("-Xms1g", "-XX:+AlwaysPreTouch"));
             command.addAll(List.of(TraceReplay.class.getName(), trace.toString(),
                     nativePeer.isPresent() ? "malloc" : peer));
             if (threaded) {
@@ -448,7 +450,7 @@ public final class Harness {
 
     private void cacheTable(Map<String, Map<String, String>> results) {
         Report.Table table = new Report.Table("cache", "Off-heap caches: YCSB scrambled Zipfian",
-                "Workload 8: " + CacheBench.RECORDS + " keys (scrambled Zipfian, theta 0.99), values of 16 B to"
+                "Workload 9: " + CacheBench.RECORDS + " keys (scrambled Zipfian, theta 0.99), values of 16 B to"
                         + " 128 KiB (half under 256 B, mean about 2.5 KiB), capacity " + mib(CacheBench.CAPACITY_BYTES)
                         + "; reads fill the cache on a miss. Throughput in thousands of operations per second on 1 and"
                         + " 2 threads (x ohc: 2 threads, against OHC's default LRU); hit rate of the 2-thread run;"
@@ -549,7 +551,7 @@ public final class Harness {
                 case "trace-time" -> "Workload 7: replay of real allocation traces in a fresh JVM per peer, on one"
                         + " thread, and for multi-threaded traces also on the trace's own threads (each block's"
                         + " events in order; thread-safe address peers only); milliseconds for the whole trace"
-                        + " (second of two replays).";
+                        + " (median of five replays after 1.5 s of warm-up replays).";
                 case "trace-memory" -> "Workload 7: peak memory / peak live bytes during the replay (1.0 is"
                         + " perfect): committed bytes where the allocator reports them, else growth of resident"
                         + " memory over the JVM's own.";

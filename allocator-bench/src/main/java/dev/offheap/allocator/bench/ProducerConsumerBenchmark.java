@@ -3,6 +3,9 @@ package dev.offheap.allocator.bench;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
+import dev.offheap.allocator.netty.OffHeapByteBufAllocator;
+import dev.offheap.allocator.offheap.OffHeapAllocator;
+import dev.offheap.allocator.offheap.OffHeapAllocatorConfig;
 import io.netty.buffer.AdaptiveByteBufAllocator;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -41,11 +44,12 @@ public class ProducerConsumerBenchmark {
     private static final int BATCH = 4096;
     private static final long SIZE = 64;
 
-    @Param({"offheap", "malloc", "netty-pooled", "netty-adaptive"})
+    @Param({"offheap", "malloc", "netty-pooled", "netty-adaptive", "netty-offheap"})
     public String peer;
 
     private Peer addresses;
     private ByteBufAllocator netty;
+    private OffHeapAllocator nettyMemory;
     /** Hand-over of whole batches: one queue operation per 4,096 blocks, so its cost does not show. */
     private final ArrayBlockingQueue<Object> queue = new ArrayBlockingQueue<>(8);
 
@@ -54,6 +58,12 @@ public class ProducerConsumerBenchmark {
         switch (peer) {
             case "netty-pooled" -> netty = PooledByteBufAllocator.DEFAULT;
             case "netty-adaptive" -> netty = new AdaptiveByteBufAllocator(true, false);
+            // Netty's buffers are objects: handed over as such, not through a peer's (single-thread) handle table.
+            case "netty-offheap" -> {
+                nettyMemory = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("bench-netty")
+                        .maxBytes(1L << 30));
+                netty = new OffHeapByteBufAllocator(nettyMemory);
+            }
             default -> addresses = Peer.create(peer, 1L << 30, SIZE);
         }
     }
@@ -66,6 +76,9 @@ public class ProducerConsumerBenchmark {
         }
         if (addresses != null) {
             addresses.close();
+        }
+        if (nettyMemory != null) {
+            nettyMemory.close();
         }
     }
 

@@ -9,7 +9,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Replays one trace against one peer, in a JVM of its own (the harness starts one per peer and trace), and
- * prints one {@code RESULT} line: time, peak live bytes, and peak memory, either committed bytes (peers that
+ * prints one {@code RESULT} line: time (the median of five replays after 1.5 s of warm-up replays), peak live bytes, and peak memory, either committed bytes (peers that
  * report them) or the growth of resident memory (VmHWM over the VmRSS before the replay).
  *
  * <p>With {@code threads} (the third argument) a multi-threaded trace is replayed on as many threads as it
@@ -19,6 +19,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * Without it, every event runs on one thread in trace order.
  */
 public final class TraceReplay {
+    private static final int MEASURED_REPLAYS = 5;
+    private static final long WARMUP_NANOS = 1_500_000_000L;
+
     private TraceReplay() {
     }
 
@@ -32,10 +35,25 @@ public final class TraceReplay {
         String peerName = args[1];
         long rssBefore = procStatus("VmRSS");
         try (Peer peer = Peer.create(peerName, 1L << 30, 1 << 20)) {
-            Result warm = threaded ? replayThreaded(trace, peer) : replay(trace, peer); // warms JIT and caches
-            Result result = threaded ? replayThreaded(trace, peer) : replay(trace, peer);
-            long peakMemory = peer.committedBytes() >= 0 ? Math.max(warm.peakCommitted, result.peakCommitted)
-                    : procStatus("VmHWM") - rssBefore;
+            // A short trace replays in milliseconds, far less than the JIT needs to settle (a second replay in a
+            // fresh JVM took 25-90 ms for javac's trace, a warm one 4 ms): replays warm up for WARMUP_NANOS, then
+            // the median of five is the figure, as JMH would measure a steady state.
+            long peakCommitted = 0;
+            long[] nanos = new long[MEASURED_REPLAYS];
+            Result result = null;
+            long warmUntil = System.nanoTime() + WARMUP_NANOS;
+            do {
+                result = threaded ? replayThreaded(trace, peer) : replay(trace, peer);
+                peakCommitted = Math.max(peakCommitted, result.peakCommitted);
+            } while (System.nanoTime() < warmUntil);
+            for (int i = 0; i < MEASURED_REPLAYS; i++) {
+                result = threaded ? replayThreaded(trace, peer) : replay(trace, peer);
+                peakCommitted = Math.max(peakCommitted, result.peakCommitted);
+                nanos[i] = result.nanos;
+            }
+            java.util.Arrays.sort(nanos);
+            result = new Result(nanos[MEASURED_REPLAYS / 2], result.peakLive, peakCommitted);
+            long peakMemory = peer.committedBytes() >= 0 ? peakCommitted : procStatus("VmHWM") - rssBefore;
             System.out.printf(Locale.ROOT, "RESULT trace=%s peer=%s threads=%d events=%d millis=%.1f nsPerEvent=%.1f"
                             + " peakLive=%d peakMemory=%d memoryKind=%s%n", trace.name, peerName,
                     threaded ? trace.threads : 1, trace.events,
