@@ -16,6 +16,7 @@ import static dev.offheap.allocator.cache.EntryLayout.PREV;
 import static dev.offheap.allocator.cache.EntryLayout.QUEUE;
 import static dev.offheap.allocator.cache.EntryLayout.VALUE_BYTES;
 import static dev.offheap.allocator.cache.EntryLayout.WEIGHT;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
@@ -121,8 +122,8 @@ final class CacheSegment {
     // ---------------------------------------------------------------------------------------------------------
     // Reads: safe without the lock (bounds-checked, results meaningful only once the stamp validates)
 
-    /** The entry for {@code key}, or 0. */
-    long find(long hash, MemorySegment key, long keyBytes) {
+    /** The entry for the key (a segment, or else an array: exactly one is non-null), or 0. */
+    long find(long hash, MemorySegment key, byte[] keyArray, long keyBytes) {
         Table t = table;
         int mask = t.mask;
         int i = (int) hash & mask;
@@ -131,7 +132,7 @@ final class CacheSegment {
             if (address == 0) {
                 return 0;
             }
-            if (t.hashes[i] == hash && keyEquals(address, key, keyBytes)) {
+            if (t.hashes[i] == hash && keyEquals(address, key, keyArray, keyBytes)) {
                 return address;
             }
             i = (i + 1) & mask;
@@ -139,14 +140,30 @@ final class CacheSegment {
         return 0;
     }
 
-    private boolean keyEquals(long address, MemorySegment key, long keyBytes) {
+    private boolean keyEquals(long address, MemorySegment key, byte[] keyArray, long keyBytes) {
         long offset = address - base;
-        if (offset < 0 || offset > rangeBytes - HEADER_BYTES - keyBytes) {
+        if (offset < 0 || offset > rangeBytes - HEADER_BYTES - keyBytes
+                || range.get(JAVA_INT_UNALIGNED, offset + KEY_BYTES) != keyBytes) {
             return false;
         }
-        return range.get(JAVA_INT_UNALIGNED, offset + KEY_BYTES) == keyBytes
-                && MemorySegment.mismatch(range, offset + HEADER_BYTES, offset + HEADER_BYTES + keyBytes,
-                key, 0, keyBytes) == -1;
+        if (key != null) {
+            return MemorySegment.mismatch(range, offset + HEADER_BYTES, offset + HEADER_BYTES + keyBytes,
+                    key, 0, keyBytes) == -1;
+        }
+        // A byte[] key is compared in place: wrapping it in a heap segment would cost two objects per lookup.
+        long at = offset + HEADER_BYTES;
+        int i = 0;
+        for (; i + Long.BYTES <= keyBytes; i += Long.BYTES) {
+            if (range.get(JAVA_LONG_UNALIGNED, at + i) != (long) OffHeapCache.LONGS_OF_BYTES.get(keyArray, i)) {
+                return false;
+            }
+        }
+        for (; i < keyBytes; i++) {
+            if (range.get(JAVA_BYTE, at + i) != keyArray[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The value's length if the entry at {@code address} (found by {@link #find}) looks whole, else -1. */
@@ -173,6 +190,13 @@ final class CacheSegment {
         long offset = address - base;
         int keyBytes = range.get(JAVA_INT_UNALIGNED, offset + KEY_BYTES);
         MemorySegment.copy(range, offset + HEADER_BYTES + keyBytes, dst, dstOffset, valueBytes);
+    }
+
+    /** Copies the entry's value (its length from {@link #valueBytes}) into {@code dst}. */
+    void copyValue(long address, byte[] dst) {
+        long offset = address - base;
+        int keyBytes = range.get(JAVA_INT_UNALIGNED, offset + KEY_BYTES);
+        MemorySegment.copy(range, JAVA_BYTE, offset + HEADER_BYTES + keyBytes, dst, 0, dst.length);
     }
 
     boolean expired(long address, long now) {
@@ -203,8 +227,8 @@ final class CacheSegment {
     // Writes: under the write lock
 
     /** Writes a new entry's header, key and value into the block at {@code address}. */
-    void writeEntry(long address, long hash, MemorySegment key, long keyBytes, MemorySegment value,
-                    long valueOffset, long valueBytes, long expiresAt) {
+    void writeEntry(long address, long hash, MemorySegment key, byte[] keyArray, long keyBytes,
+                    MemorySegment value, byte[] valueArray, long valueBytes, long expiresAt) {
         long offset = address - base;
         range.set(JAVA_LONG_UNALIGNED, offset + HASH, hash);
         range.set(JAVA_LONG_UNALIGNED, offset + PREV, 0);
@@ -214,9 +238,15 @@ final class CacheSegment {
         range.set(JAVA_INT_UNALIGNED, offset + VALUE_BYTES, (int) valueBytes);
         range.set(JAVA_INT_UNALIGNED, offset + QUEUE, -1);
         range.set(JAVA_INT_UNALIGNED, offset + WEIGHT, (int) allocator.usableSize(address));
-        MemorySegment.copy(key, 0, range, offset + HEADER_BYTES, keyBytes);
-        if (valueBytes > 0) {
-            MemorySegment.copy(value, valueOffset, range, offset + HEADER_BYTES + keyBytes, valueBytes);
+        if (key != null) {
+            MemorySegment.copy(key, 0, range, offset + HEADER_BYTES, keyBytes);
+        } else {
+            MemorySegment.copy(keyArray, 0, range, JAVA_BYTE, offset + HEADER_BYTES, (int) keyBytes);
+        }
+        if (value != null) {
+            MemorySegment.copy(value, 0, range, offset + HEADER_BYTES + keyBytes, valueBytes);
+        } else {
+            MemorySegment.copy(valueArray, 0, range, JAVA_BYTE, offset + HEADER_BYTES + keyBytes, (int) valueBytes);
         }
     }
 
@@ -226,9 +256,10 @@ final class CacheSegment {
      *
      * @return false if {@code onlyIfAbsent} and a live entry is present (the caller frees {@code entry})
      */
-    boolean insert(long hash, MemorySegment key, long keyBytes, long entry, boolean onlyIfAbsent, long now) {
+    boolean insert(long hash, MemorySegment key, byte[] keyArray, long keyBytes, long entry, boolean onlyIfAbsent,
+                   long now) {
         drainReads(now);
-        int slot = slotOfKey(hash, key, keyBytes);
+        int slot = slotOfKey(hash, key, keyArray, keyBytes);
         if (slot >= 0) {
             Table t = table;
             long old = t.addresses[slot];
@@ -256,9 +287,9 @@ final class CacheSegment {
     }
 
     /** Removes the live entry for {@code key}; true if there was one (an expired one counts as absent). */
-    boolean remove(long hash, MemorySegment key, long keyBytes, long now) {
+    boolean remove(long hash, MemorySegment key, byte[] keyArray, long keyBytes, long now) {
         drainReads(now);
-        int slot = slotOfKey(hash, key, keyBytes);
+        int slot = slotOfKey(hash, key, keyArray, keyBytes);
         if (slot < 0) {
             return false;
         }
@@ -275,8 +306,8 @@ final class CacheSegment {
     }
 
     /** The live entry for {@code key} under the lock, or 0; an expired one is removed on the way. */
-    long findLive(long hash, MemorySegment key, long keyBytes, long now) {
-        int slot = slotOfKey(hash, key, keyBytes);
+    long findLive(long hash, MemorySegment key, byte[] keyArray, long keyBytes, long now) {
+        int slot = slotOfKey(hash, key, keyArray, keyBytes);
         if (slot < 0) {
             return 0;
         }
@@ -458,10 +489,10 @@ final class CacheSegment {
     // ---------------------------------------------------------------------------------------------------------
     // Index
 
-    private int slotOfKey(long hash, MemorySegment key, long keyBytes) {
+    private int slotOfKey(long hash, MemorySegment key, byte[] keyArray, long keyBytes) {
         Table t = table;
         for (int i = (int) hash & t.mask; t.addresses[i] != 0; i = (i + 1) & t.mask) {
-            if (t.hashes[i] == hash && keyEquals(t.addresses[i], key, keyBytes)) {
+            if (t.hashes[i] == hash && keyEquals(t.addresses[i], key, keyArray, keyBytes)) {
                 return i;
             }
         }

@@ -7,6 +7,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Objects;
@@ -92,6 +95,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 public final class OffHeapCache implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OffHeapCache.class);
     private static final int OPTIMISTIC_TRIES = 2;
+    /** Reads a byte[] eight bytes at a time in native order, as the range's JAVA_LONG_UNALIGNED reads do. */
+    static final VarHandle LONGS_OF_BYTES = MethodHandles.byteArrayViewVarHandle(long[].class,
+            ByteOrder.nativeOrder());
 
     private final String name;
     private final OffHeapAllocator allocator;
@@ -150,20 +156,20 @@ public final class OffHeapCache implements AutoCloseable {
 
     /** The value for {@code key}, or null. */
     public byte[] get(byte[] key) {
-        MemorySegment k = key(key);
+        checkKey(key);
         ensureOpen("get");
-        long hash = hash(k);
+        long hash = hash(key);
         CacheSegment s = segmentFor(hash);
         for (int attempt = 0; ; attempt++) {
             long stamp = attempt < OPTIMISTIC_TRIES ? s.lock.tryOptimisticRead() : s.lock.readLock();
             try {
-                long address = s.find(hash, k, k.byteSize());
+                long address = s.find(hash, null, key, key.length);
                 byte[] value = null;
                 if (address != 0 && !s.expired(address, System.nanoTime())) {
                     long length = s.valueBytes(address);
                     if (length >= 0) {
                         value = new byte[(int) length];
-                        s.copyValue(address, length, MemorySegment.ofArray(value), 0);
+                        s.copyValue(address, value);
                     } else {
                         address = 0;
                     }
@@ -182,7 +188,8 @@ public final class OffHeapCache implements AutoCloseable {
 
     /** Copies the value for {@code key} into {@code dst}; see {@link #get(MemorySegment, MemorySegment)}. */
     public long get(byte[] key, MemorySegment dst) {
-        return get(key(key), dst);
+        checkKey(key);
+        return get(null, key, key.length, dst);
     }
 
     /**
@@ -193,18 +200,23 @@ public final class OffHeapCache implements AutoCloseable {
      *         returned length, and all of them on a miss, may have been overwritten
      */
     public long get(MemorySegment key, MemorySegment dst) {
-        MemorySegment k = key(key);
+        checkKey(key);
+        return get(key, null, key.byteSize(), dst);
+    }
+
+    /** The read path, for a key given as a segment or else as an array (no object made for either). */
+    private long get(MemorySegment key, byte[] keyArray, long keyBytes, MemorySegment dst) {
         ensureOpen("get");
         Objects.requireNonNull(dst, "dst");
         if (dst.isReadOnly()) {
             throw new IllegalArgumentException("get(key, dst): dst is read-only");
         }
-        long hash = hash(k);
+        long hash = key != null ? hash(key) : hash(keyArray);
         CacheSegment s = segmentFor(hash);
         for (int attempt = 0; ; attempt++) {
             long stamp = attempt < OPTIMISTIC_TRIES ? s.lock.tryOptimisticRead() : s.lock.readLock();
             try {
-                long address = s.find(hash, k, k.byteSize());
+                long address = s.find(hash, key, keyArray, keyBytes);
                 long length = -1;
                 if (address != 0 && !s.expired(address, System.nanoTime())) {
                     length = s.valueBytes(address);
@@ -232,7 +244,8 @@ public final class OffHeapCache implements AutoCloseable {
         if (dst.isReadOnly()) {
             throw new IllegalArgumentException("get(key, dst): dst is read-only");
         }
-        long length = get(key(key), MemorySegment.ofBuffer(dst));
+        checkKey(key);
+        long length = get(null, key, key.length, MemorySegment.ofBuffer(dst));
         if (length >= 0 && length <= dst.remaining()) {
             dst.position(dst.position() + (int) length);
         }
@@ -241,13 +254,13 @@ public final class OffHeapCache implements AutoCloseable {
 
     /** True if a live entry for {@code key} is present (does not count as a hit or a miss). */
     public boolean containsKey(byte[] key) {
-        MemorySegment k = key(key);
+        checkKey(key);
         ensureOpen("containsKey");
-        long hash = hash(k);
+        long hash = hash(key);
         CacheSegment s = segmentFor(hash);
         long stamp = s.lock.readLock();
         try {
-            long address = s.find(hash, k, k.byteSize());
+            long address = s.find(hash, null, key, key.length);
             return address != 0 && !s.expired(address, System.nanoTime());
         } finally {
             s.lock.unlockRead(stamp);
@@ -271,12 +284,16 @@ public final class OffHeapCache implements AutoCloseable {
 
     /** Stores {@code value} under {@code key} with the default time to live. */
     public boolean put(byte[] key, byte[] value) {
-        return put(key(key), value(value), defaultTtlNanos, false);
+        checkKey(key);
+        checkValue(value);
+        return put(null, key, key.length, null, value, value.length, defaultTtlNanos, false);
     }
 
     /** Stores {@code value} under {@code key}, expiring after {@code timeToLive} ({@code ZERO}: never). */
     public boolean put(byte[] key, byte[] value, Duration timeToLive) {
-        return put(key(key), value(value), ttl(timeToLive), false);
+        checkKey(key);
+        checkValue(value);
+        return put(null, key, key.length, null, value, value.length, ttl(timeToLive), false);
     }
 
     /**
@@ -289,12 +306,16 @@ public final class OffHeapCache implements AutoCloseable {
      * @throws IllegalArgumentException for an empty or over-64-KiB key, or a value over {@code maxValueBytes}
      */
     public boolean put(MemorySegment key, MemorySegment value) {
-        return put(key(key), value(value), defaultTtlNanos, false);
+        checkKey(key);
+        checkValue(value);
+        return put(key, null, key.byteSize(), value, null, value.byteSize(), defaultTtlNanos, false);
     }
 
     /** Stores {@code value} under {@code key}, expiring after {@code timeToLive} ({@code ZERO}: never). */
     public boolean put(MemorySegment key, MemorySegment value, Duration timeToLive) {
-        return put(key(key), value(value), ttl(timeToLive), false);
+        checkKey(key);
+        checkValue(value);
+        return put(key, null, key.byteSize(), value, null, value.byteSize(), ttl(timeToLive), false);
     }
 
     /**
@@ -303,28 +324,34 @@ public final class OffHeapCache implements AutoCloseable {
      * @return true if stored, false if a value was present (or memory was refused)
      */
     public boolean putIfAbsent(byte[] key, byte[] value) {
-        return put(key(key), value(value), defaultTtlNanos, true);
+        checkKey(key);
+        checkValue(value);
+        return put(null, key, key.length, null, value, value.length, defaultTtlNanos, true);
     }
 
     /** As {@link #putIfAbsent(byte[], byte[])}, from segments. */
     public boolean putIfAbsent(MemorySegment key, MemorySegment value) {
-        return put(key(key), value(value), defaultTtlNanos, true);
+        checkKey(key);
+        checkValue(value);
+        return put(key, null, key.byteSize(), value, null, value.byteSize(), defaultTtlNanos, true);
     }
 
-    private boolean put(MemorySegment key, MemorySegment value, long ttlNanos, boolean onlyIfAbsent) {
+    /** The write path; key and value each given as a segment or else an array (checked by the caller). */
+    private boolean put(MemorySegment key, byte[] keyArray, long keyBytes, MemorySegment value, byte[] valueArray,
+                        long valueBytes, long ttlNanos, boolean onlyIfAbsent) {
         ensureOpen("put");
-        long hash = hash(key);
+        long hash = key != null ? hash(key) : hash(keyArray);
         CacheSegment s = segmentFor(hash);
-        long entry = allocateEntry(s, key.byteSize() + value.byteSize());
+        long entry = allocateEntry(s, keyBytes + valueBytes);
         if (entry == 0) {
             return false;
         }
         long now = System.nanoTime();
-        s.writeEntry(entry, hash, key, key.byteSize(), value, 0, value.byteSize(), expiresAt(now, ttlNanos));
+        s.writeEntry(entry, hash, key, keyArray, keyBytes, value, valueArray, valueBytes, expiresAt(now, ttlNanos));
         boolean stored;
         long stamp = s.lock.writeLock();
         try {
-            stored = s.insert(hash, key, key.byteSize(), entry, onlyIfAbsent, now);
+            stored = s.insert(hash, key, keyArray, keyBytes, entry, onlyIfAbsent, now);
         } finally {
             s.lock.unlockWrite(stamp);
         }
@@ -343,29 +370,30 @@ public final class OffHeapCache implements AutoCloseable {
      * @return the new value, or null if the entry is now absent (removed, or refused for lack of memory)
      */
     public byte[] compute(byte[] key, Function<MemorySegment, byte[]> remapping) {
-        MemorySegment k = key(key);
+        checkKey(key);
         Objects.requireNonNull(remapping, "remapping");
         ensureOpen("compute");
-        long hash = hash(k);
+        long hash = hash(key);
         CacheSegment s = segmentFor(hash);
         long stamp = s.lock.writeLock();
         try {
             long now = System.nanoTime();
-            long old = s.findLive(hash, k, k.byteSize(), now);
+            long old = s.findLive(hash, null, key, key.length, now);
             byte[] updated = remapping.apply(old == 0 ? null : s.value(old).asReadOnly());
             if (updated == null) {
                 if (old != 0) {
-                    s.remove(hash, k, k.byteSize(), now);
+                    s.remove(hash, null, key, key.length, now);
                 }
                 return null;
             }
-            MemorySegment v = value(updated);
-            long entry = allocateEntryLocked(s, k.byteSize() + v.byteSize());
+            checkValue(updated);
+            long entry = allocateEntryLocked(s, key.length + updated.length);
             if (entry == 0) {
                 return null;
             }
-            s.writeEntry(entry, hash, k, k.byteSize(), v, 0, v.byteSize(), expiresAt(now, defaultTtlNanos));
-            s.insert(hash, k, k.byteSize(), entry, false, now);
+            s.writeEntry(entry, hash, null, key, key.length, null, updated, updated.length,
+                    expiresAt(now, defaultTtlNanos));
+            s.insert(hash, null, key, key.length, entry, false, now);
             return updated;
         } finally {
             s.lock.unlockWrite(stamp);
@@ -374,18 +402,23 @@ public final class OffHeapCache implements AutoCloseable {
 
     /** Removes the entry for {@code key}; true if a live one was there. */
     public boolean remove(byte[] key) {
-        return remove(key(key));
+        checkKey(key);
+        return remove(null, key, key.length);
     }
 
     /** Removes the entry for {@code key}; true if a live one was there. */
     public boolean remove(MemorySegment key) {
-        MemorySegment k = key(key);
+        checkKey(key);
+        return remove(key, null, key.byteSize());
+    }
+
+    private boolean remove(MemorySegment key, byte[] keyArray, long keyBytes) {
         ensureOpen("remove");
-        long hash = hash(k);
+        long hash = key != null ? hash(key) : hash(keyArray);
         CacheSegment s = segmentFor(hash);
         long stamp = s.lock.writeLock();
         try {
-            return s.remove(hash, k, k.byteSize(), System.nanoTime());
+            return s.remove(hash, key, keyArray, keyBytes, System.nanoTime());
         } finally {
             s.lock.unlockWrite(stamp);
         }
@@ -581,6 +614,26 @@ public final class OffHeapCache implements AutoCloseable {
         for (; i < length; i++) {
             tail = (tail << 8) | (key.get(JAVA_BYTE, i) & 0xFF);
         }
+        return finish(h, tail);
+    }
+
+    /** {@link #hash(MemorySegment)} of an array's bytes, read in place: the same value for the same bytes. */
+    static long hash(byte[] key) {
+        int length = key.length;
+        long h = length * 0x9E3779B97F4A7C15L;
+        int i = 0;
+        for (; i + Long.BYTES <= length; i += Long.BYTES) {
+            h ^= mix((long) LONGS_OF_BYTES.get(key, i));
+            h = Long.rotateLeft(h, 27) * 5 + 0x52dce729;
+        }
+        long tail = 0;
+        for (; i < length; i++) {
+            tail = (tail << 8) | (key[i] & 0xFF);
+        }
+        return finish(h, tail);
+    }
+
+    private static long finish(long h, long tail) {
         h ^= mix(tail);
         h ^= h >>> 33;
         h *= 0xff51afd7ed558ccdL;
@@ -593,42 +646,48 @@ public final class OffHeapCache implements AutoCloseable {
         return Long.rotateLeft(k * 0x87c37b91114253d5L, 31) * 0x4cf5852759ed3b6fL;
     }
 
-    private MemorySegment key(byte[] key) {
+    private static void checkKey(byte[] key) {
         if (key == null) {
             throw new NullPointerException("key is null: a cache key needs 1 to 65536 bytes");
         }
-        return key(MemorySegment.ofArray(key));
+        checkKeyLength(key.length);
     }
 
-    private MemorySegment key(MemorySegment key) {
+    private static void checkKey(MemorySegment key) {
         if (key == null) {
             throw new NullPointerException("key is null: a cache key needs 1 to 65536 bytes");
         }
-        if (key.byteSize() == 0 || key.byteSize() > OffHeapCacheConfig.MAX_KEY_BYTES) {
-            throw new IllegalArgumentException("key of " + key.byteSize() + " bytes: a cache key needs 1 to "
+        checkKeyLength(key.byteSize());
+    }
+
+    private static void checkKeyLength(long keyBytes) {
+        if (keyBytes == 0 || keyBytes > OffHeapCacheConfig.MAX_KEY_BYTES) {
+            throw new IllegalArgumentException("key of " + keyBytes + " bytes: a cache key needs 1 to "
                     + OffHeapCacheConfig.MAX_KEY_BYTES + " bytes");
         }
-        return key;
     }
 
-    private MemorySegment value(byte[] value) {
+    private void checkValue(byte[] value) {
         if (value == null) {
             throw new NullPointerException("value is null: to remove an entry, call remove(key)");
         }
-        return value(MemorySegment.ofArray(value));
+        checkValueLength(value.length);
     }
 
-    private MemorySegment value(MemorySegment value) {
+    private void checkValue(MemorySegment value) {
         if (value == null) {
             throw new NullPointerException("value is null: to remove an entry, call remove(key)");
         }
-        if (value.byteSize() > maxValueBytes) {
-            throw new IllegalArgumentException("value of " + value.byteSize() + " bytes: larger than maxValueBytes ("
-                    + maxValueBytes + ")" + (value.byteSize() > capacityBytes
+        checkValueLength(value.byteSize());
+    }
+
+    private void checkValueLength(long valueBytes) {
+        if (valueBytes > maxValueBytes) {
+            throw new IllegalArgumentException("value of " + valueBytes + " bytes: larger than maxValueBytes ("
+                    + maxValueBytes + ")" + (valueBytes > capacityBytes
                     ? " and than the whole cache (" + capacityBytes + " bytes)" : "")
                     + "; raise OffHeapCacheConfig.maxValueBytes if such values belong in the cache");
         }
-        return value;
     }
 
     private static long ttl(Duration timeToLive) {

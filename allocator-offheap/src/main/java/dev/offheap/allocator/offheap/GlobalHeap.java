@@ -151,7 +151,12 @@ final class GlobalHeap {
     private void letWaitersIn() {
         if (lock.hasQueuedThreads()) {
             lock.unlock();
-            Thread.yield();
+            // The lock is not fair: re-locking at once would usually beat the woken waiter to it. Wait (briefly)
+            // until the waiters have taken it, then queue behind them.
+            long giveUpAt = System.nanoTime() + 50_000;
+            while (lock.hasQueuedThreads() && !lock.isLocked() && System.nanoTime() < giveUpAt) {
+                Thread.onSpinWait();
+            }
             lock.lock();
         }
     }

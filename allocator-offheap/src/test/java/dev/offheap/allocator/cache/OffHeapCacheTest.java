@@ -82,6 +82,28 @@ class OffHeapCacheTest {
     }
 
     @Test
+    void aKeyIsTheSameKeyWhetherGivenAsAnArrayOrASegment() {
+        cache(16 << 20);
+        java.util.SplittableRandom random = new java.util.SplittableRandom(5);
+        for (int length = 1; length <= 40; length++) {
+            byte[] key = new byte[length];
+            for (int i = 0; i < length; i++) {
+                key[i] = (byte) random.nextInt();
+            }
+            MemorySegment offHeapKey = Arena.ofAuto().allocate(length);
+            MemorySegment.copy(key, 0, offHeapKey, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, length);
+            assertEquals(OffHeapCache.hash(MemorySegment.ofArray(key)), OffHeapCache.hash(key), "length " + length);
+            cache.put(offHeapKey, MemorySegment.ofArray(value(length, 20)));
+            assertArrayEquals(value(length, 20), cache.get(key), "length " + length);
+            cache.put(key, value(length, 30));
+            MemorySegment dst = Arena.ofAuto().allocate(64);
+            assertEquals(30, cache.get(offHeapKey, dst));
+            assertTrue(cache.remove(offHeapKey));
+        }
+        assertEquals(0, cache.size());
+    }
+
+    @Test
     void missesReadNullOrMinusOneAndAreCounted() {
         cache(16 << 20);
         cache.put(bytes("present"), value(1, 10));
