@@ -16,7 +16,8 @@ import java.util.concurrent.atomic.LongAdder;
  *   <li>throughput on 1 and on 2 threads (operations per second, each thread as fast as it can);</li>
  *   <li>hit rate of the reads (during the 2-thread run, after a warm-up that fills the cache);</li>
  *   <li>latency percentiles at a fixed rate on one thread, measured from each operation's intended start (a
- *       stall delays the operations behind it and they count it: no coordinated omission);</li>
+ *       stall delays the operations behind it and they count it: no coordinated omission), after a warm-up
+ *       run of the same loop;</li>
  *   <li>memory: growth of the process's resident set over the run (heap pre-touched, so this is off-heap memory
  *       plus the JVM's own growth, alike for every peer), and the peer's own figure where it gives one.</li>
  * </ul>
@@ -79,6 +80,7 @@ public final class CacheBench {
             run(peer, readPercent, 2, Math.max(2, seconds), 1); // warm-up: fills the cache, compiles the code
             Run one = run(peer, readPercent, 1, seconds, 2);
             Run two = run(peer, readPercent, 2, seconds, 3);
+            fixedRate(peer, readPercent, seconds / 2, rate); // warms up the loop's own code (JFR: deopts at its start)
             long[] latencies = fixedRate(peer, readPercent, seconds, rate);
             long rssGrowth = residentBytes() - rssBefore;
             System.out.printf(Locale.ROOT, "RESULT ops1=%.0f ops2=%.0f hitRate=%.4f p50=%d p99=%d p999=%d"
