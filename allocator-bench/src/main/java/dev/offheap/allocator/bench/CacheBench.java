@@ -3,14 +3,20 @@ package dev.offheap.allocator.bench;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.Locale;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The cache workload, one peer per JVM: YCSB-style scrambled Zipfian keys over {@value #RECORDS} records,
  * values from a size mix (16 B to 128 KiB, half under 256 B; each key's size fixed), reads with cache-aside
- * fill on a miss, and a given share of writes. Prints one {@code RESULT} line:
+ * fill on a miss, and a given share of writes, all on one pool of two threads. Prints one {@code RESULT} line:
  *
  * <ul>
  *   <li>throughput on 1 and on 2 threads (operations per second, each thread as fast as it can);</li>
@@ -76,18 +82,24 @@ public final class CacheBench {
         }
         averageValue /= 20_000;
         long rssBefore = residentBytes();
+        // Every phase runs on the same two threads, as a service's thread pool would: threads that end between
+        // phases would measure how each peer deals with dead threads' memory, a different question.
+        ExecutorService pool = Executors.newFixedThreadPool(2);
         try (CachePeer peer = CachePeer.create(peerName, CAPACITY_BYTES, RECORDS, (int) averageValue)) {
-            run(peer, readPercent, 2, Math.max(2, seconds), 1); // warm-up: fills the cache, compiles the code
-            Run one = run(peer, readPercent, 1, seconds, 2);
-            Run two = run(peer, readPercent, 2, seconds, 3);
-            fixedRate(peer, readPercent, seconds / 2, rate); // warms up the loop's own code (JFR: deopts at its start)
-            long[] latencies = fixedRate(peer, readPercent, seconds, rate);
+            run(pool, peer, readPercent, 2, Math.max(2, seconds), 1); // warm-up: fills the cache, compiles the code
+            Run one = run(pool, peer, readPercent, 1, seconds, 2);
+            Run two = run(pool, peer, readPercent, 2, seconds, 3);
+            // The loop runs once to warm up (JFR showed deopts at its start), then it is measured.
+            pool.submit(() -> fixedRate(peer, readPercent, seconds / 2, rate)).get();
+            long[] latencies = pool.submit(() -> fixedRate(peer, readPercent, seconds, rate)).get();
             long rssGrowth = residentBytes() - rssBefore;
             System.out.printf(Locale.ROOT, "RESULT ops1=%.0f ops2=%.0f hitRate=%.4f p50=%d p99=%d p999=%d"
                             + " rssGrowth=%d own=%d capacity=%d averageValue=%d note=%s%n",
                     one.opsPerSecond, two.opsPerSecond, two.hitRate(), percentile(latencies, 0.50),
                     percentile(latencies, 0.99), percentile(latencies, 0.999), rssGrowth, peer.ownMemoryBytes(),
                     CAPACITY_BYTES, averageValue, peer.note().replace(' ', '_'));
+        } finally {
+            pool.shutdown();
         }
     }
 
@@ -97,17 +109,17 @@ public final class CacheBench {
         }
     }
 
-    private static Run run(CachePeer peer, int readPercent, int threads, double seconds, long seed)
-            throws InterruptedException {
+    private static Run run(ExecutorService pool, CachePeer peer, int readPercent, int threads, double seconds,
+                           long seed) throws InterruptedException, ExecutionException {
         LongAdder ops = new LongAdder();
         LongAdder reads = new LongAdder();
         LongAdder hits = new LongAdder();
         long deadline = System.nanoTime() + (long) (seconds * 1e9);
-        Thread[] workers = new Thread[threads];
+        List<Future<?>> workers = new ArrayList<>();
         long started = System.nanoTime();
         for (int t = 0; t < threads; t++) {
             long threadSeed = seed * 1000 + t;
-            workers[t] = Thread.ofPlatform().start(() -> {
+            workers.add(pool.submit(() -> {
                 ScrambledZipfian keys = new ScrambledZipfian(RECORDS, threadSeed);
                 CachePeer.Scratch scratch = new CachePeer.Scratch();
                 long n = 0;
@@ -130,10 +142,10 @@ public final class CacheBench {
                 ops.add(n);
                 reads.add(r);
                 hits.add(h);
-            });
+            }));
         }
-        for (Thread worker : workers) {
-            worker.join();
+        for (Future<?> worker : workers) {
+            worker.get();
         }
         double elapsed = (System.nanoTime() - started) / 1e9;
         return new Run(ops.sum() / elapsed, reads.sum(), hits.sum());

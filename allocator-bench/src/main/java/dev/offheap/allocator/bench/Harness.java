@@ -452,8 +452,9 @@ public final class Harness {
         Report.Table table = new Report.Table("cache", "Off-heap caches: YCSB scrambled Zipfian",
                 "Workload 9: " + CacheBench.RECORDS + " keys (scrambled Zipfian, theta 0.99), values of 16 B to"
                         + " 128 KiB (half under 256 B, mean about 2.5 KiB), capacity " + mib(CacheBench.CAPACITY_BYTES)
-                        + "; reads fill the cache on a miss. Throughput in thousands of operations per second on 1 and"
-                        + " 2 threads (x ohc: 2 threads, against OHC's default LRU); hit rate of the 2-thread run;"
+                        + "; reads fill the cache on a miss; every phase on the same pool of two threads. Throughput in"
+                        + " thousands of operations per second on 1 and 2 threads (x ohc: 2 threads, against OHC's"
+                        + " default LRU); hit rate of the 2-thread run;"
                         + " latency at a fixed " + CACHE_RATE / 1000 + "k operations/s on one thread, from each"
                         + " operation's intended start (no coordinated omission), in microseconds; memory = growth"
                         + " of resident memory over the run / capacity (heap pre-touched; includes the JVM's own"
