@@ -17,6 +17,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 import static dev.offheap.allocator.internal.Checks.hex;
@@ -85,7 +86,7 @@ final class GlobalHeap {
     private boolean warnedNearCap;
     /** Purges between taking their pages out of the buddy and giving them back (the madvise calls, unlocked). */
     private int purgesInFlight;
-    private final java.util.concurrent.locks.Condition purgeDone = lock.newCondition();
+    private final Condition purgeDone = lock.newCondition();
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     GlobalHeap(String name, MemorySource.Range range, long maxBytes, byte newSlabFill) {
