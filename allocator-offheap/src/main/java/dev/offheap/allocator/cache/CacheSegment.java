@@ -86,6 +86,11 @@ final class CacheSegment {
     private final long windowMax;
     private final long protectedMax;
     private final FrequencySketch sketch;
+    /** The table of a closed segment: readers find it where they look up the table anyway, so a closed cache
+     *  costs them no read of its own. */
+    private static final Table CLOSED = new Table(1);
+    /** What {@link #find} returns in a closed segment; never an entry's address. */
+    static final long CLOSED_ENTRY = -1;
     private volatile Table table = new Table(16);
 
     // Under the lock.
@@ -125,6 +130,9 @@ final class CacheSegment {
     /** The entry for the key (a segment, or else an array: exactly one is non-null), or 0. */
     long find(long hash, MemorySegment key, byte[] keyArray, long keyBytes) {
         Table t = table;
+        if (t == CLOSED) {
+            return CLOSED_ENTRY;
+        }
         int mask = t.mask;
         int i = (int) hash & mask;
         for (int probes = 0; probes <= mask; probes++) {
@@ -351,6 +359,17 @@ final class CacheSegment {
             }
         }
         return removed;
+    }
+
+    /**
+     * For good: later reads see {@link #CLOSED_ENTRY}; the entries are freed first unless the allocator is
+     * about to be closed whole.
+     */
+    void close(boolean freeEntries) {
+        if (freeEntries) {
+            clear();
+        }
+        table = CLOSED;
     }
 
     /** Frees every entry. */

@@ -157,13 +157,15 @@ public final class OffHeapCache implements AutoCloseable {
     /** The value for {@code key}, or null. */
     public byte[] get(byte[] key) {
         checkKey(key);
-        ensureOpen("get");
         long hash = hash(key);
         CacheSegment s = segmentFor(hash);
         for (int attempt = 0; ; attempt++) {
             long stamp = attempt < OPTIMISTIC_TRIES ? s.lock.tryOptimisticRead() : s.lock.readLock();
             try {
                 long address = s.find(hash, null, key, key.length);
+                if (address == CacheSegment.CLOSED_ENTRY) {
+                    throw closed("get");
+                }
                 byte[] value = null;
                 if (address != 0 && !s.expired(address, System.nanoTime())) {
                     long length = s.valueBytes(address);
@@ -206,7 +208,6 @@ public final class OffHeapCache implements AutoCloseable {
 
     /** The read path, for a key given as a segment or else as an array (no object made for either). */
     private long get(MemorySegment key, byte[] keyArray, long keyBytes, MemorySegment dst) {
-        ensureOpen("get");
         Objects.requireNonNull(dst, "dst");
         if (dst.isReadOnly()) {
             throw new IllegalArgumentException("get(key, dst): dst is read-only");
@@ -217,6 +218,9 @@ public final class OffHeapCache implements AutoCloseable {
             long stamp = attempt < OPTIMISTIC_TRIES ? s.lock.tryOptimisticRead() : s.lock.readLock();
             try {
                 long address = s.find(hash, key, keyArray, keyBytes);
+                if (address == CacheSegment.CLOSED_ENTRY) {
+                    throw closed("get");
+                }
                 long length = -1;
                 if (address != 0 && !s.expired(address, System.nanoTime())) {
                     length = s.valueBytes(address);
@@ -255,12 +259,14 @@ public final class OffHeapCache implements AutoCloseable {
     /** True if a live entry for {@code key} is present (does not count as a hit or a miss). */
     public boolean containsKey(byte[] key) {
         checkKey(key);
-        ensureOpen("containsKey");
         long hash = hash(key);
         CacheSegment s = segmentFor(hash);
         long stamp = s.lock.readLock();
         try {
             long address = s.find(hash, null, key, key.length);
+            if (address == CacheSegment.CLOSED_ENTRY) {
+                throw closed("containsKey");
+            }
             return address != 0 && !s.expired(address, System.nanoTime());
         } finally {
             s.lock.unlockRead(stamp);
@@ -481,30 +487,16 @@ public final class OffHeapCache implements AutoCloseable {
     /** Frees every expired entry now (they are never returned either way); how many. */
     public long cleanUp() {
         ensureOpen("cleanUp");
-        long removed = 0;
         long now = System.nanoTime();
-        for (CacheSegment s : segments) {
-            long stamp = s.lock.writeLock();
-            try {
-                removed += s.removeExpired(now);
-            } finally {
-                s.lock.unlockWrite(stamp);
-            }
-        }
-        return removed;
+        long[] removed = {0};
+        forEachSegmentLocked(s -> removed[0] += s.removeExpired(now));
+        return removed[0];
     }
 
     /** Removes every entry (not counted as removals). */
     public void clear() {
         ensureOpen("clear");
-        for (CacheSegment s : segments) {
-            long stamp = s.lock.writeLock();
-            try {
-                s.clear();
-            } finally {
-                s.lock.unlockWrite(stamp);
-            }
-        }
+        forEachSegmentLocked(CacheSegment::clear);
     }
 
     /** Entries now in the cache (expired ones not yet freed included). */
@@ -562,17 +554,10 @@ public final class OffHeapCache implements AutoCloseable {
             return;
         }
         closed = true;
+        // A shared allocator gets its blocks back; one of our own is closed whole right after.
+        forEachSegmentLocked(s -> s.close(!ownsAllocator));
         if (ownsAllocator) {
             allocator.close();
-        } else {
-            for (CacheSegment s : segments) {
-                long stamp = s.lock.writeLock();
-                try {
-                    s.clear();
-                } finally {
-                    s.lock.unlockWrite(stamp);
-                }
-            }
         }
         LOG.info("OffHeapCache '{}' closed", name);
     }
@@ -708,7 +693,23 @@ public final class OffHeapCache implements AutoCloseable {
 
     private void ensureOpen(String call) {
         if (closed) {
-            throw new IllegalStateException(call + "(): cache '" + name + "' is closed");
+            throw closed(call);
+        }
+    }
+
+    private IllegalStateException closed(String call) {
+        return new IllegalStateException(call + "(): cache '" + name + "' is closed");
+    }
+
+    /** Runs {@code action} on every segment under its write lock: maintenance, never the hot paths. */
+    private void forEachSegmentLocked(java.util.function.Consumer<CacheSegment> action) {
+        for (CacheSegment s : segments) {
+            long stamp = s.lock.writeLock();
+            try {
+                action.accept(s);
+            } finally {
+                s.lock.unlockWrite(stamp);
+            }
         }
     }
 }
