@@ -123,8 +123,8 @@ public final class OffHeapCache implements AutoCloseable {
             OffHeapAllocatorConfig allocatorConfig = config.allocatorConfig() != null
                     ? config.allocatorConfig() : new OffHeapAllocatorConfig();
             // The cache bounds the entries' blocks; the allocator's cap bounds them plus what it holds beyond live
-            // blocks (partly used slabs, thread caches, chunk tails, pages waiting for the purge). Measured 1.1-1.6x
-            // under churn (CacheBench); at the cap a write evicts more and retries, which is slow, so the cap is
+            // blocks (partly used slabs, thread caches, chunk tails, pages waiting for the purge): 1.6x in the
+            // harness cache workload (README); at the cap a write evicts more and retries, which is slow, so the cap is
             // a safety net well above that.
             this.allocator = OffHeapAllocator.create(allocatorConfig.name(name)
                     .maxBytes(2 * capacityBytes + (32L << 20)));
