@@ -348,7 +348,7 @@ public final class OffHeapCache implements AutoCloseable {
         ensureOpen("put");
         long hash = key != null ? hash(key) : hash(keyArray);
         CacheSegment s = segmentFor(hash);
-        long entry = allocateEntry(s, keyBytes + valueBytes);
+        long entry = allocateEntry(hash, keyBytes + valueBytes);
         if (entry == 0) {
             return false;
         }
@@ -435,15 +435,15 @@ public final class OffHeapCache implements AutoCloseable {
      * segments in turn (starting with the key's own) until the block fits; 0 (counted as a rejection) if even an
      * empty cache cannot hold it.
      */
-    private long allocateEntry(CacheSegment own, long payload) {
+    private long allocateEntry(long hash, long payload) {
         long bytes = HEADER_BYTES + payload;
-        int start = indexOf(own);
+        int start = segmentIndex(hash);
         for (int i = 0; ; i++) {
             try {
                 return allocator.allocate(bytes);
             } catch (OffHeapOutOfMemoryException full) {
                 if (i > segments.length) {
-                    reject(own);
+                    reject(segments[start]);
                     return 0;
                 }
                 CacheSegment s = segments[(start + i) & segmentMask];
@@ -571,16 +571,11 @@ public final class OffHeapCache implements AutoCloseable {
     // Keys, hashing, checks
 
     private CacheSegment segmentFor(long hash) {
-        return segments[(int) (hash >>> 32) & segmentMask];
+        return segments[segmentIndex(hash)];
     }
 
-    private int indexOf(CacheSegment s) {
-        for (int i = 0; i < segments.length; i++) {
-            if (segments[i] == s) {
-                return i;
-            }
-        }
-        throw new IllegalStateException("segment of another cache");
+    private int segmentIndex(long hash) {
+        return (int) (hash >>> 32) & segmentMask;
     }
 
     /**
