@@ -188,6 +188,11 @@ final class Slab extends Span {
      * @return how many were collected
      */
     int collectRemote(MemorySegment memory) {
+        if (remote == 0) {
+            // Nothing to take: a plain read, not an atomic exchange. A push that lands just after is taken by a
+            // later collect, which the pusher asks for (its hint to the owner, or the queue for a detached slab).
+            return 0;
+        }
         long head = (long) REMOTE.getAndSet(this, 0L);
         int count = 0;
         for (int next = (int) head; next != 0; count++) {
