@@ -249,6 +249,45 @@ final class GlobalHeap {
         }
     }
 
+    /**
+     * Lock held: takes from live threads' caches the slabs they hold but cannot use soon: owned, not current,
+     * no live block (after their remote frees); the spare too if the thread took no slow path since the last
+     * purge. A producer whose blocks all went to other threads, then idle, keeps only its current slabs. One
+     * slab per step, each under the cache's {@link ThreadCache#tryEnterToTrim() trim flag}; a cache whose owner
+     * is in a slow path is left for the next purge.
+     */
+    private void trimThreadCaches() {
+        nextCache:
+        for (ThreadCache cache : caches.toArray(ThreadCache[]::new)) { // a copy: the walk lets registrations in
+            if (cache.thread == null || cache.ownerDied()) {
+                continue;
+            }
+            int slowPaths = cache.slowPaths;
+            boolean idle = slowPaths == cache.slowPathsAtLastPurge;
+            cache.slowPathsAtLastPurge = slowPaths;
+            for (int c = 0; c < cache.owned.length; c++) {
+                for (int i = Integer.MAX_VALUE; ; i--) {
+                    if (!cache.tryEnterToTrim()) {
+                        continue nextCache; // the owner is in a slow path: busy, not idle
+                    }
+                    try {
+                        i = Math.min(i, cache.ownedCount[c] - 1); // the owner changes the list between steps
+                        if (i < 0) {
+                            break;
+                        }
+                        Slab slab = cache.takeUnused(c, i, idle, memory);
+                        if (slab != null) {
+                            release(slab);
+                        }
+                    } finally {
+                        cache.exitSlowPath();
+                    }
+                    letWaitersIn();
+                }
+            }
+        }
+    }
+
     /** The owner of a cache: gives back one of its empty slabs (not the current one). */
     void releaseOwned(ThreadCache cache, Slab slab) {
         lock.lock();
@@ -523,6 +562,7 @@ final class GlobalHeap {
         try {
             epoch++;
             trimSharedCaches();
+            trimThreadCaches();
             releaseEmpty();
             if (!range.canDecommit()) {
                 return 0;

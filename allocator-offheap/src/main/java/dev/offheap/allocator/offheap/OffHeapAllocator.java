@@ -116,9 +116,10 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * dead threads' slabs are reclaimed (their remote frees are not lost: a partly used slab is queued for another
  * thread), empty queued slabs and empty medium chunks go back to the buddy, and free pages that stayed free
  * for a whole tick are handed to the OS ({@code madvise(MADV_DONTNEED)}). A thread cache keeps at most one
- * empty slab per class beyond its current one; the rest go back as they empty. What a live but idle thread
- * holds (its current slabs, and owned slabs whose blocks are all freed by other threads) goes back when it
- * calls {@link #trim()}, and all of it when it dies.
+ * empty slab per class beyond its current one; the rest go back as they empty. The purge also takes from live
+ * threads' caches the non-current slabs that other threads' frees emptied, and an idle thread's spares
+ * ({@link ThreadCache}: the owner's slow paths and the purger exclude each other with a flag). What a live
+ * thread keeps is its current slab per class, which goes back when it calls {@link #trim()} or dies.
  *
  * <p><b>Threads.</b> Every method is thread-safe. A block may be freed by any thread.
  */
@@ -298,21 +299,26 @@ public final class OffHeapAllocator implements Allocator {
      */
     private long refillAndPop(ThreadCache cache, int sizeClass, long byteSize) {
         Slab slab = cache.current[sizeClass];
-        if (slab != Slab.EMPTY && slab.collectRemote(memory) > 0) {
+        if (slab != Slab.EMPTY && slab.collectRemote(memory) > 0) { // the purger never touches a current slab
             return pop(slab);
         }
-        Slab next = cache.popAvailable(sizeClass, memory);
-        if (next == null) {
-            next = cache.collectHinted(sizeClass, memory);
+        cache.enterSlowPath();
+        try {
+            Slab next = cache.popAvailable(sizeClass, memory);
+            if (next == null) {
+                next = cache.collectHinted(sizeClass, memory);
+            }
+            if (next == null) {
+                next = heap.refill(cache, sizeClass, byteSize);
+            }
+            if (cache.spare[sizeClass] == next) {
+                cache.spare[sizeClass] = null;
+            }
+            cache.current[sizeClass] = next;
+            return pop(next);
+        } finally {
+            cache.exitSlowPath();
         }
-        if (next == null) {
-            next = heap.refill(cache, sizeClass, byteSize);
-        }
-        if (cache.spare[sizeClass] == next) {
-            cache.spare[sizeClass] = null;
-        }
-        cache.current[sizeClass] = next;
-        return pop(next);
     }
 
     /**
@@ -321,18 +327,20 @@ public final class OffHeapAllocator implements Allocator {
      */
     private void afterLocalFree(Slab slab, int freeTop) {
         ThreadCache cache = slab.owner;
-        int sizeClass = slab.sizeClass;
-        if (cache.current[sizeClass] == slab) {
-            return;
+        if (cache == null || cache.current[slab.sizeClass] == slab) {
+            return; // null: the purger found the slab empty first (its last block was freed just now), released it
         }
         if (freeTop == 1) {
-            cache.pushAvailable(slab);
+            cache.pushAvailable(slab); // the purger may release the slab meanwhile: popAvailable skips it then
         }
         if (freeTop == slab.slotCount) {
-            if (cache.spare[sizeClass] == null) {
-                cache.spare[sizeClass] = slab;
-            } else if (cache.spare[sizeClass] != slab) {
-                heap.releaseOwned(cache, slab);
+            cache.enterSlowPath();
+            try {
+                if (cache.keepEmptied(slab)) {
+                    heap.releaseOwned(cache, slab);
+                }
+            } finally {
+                cache.exitSlowPath();
             }
         }
     }
@@ -454,10 +462,7 @@ public final class OffHeapAllocator implements Allocator {
 
     /** The owner's free: clear {@code live}, push the slot; no lock, no atomic, no access to the block. */
     private void freeLocal(Slab slab, int slot) {
-        slab.live[slot] = 0;
-        int top = slab.freeTop;
-        slab.freeStack[top++] = (char) slot;
-        slab.freeTop = top;
+        int top = slab.pushLocal(slot);
         if (top == 1 || top == slab.slotCount) {
             afterLocalFree(slab, top);
         }

@@ -158,6 +158,19 @@ final class Slab extends Span {
         return remote;
     }
 
+    /**
+     * The owner's free of a live slot: clear {@code live}, push the slot; no atomic, no access to the block.
+     *
+     * @return the new {@code freeTop}
+     */
+    int pushLocal(int slot) {
+        live[slot] = 0;
+        int top = freeTop;
+        freeStack[top++] = (char) slot;
+        freeTop = top;
+        return top;
+    }
+
     /** Pending remote frees, for stats (racy by nature). */
     int remoteCount() {
         return (int) (remote >>> 32);

@@ -29,9 +29,31 @@ import java.util.concurrent.locks.ReentrantLock;
  * A full slab stays owned: the owner's frees into it stay local, and the first one files it as available.
  * When the current slab runs dry the owner takes, in order: its remote frees, an available slab, a slab whose
  * remote frees the hint points at, and only then a slab from the global heap.
+ *
+ * <h2>Trimming a live thread's cache</h2>
+ * An idle thread must not keep memory that other threads freed into its slabs. The purger may take from a
+ * live thread's cache an owned slab that is not current and has no live block (after its remote frees), and,
+ * if the thread took no slow path since the last purge, the spare too. The owner's fast paths cannot touch such
+ * a slab (it pops only from the current slab, and frees only live blocks); its slow paths can, so they and the
+ * purger exclude each other with {@link #slowPath}, a flag the owner sets by CAS and the purger only tries:
+ * <pre>
+ *   owner:  refill, or a free that empties a slab:  CAS slowPath 0 -> 1 (spins while the purger holds it) ... 0
+ *   purger: per slab:  CAS slowPath 0 -> 1 or skip the cache this tick;  check, collect, release;  0
+ * </pre>
+ * The purger reads {@code freeTop} of a non-current slab without the owner's synchronization: the owner only
+ * raises it there (local frees), so a stale value shows a live block that is gone, and the slab waits a tick.
  */
 final class ThreadCache {
     private static final VarHandle HINT = MethodHandles.arrayElementVarHandle(boolean[].class);
+    private static final VarHandle SLOW_PATH;
+
+    static {
+        try {
+            SLOW_PATH = MethodHandles.lookup().findVarHandle(ThreadCache.class, "slowPath", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     /** The owning platform thread, or null for a shared cache. */
     final Thread thread;
@@ -44,6 +66,12 @@ final class ThreadCache {
     final Slab[] available;
     final Slab[] spare;
     private final boolean[] remoteHint;
+    /** 1 while the owner is in a slow path or the purger trims this cache; see the class comment. */
+    private volatile int slowPath;
+    /** Slow paths the owner took (owner writes, the purger reads racily to tell an idle thread). */
+    int slowPaths;
+    /** {@link #slowPaths} at the last purge (heap lock holder only). */
+    int slowPathsAtLastPurge;
 
     ThreadCache(Thread thread, int classes) {
         this.thread = thread;
@@ -58,6 +86,28 @@ final class ThreadCache {
         this.available = new Slab[classes];
         this.spare = new Slab[classes];
         this.remoteHint = new boolean[classes];
+    }
+
+    /** Owner: enters a slow path, waiting (briefly: one slab's release) if the purger is trimming the cache. */
+    void enterSlowPath() {
+        for (int spins = 0; !SLOW_PATH.compareAndSet(this, 0, 1); spins++) {
+            if (spins < 100) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield(); // the purger holding the flag was descheduled: let it finish its step
+            }
+        }
+        slowPaths++;
+    }
+
+    /** Owner or purger: leaves a slow path or a trim step. */
+    void exitSlowPath() {
+        SLOW_PATH.setRelease(this, 0);
+    }
+
+    /** Purger: enters a trim step unless the owner is in a slow path (then it is busy, not idle). */
+    boolean tryEnterToTrim() {
+        return SLOW_PATH.compareAndSet(this, 0, 1);
     }
 
     /** Whether the owner is gone, so its slabs must be reclaimed. Pairs with the thread's termination. */
@@ -89,6 +139,43 @@ final class ThreadCache {
         if (current[c] == slab) {
             current[c] = Slab.EMPTY;
         }
+    }
+
+    /**
+     * Owner, in a slow path, after its own free emptied a non-current slab: keeps it as the class's spare if
+     * there is none.
+     *
+     * @return true if the caller must give the slab back; false if it is the spare now, or the purger took it
+     *     first (its last block was freed just before the purger looked)
+     */
+    boolean keepEmptied(Slab slab) {
+        if (slab.owner != this) {
+            return false;
+        }
+        int c = slab.sizeClass;
+        if (spare[c] == null) {
+            spare[c] = slab;
+            return false;
+        }
+        return spare[c] != slab;
+    }
+
+    /**
+     * Purger, holding the trim flag: takes {@code owned[sizeClass][index]} out of the cache if the owner cannot
+     * be using it (not current, no live block after its remote frees; not the spare unless the thread is idle).
+     *
+     * @return the slab, no longer owned, for the caller to give back; or null
+     */
+    Slab takeUnused(int sizeClass, int index, boolean idle, MemorySegment memory) {
+        Slab slab = owned[sizeClass][index];
+        if (slab == current[sizeClass] || (!idle && slab == spare[sizeClass]) || slab.liveBlocks() != 0) {
+            return null;
+        }
+        slab.collectRemote(memory);
+        removeOwned(slab);
+        slab.ownerThread = null;
+        slab.owner = null;
+        return slab;
     }
 
     /** Owner: files a full owned slab that just got a free slot. */

@@ -309,6 +309,66 @@ class ConcurrencyTest {
         }
     }
 
+    /**
+     * A producer allocates 14 MiB of small blocks, another thread frees them all, and the producer stays alive
+     * but idle: its slabs, emptied by remote frees it never collects, must still go back, with the decay alone
+     * and without anything from the producer. Then the producer allocates again as if nothing happened.
+     */
+    @Test
+    void memoryOfAnIdleThreadGoesBackAfterTheDecay() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("idle")
+                .maxBytes(256L << 20).decayMillis(100))) {
+            int count = 65_536;
+            long[] blocks = new long[count];
+            CountDownLatch produced = new CountDownLatch(1);
+            CountDownLatch wakeUp = new CountDownLatch(1);
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread producer = Thread.ofPlatform().start(() -> {
+                try {
+                    for (int i = 0; i < count; i++) {
+                        blocks[i] = allocator.allocate(i % 2 == 0 ? 256 : 200); // two classes
+                        stamp(allocator, blocks[i], 200);
+                    }
+                    produced.countDown();
+                    wakeUp.await(); // idle: no allocation, no free, no trim
+                    long[] again = new long[count];
+                    for (int i = 0; i < count; i++) {
+                        again[i] = allocator.allocate(256);
+                        stamp(allocator, again[i], 256);
+                    }
+                    for (long address : again) {
+                        check(allocator, address, 256);
+                        allocator.free(address);
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            });
+            produced.await();
+            assertTrue(allocator.stats().committedBytes() >= (long) count * 200, "committed while the blocks live");
+            for (long address : blocks) {
+                check(allocator, address, 200);
+                allocator.free(address); // remote frees into the producer's slabs
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            // What may stay: the producer's current slab of each of its two classes (64 KiB each).
+            long allowed = 2 * 64 * 1024;
+            while (allocator.stats().committedBytes() > allowed && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertTrue(allocator.stats().committedBytes() <= allowed, "the idle producer still holds "
+                    + allocator.stats().committedBytes() + " committed bytes, all its blocks freed by another thread");
+            assertTrue(producer.isAlive(), "the producer must be alive (idle) for this test to mean anything");
+            wakeUp.countDown();
+            producer.join(60_000);
+            if (failure.get() != null) {
+                throw new AssertionError("the producer failed after its cache was trimmed", failure.get());
+            }
+            assertEquals(0, allocator.stats().liveBlocks());
+            allocator.verify();
+        }
+    }
+
     @Test
     void freePagesGoBackToTheOsAfterTheDecay() throws Exception {
         try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("decay")
