@@ -41,7 +41,8 @@ public final class Harness {
     private static final List<String> MULTI_PEERS = List.of("offheap", "malloc", "malloc-jemalloc", "malloc-mimalloc",
             "malloc-tcmalloc", "netty-pooled", "netty-adaptive", "netty-offheap");
     /** What the observability features cost, at 64 B: leak detection sampled, and debug mode. */
-    private static final List<String> COST_PEERS = List.of("offheap-sampled", "offheap-debug");
+    /** Pair peers at 64 B only: the cost of leak sampling and debug mode, and malloc as most FFM code calls it. */
+    private static final List<String> COST_PEERS = List.of("offheap-sampled", "offheap-debug", "malloc-downcall");
     /** Peers that can replay a trace on its own threads: thread-safe, with address handles. */
     private static final List<String> THREADED_TRACE_PEERS = List.of("offheap", "malloc", "malloc-jemalloc",
             "malloc-mimalloc", "malloc-tcmalloc");
@@ -559,7 +560,8 @@ public final class Harness {
                 default -> name;
             };
             Report.Table table = new Report.Table(name, title(name), description + " Baseline: glibc malloc"
-                    + " through an FFM downcall.", List.of("peer", "parameter", "score", "error", "x malloc", "B/op",
+                    + " through critical FFM downcalls (Linker.Option.critical; malloc-downcall: standard ones).",
+                    List.of("peer", "parameter", "score", "error", "x malloc", "B/op",
                     "note"), memory ? "memory per live byte" : throughput ? "throughput, x malloc (higher better)"
                     : "time, x malloc (lower better)");
             for (String key : workload.getValue()) {
@@ -685,8 +687,9 @@ public final class Harness {
                                      malloc-tcmalloc, netty-pooled, netty-adaptive, netty-offheap (Netty's
                                      buffers through OffHeapByteBufAllocator), arena-confined, arena-shared,
                                      allocate-direct, bump, implicit, explicit, segregated, buddy, slab,
-                                     offheap-sampled (leak detection 1 in 64), offheap-debug (debug mode;
-                                     both measured at 64 B by default);
+                                     offheap-sampled (leak detection 1 in 64), offheap-debug (debug mode),
+                                     malloc-downcall (glibc malloc through standard, not critical, downcalls;
+                                     these three measured at 64 B by default);
                                      for the cache workload: offheap-cache, ohc, ohc-wtinylfu, chronicle-map,
                                      ehcache-offheap
                   --sizes LIST       block sizes of the pair workload (default: 16,64,256,1024,4096,65536)

@@ -54,6 +54,7 @@ public abstract class Peer implements AutoCloseable {
             case "buddy" -> new OfAllocator(name, BuddyAllocator.over(region(regionBytes)));
             case "slab" -> new OfAllocator(name, SlabAllocator.over(region(regionBytes), maxBlockBytes));
             case "malloc" -> new Malloc(name);
+            case "malloc-downcall" -> new MallocStandardDowncall(name);
             case "netty-pooled" -> new Netty(name, PooledByteBufAllocator.DEFAULT);
             case "netty-adaptive" -> new Netty(name, new AdaptiveByteBufAllocator(true, false));
             case "netty-offheap" -> new Netty(name, new OffHeapByteBufAllocator(OffHeapAllocator.create(
@@ -236,6 +237,51 @@ public abstract class Peer implements AutoCloseable {
         public long allocateAligned(long size, long alignment) {
             try {
                 return (long) ALIGNED_ALLOC.invokeExact(alignment, (size + alignment - 1) & -alignment);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+    }
+
+    /**
+     * glibc's malloc and free through standard downcalls, as most FFM code calls them: without
+     * {@code Linker.Option.critical}, so each call makes the thread-state transition to native and back. The
+     * {@link Malloc} peer, the tables' baseline, uses critical downcalls: the strongest malloc there is from Java,
+     * though the option is meant for functions that are short in all cases, which malloc is not.
+     */
+    static final class MallocStandardDowncall extends Peer {
+        private static final MethodHandle MALLOC;
+        private static final MethodHandle FREE;
+        static {
+            Linker linker = Linker.nativeLinker();
+            MALLOC = linker.downcallHandle(linker.defaultLookup().find("malloc").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+            FREE = linker.downcallHandle(linker.defaultLookup().find("free").orElseThrow(),
+                    FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG));
+        }
+
+        MallocStandardDowncall(String name) {
+            super(name);
+        }
+
+        @Override
+        public long allocate(long size) {
+            try {
+                return (long) MALLOC.invokeExact(size);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+
+        @Override
+        public void touch(long handle, long size) {
+            touchAddress(handle, size);
+        }
+
+        @Override
+        public void free(long handle) {
+            try {
+                FREE.invokeExact(handle);
             } catch (Throwable t) {
                 throw new IllegalStateException(t);
             }
