@@ -53,12 +53,12 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *   <dt>page map</dt><dd>{@code Span[]} by page index: an address's metadata is
  *       {@code pageMap[(address - base) >>> 16]}, arithmetic and one load, never a hash lookup</dd>
  *   <dt>size class</dt><dd>{@link SizeClasses}: 16-byte steps to 128, then 4 per doubling</dd>
- *   <dt>slab</dt><dd>a span cut into slots of one small class (to 32 KiB), owned by one cache ({@link Slab})</dd>
+ *   <dt>slab</dt><dd>a span cut into slots of one small class (to 64 KiB), owned by one cache ({@link Slab})</dd>
  *   <dt>cache</dt><dd>one current slab per class: a platform thread's own, or one of a few shared ones that
  *       virtual threads use under a try-lock ({@link ThreadCache}, {@link SharedCaches})</dd>
  *   <dt>local / remote free</dt><dd>a free by the slab's owning thread (plain push) / by any other thread
  *       (one CAS onto the slab's remote list, taken whole by the owner when it runs dry)</dd>
- *   <dt>medium chunk</dt><dd>a 4 MiB span holding blocks of 32 KiB to 1 MiB in segregated free lists with
+ *   <dt>medium chunk</dt><dd>a 4 MiB span holding blocks of 64 KiB to 1 MiB in segregated free lists with
  *       boundary-tag coalescing ({@link MediumChunk})</dd>
  *   <dt>huge block</dt><dd>over 1 MiB: a run of whole pages straight from the buddy, rounded to 64 KiB</dd>
  * </dl>
@@ -70,7 +70,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *   page:  0      1      2      3                                 67                  90
  *   pageMap: [slabA, slabB, slabC, chunk, chunk, ..., chunk, huge, ..., huge, null, ..., null]
  *
- *   slab (64 KiB for slots up to 8 KiB, up to 256 KiB for 32 KiB slots), out-of-band state in Java:
+ *   slab (64 KiB for slots up to 8 KiB, 256 KiB from 32 KiB slots on), out-of-band state in Java:
  *   | slot 0 | slot 1 | slot 2 | ... | slot n-1 | waste |     live[]: 1 byte per slot, freeStack[]: 2 bytes
  *     a remotely freed slot holds a link: (next + 1) ^ key    (SlabLayout)
  * </pre>
@@ -88,7 +88,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *
  * <h2>Allocate</h2>
  * <ol>
- *   <li>size &lt;= 32 KiB on a platform thread: class = {@code SizeClasses.index(size)}; the thread's cache's
+ *   <li>size &lt;= 64 KiB on a platform thread: class = {@code SizeClasses.index(size)}; the thread's cache's
  *       slab for it: pop its free stack (a {@code char[]} of slot indexes, out of band); set {@code live}. No lock,
  *       no atomic, no object ({@link #allocate(long)} fits on a screen).</li>
  *   <li>stack empty (slow path, {@link #refillAndPop}): take its remote frees in one {@code getAndSet}; else
@@ -96,7 +96,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       remote frees a freer hinted; else get one from the heap: a queued partial slab (a dead thread's), or a
  *       new span from the buddy. Full slabs stay owned, so the thread's frees into them stay local.</li>
  *   <li>virtual threads (and thread caching off): the same on a shared cache, under its try-lock.</li>
- *   <li>32 KiB to 1 MiB: first fit in the medium chunks, under the heap lock; a new chunk if none fits.</li>
+ *   <li>64 KiB to 1 MiB: first fit in the medium chunks, under the heap lock; a new chunk if none fits.</li>
  *   <li>over 1 MiB: a run of pages from the buddy, under the heap lock.</li>
  * </ol>
  *
