@@ -29,13 +29,15 @@ import static dev.offheap.allocator.internal.Checks.hex;
  *   OWNED --(lock holder: owner died)--> DETACHED --(first remote free, or the detacher if a slot is free: CAS)--> QUEUED
  *     ^                                                                                                           |
  *     `-------------------------(a cache adopts it from the heap's partial list, under the lock)------------------'
- *   an owned empty slab beyond the one spare, or a queued slab with no live slot --(lock holder)--> RELEASED
+ *   an owned empty slab beyond the one spare, an owned non-current slab with no live block (the purger, see
+ *   ThreadCache), or a queued slab with no live slot --(lock holder)--> RELEASED
  *
  * A full slab stays OWNED: the owner's frees into it stay local, and remote frees hint the owner
  * ({@link ThreadCache#hintRemoteFree}).
  * </pre>
  * The owner's fields ({@code freeStack, freeTop, allocations}) are touched only by the owner, or by
- * the lock holder while the slab is QUEUED or its owner is dead. Detaching is a Dekker handshake: the detacher
+ * the lock holder while the slab is QUEUED or its owner is dead, or by the purger holding the owning cache's
+ * trim flag once the slab has no live block (then the owner has nothing to free into it). Detaching is a Dekker handshake: the detacher
  * writes {@code state = DETACHED} then reads {@code remote}; a remote freer CASes {@code remote} then reads
  * {@code state}. Both are sequentially consistent, so at least one sees the other and a freed slot is never
  * stranded in a slab nobody will look at.
