@@ -88,6 +88,8 @@ final class GlobalHeap {
     private long hugeLiveBytes;
     private long purgedBytes;
     private long purges;
+    /** Slabs the purge took out of live threads' caches ({@link #trimThreadCaches}). */
+    private long slabsTakenFromLiveCaches;
     private boolean warnedNearCap;
     /** Purges between taking their pages out of the buddy and giving them back (the madvise calls, unlocked). */
     private int purgesInFlight;
@@ -283,6 +285,7 @@ final class GlobalHeap {
                         Slab slab = cache.takeUnused(c, i, idle, memory);
                         if (slab != null) {
                             release(slab);
+                            slabsTakenFromLiveCaches++;
                         }
                     } finally {
                         cache.exitSlowPath();
@@ -837,6 +840,10 @@ final class GlobalHeap {
 
     long purgedBytes() {
         return purgedBytes;
+    }
+
+    long slabsTakenFromLiveCaches() {
+        return slabsTakenFromLiveCaches;
     }
 
     /** {@code maxBytes} minus the bytes in spans. */

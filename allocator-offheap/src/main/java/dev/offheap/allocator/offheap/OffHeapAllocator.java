@@ -805,6 +805,11 @@ public final class OffHeapAllocator implements Allocator {
         return heap.purgedBytes();
     }
 
+    /** Slabs the purge took out of live threads' caches since creation (package-private: for tests). */
+    long slabsTakenFromLiveCaches() {
+        return heap.slabsTakenFromLiveCaches();
+    }
+
     /** Purges that handed memory back to the OS since creation. */
     public long purgeCount() {
         return heap.purges();

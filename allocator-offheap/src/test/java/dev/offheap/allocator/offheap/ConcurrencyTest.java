@@ -359,6 +359,7 @@ class ConcurrencyTest {
             assertTrue(allocator.stats().committedBytes() <= allowed, "the idle producer still holds "
                     + allocator.stats().committedBytes() + " committed bytes, all its blocks freed by another thread");
             assertTrue(producer.isAlive(), "the producer must be alive (idle) for this test to mean anything");
+            assertTrue(allocator.slabsTakenFromLiveCaches() > 0, "the purge took nothing from the idle cache");
             wakeUp.countDown();
             producer.join(60_000);
             if (failure.get() != null) {
@@ -366,6 +367,74 @@ class ConcurrencyTest {
             }
             assertEquals(0, allocator.stats().liveBlocks());
             allocator.verify();
+        }
+    }
+
+    /**
+     * Trims take slabs out of live threads' caches (those other threads' frees emptied) while the owners
+     * allocate, refill and free: a producer hands blocks through a queue to a consumer that frees them and
+     * hands back blocks of its own, so slabs on both sides empty by remote frees while their owner works on
+     * others, and the main thread trims without pause. A slab taken while its owner could still use it shows up
+     * as a corrupted cookie, a failed allocation or a broken invariant in verify().
+     */
+    @Test
+    void trimsRacingCrossThreadFreesNeverTouchLiveBlocks() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("trim-race")
+                .maxBytes(256L << 20).decayMillis(-1))) {
+            BlockingQueue<long[]> toConsumer = new ArrayBlockingQueue<>(4096);
+            BlockingQueue<long[]> toProducer = new ArrayBlockingQueue<>(4096);
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            long deadline = System.nanoTime() + 1_500_000_000L;
+            List<Thread> threads = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                long seed = t;
+                BlockingQueue<long[]> out = t == 0 ? toConsumer : toProducer;
+                BlockingQueue<long[]> in = t == 0 ? toProducer : toConsumer;
+                int batch = t == 0 ? 64 : 8; // the producer sends more than it gets back
+                threads.add(Thread.ofPlatform().start(() -> {
+                    SplittableRandom random = new SplittableRandom(seed);
+                    try {
+                        while (System.nanoTime() < deadline && failure.get() == null) {
+                            for (int i = 0; i < batch; i++) {
+                                long size = random.nextInt(10) < 9 ? random.nextLong(8, 1025) : randomSize(random);
+                                long address = allocator.allocate(size);
+                                stamp(allocator, address, size);
+                                if (!out.offer(new long[] {address, size})) {
+                                    check(allocator, address, size);
+                                    allocator.free(address);
+                                }
+                            }
+                            for (long[] block = in.poll(); block != null; block = in.poll()) {
+                                check(allocator, block[0], block[1]);
+                                allocator.free(block[0]);
+                            }
+                        }
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                }));
+            }
+            int trims = 0;
+            while (System.nanoTime() < deadline && failure.get() == null) {
+                allocator.trim();
+                trims++;
+            }
+            for (Thread thread : threads) {
+                thread.join();
+            }
+            if (failure.get() != null) {
+                throw new AssertionError("a thread failed after " + trims + " trims", failure.get());
+            }
+            allocator.verify();
+            for (BlockingQueue<long[]> queue : List.of(toConsumer, toProducer)) {
+                for (long[] block = queue.poll(); block != null; block = queue.poll()) {
+                    check(allocator, block[0], block[1]);
+                    allocator.free(block[0]);
+                }
+            }
+            assertEquals(0, allocator.stats().liveBlocks());
+            assertTrue(allocator.slabsTakenFromLiveCaches() > 0, "no trim took a slab from a live cache: after "
+                    + trims + " trims this test proved nothing");
         }
     }
 
