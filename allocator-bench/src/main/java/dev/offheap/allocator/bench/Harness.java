@@ -396,9 +396,14 @@ public final class Harness {
             double millis = Double.parseDouble(fields.get("millis"));
             double peakLive = Double.parseDouble(fields.get("peakLive"));
             double peakMemory = Double.parseDouble(fields.get("peakMemory"));
+            String kind = fields.get("memoryKind");
+            if (fields.containsKey("peakCommitted")) {
+                double peakCommitted = Double.parseDouble(fields.get("peakCommitted"));
+                kind += "; committed " + fmt(peakCommitted / peakLive) + "x";
+                report.csv("trace", peer, name, "peakCommittedBytes", peakCommitted, "committed");
+            }
             time.put(peer, new Measurement(millis, Double.NaN, "ms", Double.NaN, null));
-            memory.put(peer, new Measurement(peakMemory / peakLive, Double.NaN, fields.get("memoryKind"),
-                    peakMemory, null));
+            memory.put(peer, new Measurement(peakMemory / peakLive, Double.NaN, kind, peakMemory, null));
             report.csv("trace", peer, name, "millis", millis, "ms");
             report.csv("trace", peer, name, "peakLiveBytes", peakLive, "B");
             report.csv("trace", peer, name, "peakMemoryBytes", peakMemory, fields.get("memoryKind"));
@@ -555,8 +560,10 @@ public final class Harness {
                         + " events in order; thread-safe address peers only); milliseconds for the whole trace"
                         + " (median of five replays after 1.5 s of warm-up replays).";
                 case "trace-memory" -> "Workload 7: peak memory / peak live bytes during the replay (1.0 is"
-                        + " perfect): committed bytes where the allocator reports them, else growth of resident"
-                        + " memory over the JVM's own.";
+                        + " perfect): growth of resident memory (VmHWM over the VmRSS before the replays) for"
+                        + " every peer (Java heap pre-touched; the JVM's other memory, such as the classes a"
+                        + " library loads, included); the note adds the most committed bytes the allocator"
+                        + " reported, read every 4,096 events, where it reports them.";
                 default -> name;
             };
             Report.Table table = new Report.Table(name, title(name), description + " Baseline: glibc malloc"
