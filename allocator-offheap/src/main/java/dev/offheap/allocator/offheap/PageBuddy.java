@@ -96,7 +96,12 @@ final class PageBuddy {
         return dirty;
     }
 
-    /** Takes a block of exactly {@code order}; returns its first page, or -1 if none is free. */
+    /**
+     * Takes a block of exactly {@code order}; returns its first page, or -1 if none is free. Memory that is still
+     * committed goes first: the smallest order whose newest free block holds a committed page, else the smallest
+     * order; splitting it keeps the half with committed pages. So freed pages are used again before fresh ones
+     * are touched, and resident memory does not grow while committed pages wait for the purge.
+     */
     int allocate(int order) {
         if (order > maxOrder) {
             return -1;
@@ -106,14 +111,40 @@ final class PageBuddy {
             return -1;
         }
         int from = Long.numberOfTrailingZeros(candidates);
+        for (long c = candidates; c != 0; c &= c - 1) {
+            int k = Long.numberOfTrailingZeros(c);
+            if (anyCommitted(head[k], 1 << k)) {
+                from = k;
+                break;
+            }
+        }
         int page = head[from];
         unlink(page, from);
         int epoch = freedEpoch[page];
         for (int k = from; k > order; k--) {
-            link(page + (1 << (k - 1)), k - 1, epoch);
+            int half = 1 << (k - 1);
+            if (!anyCommitted(page, half) && anyCommitted(page + half, half)) {
+                link(page, k - 1, epoch);
+                page += half;
+            } else {
+                link(page + half, k - 1, epoch);
+            }
         }
         freePages -= 1L << order;
         return page;
+    }
+
+    /** Whether the aligned block of {@code count} (a power of two) pages at {@code page} has a committed page. */
+    private boolean anyCommitted(int page, int count) {
+        if (count < 64) {
+            return (committed[page >>> 6] & (((1L << count) - 1) << (page & 63))) != 0;
+        }
+        for (int w = page >>> 6; w < (page + count) >>> 6; w++) {
+            if (committed[w] != 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
