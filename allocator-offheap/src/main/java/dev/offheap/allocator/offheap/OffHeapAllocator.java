@@ -212,7 +212,7 @@ public final class OffHeapAllocator implements Allocator {
             return cache;
         });
         this.purgeTask = schedulePurge(heap, config.decayMillis());
-        this.mbean = AllocatorMBean.register(heap);
+        this.mbean = config.jmx() ? AllocatorMBean.register(heap) : null;
         this.releaseAction = new Release(name, heap.range, purgeTask, mbean);
         this.release = CLEANER.register(this, releaseAction);
         LOG.info("OffHeapAllocator '{}' created: {}, range {} bytes at {}", name, config, rangeBytes, hex(base));

@@ -36,6 +36,8 @@ public final class OffHeapAllocatorConfig {
     public static final String LEAK_SAMPLE_ONE_IN_PROP = "offheap.leakSampleOneIn";
     /** Property for {@link #debugLevel(int)}; default 0. */
     public static final String DEBUG_LEVEL_PROP = "offheap.debugLevel";
+    /** Property for {@link #jmx(boolean)}; default true. */
+    public static final String JMX_PROP = "offheap.jmx";
 
     private static final AtomicInteger INSTANCES = new AtomicInteger();
 
@@ -49,6 +51,7 @@ public final class OffHeapAllocatorConfig {
     private LeakDetection leakDetection = LeakDetection.valueOf(
             System.getProperty(LEAK_DETECTION_PROP, "off").toUpperCase(java.util.Locale.ROOT));
     private int leakSampleOneIn = Integer.getInteger(LEAK_SAMPLE_ONE_IN_PROP, LeakDetection.SAMPLE_ONE_IN);
+    private boolean jmx = Boolean.parseBoolean(System.getProperty(JMX_PROP, "true"));
 
     /** A configuration with every setting at its default (or its system property's value). */
     public OffHeapAllocatorConfig() {
@@ -130,6 +133,21 @@ public final class OffHeapAllocatorConfig {
         return this;
     }
 
+    /**
+     * Whether the allocator registers its {@link OffHeapAllocatorMXBean} with the platform MBean server; default
+     * true. Off saves the JVM from starting JMX if nothing else does: about 13 MB of resident memory in a
+     * small JVM (measured once, ad hoc: RSS before and after {@code ManagementFactory.getPlatformMBeanServer()}).
+     * {@link OffHeapAllocator#stats()}, the JFR events and the logs work either way.
+     */
+    public OffHeapAllocatorConfig jmx(boolean jmx) {
+        this.jmx = jmx;
+        return this;
+    }
+
+    public boolean jmx() {
+        return jmx;
+    }
+
     public int leakSampleOneIn() {
         return leakSampleOneIn;
     }
@@ -202,6 +220,6 @@ public final class OffHeapAllocatorConfig {
         return "name=" + name + ", maxBytes=" + maxBytes + ", memorySource=" + memorySource + ", threadCaching="
                 + threadCaching + ", decayMillis=" + decayMillis + ", debugLevel=" + debugLevel
                 + ", largeAllocationThresholdBytes=" + largeAllocationThresholdBytes + ", leakDetection=" + leakDetection
-                + (leakDetection == LeakDetection.SAMPLED ? " (1 in " + leakSampleOneIn + ")" : "");
+                + (leakDetection == LeakDetection.SAMPLED ? " (1 in " + leakSampleOneIn + ")" : "") + ", jmx=" + jmx;
     }
 }

@@ -176,6 +176,20 @@ class OffHeapAllocatorTest {
         assertTrue(!server.isRegistered(name), "unregistered on close");
     }
 
+    @Test
+    void withJmxOffNoMBeanIsRegisteredAndStatsStillWork() throws Exception {
+        javax.management.MBeanServer server = java.lang.management.ManagementFactory.getPlatformMBeanServer();
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("no-jmx")
+                .maxBytes(16L << 20).jmx(false))) {
+            assertEquals(null, allocator.mbeanName());
+            assertEquals(0, server.queryNames(new javax.management.ObjectName(
+                    "dev.offheap.allocator:type=OffHeapAllocator,name=\"no-jmx\""), null).size());
+            long address = allocator.allocate(1000);
+            assertEquals(1L, allocator.stats().liveBlocks());
+            allocator.free(address);
+        }
+    }
+
     /** verify() is silent on a healthy heap after mixed work, with and without debug mode. */
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1})
