@@ -35,10 +35,12 @@ import java.util.Arrays;
  * </ul>
  *
  * <h2>Allocate and free</h2>
- * {@link #allocate(int)} takes the lowest non-empty order {@code >= k} (bitmap, O(1)) and splits it down,
- * filing the right halves. {@link #allocatePages(int, int)} takes the power-of-two block and frees the pages
- * past the count again, so a run of n pages wastes nothing. {@link #free(int, int)} merges with the buddy
- * while the buddy is a free block of the same order.
+ * {@link #allocate(int)} takes, among the non-empty orders {@code >= k} (bitmap), the lowest whose newest
+ * block still holds committed pages, else the lowest, and splits it down, filing the halves without committed
+ * pages: memory already resident is used again before fresh pages are touched.
+ * {@link #allocatePages(int, int)} takes the power-of-two block and frees the pages past the count again, so a
+ * run of n pages wastes nothing. {@link #free(int, int)} merges with the buddy while the buddy is a free block
+ * of the same order.
  */
 final class PageBuddy {
 

@@ -37,10 +37,10 @@ import static dev.offheap.allocator.internal.Checks.hex;
  * </pre>
  * The owner's fields ({@code freeStack, freeTop, allocations}) are touched only by the owner, or by
  * the lock holder while the slab is QUEUED or its owner is dead, or by the purger holding the owning cache's
- * trim flag once the slab has no live block (then the owner has nothing to free into it). Detaching is a Dekker handshake: the detacher
- * writes {@code state = DETACHED} then reads {@code remote}; a remote freer CASes {@code remote} then reads
- * {@code state}. Both are sequentially consistent, so at least one sees the other and a freed slot is never
- * stranded in a slab nobody will look at.
+ * trim flag once the slab has no live block (then the owner has nothing to free into it). Detaching is a
+ * Dekker handshake: the detacher writes {@code state = DETACHED} then reads {@code remote}; a remote freer
+ * CASes {@code remote} then reads {@code state}. Both are sequentially consistent, so at least one sees the
+ * other and a freed slot is never stranded in a slab nobody will look at.
  *
  * <h2>Memory ordering</h2>
  * A remote freer writes the slot's link (plain) then publishes it with the CAS on {@code remote} (volatile);
