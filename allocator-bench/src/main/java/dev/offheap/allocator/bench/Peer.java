@@ -203,11 +203,7 @@ public abstract class Peer implements AutoCloseable {
 
         @Override
         public long allocate(long size) {
-            try {
-                return (long) MALLOC.invokeExact(size);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
+            return call(MALLOC, size);
         }
 
         @Override
@@ -217,8 +213,22 @@ public abstract class Peer implements AutoCloseable {
 
         @Override
         public void free(long handle) {
+            callVoid(FREE, handle);
+        }
+
+        /** {@code long f(long)}; the handle is a static final at every call site, so the JIT inlines it. */
+        static long call(MethodHandle function, long argument) {
             try {
-                FREE.invokeExact(handle);
+                return (long) function.invokeExact(argument);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+        }
+
+        /** {@code void f(long)}, as {@link #call}. */
+        static void callVoid(MethodHandle function, long argument) {
+            try {
+                function.invokeExact(argument);
             } catch (Throwable t) {
                 throw new IllegalStateException(t);
             }
@@ -266,11 +276,7 @@ public abstract class Peer implements AutoCloseable {
 
         @Override
         public long allocate(long size) {
-            try {
-                return (long) MALLOC.invokeExact(size);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
+            return Malloc.call(MALLOC, size);
         }
 
         @Override
@@ -280,11 +286,7 @@ public abstract class Peer implements AutoCloseable {
 
         @Override
         public void free(long handle) {
-            try {
-                FREE.invokeExact(handle);
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
+            Malloc.callVoid(FREE, handle);
         }
     }
 
