@@ -129,47 +129,18 @@ public class FastPathFloorBenchmark {
 
     @Benchmark
     public long byAddress() {
-        Slab s = slab;
-        int top = s.freeTop - 1;
-        if (top < 0) {
-            throw new IllegalStateException("empty");
-        }
-        long address = base + s.offset + (long) s.freeStack[top] * SLOT;
-        s.freeTop = top;
+        long address = pop(slab, false);
         Peer.touchAddress(address, SLOT);
-        long offset = address - base;
-        if (offset >= 0 && offset < rangeBytes && pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab f) {
-            int slot = f.slotAt(offset - f.offset);
-            if (slot >= 0) {
-                f.freeStack[f.freeTop++] = (char) slot;
-                return address;
-            }
-        }
-        throw new IllegalArgumentException("not a block");
+        freeByAddress(address, false, false);
+        return address;
     }
 
     @Benchmark
     public long doubleFree() {
-        Slab s = slab;
-        int top = s.freeTop - 1;
-        if (top < 0) {
-            throw new IllegalStateException("empty");
-        }
-        int taken = s.freeStack[top];
-        s.freeTop = top;
-        s.live[taken] = 1;
-        long address = base + s.offset + (long) taken * SLOT;
+        long address = pop(slab, true);
         Peer.touchAddress(address, SLOT);
-        long offset = address - base;
-        if (offset >= 0 && offset < rangeBytes && pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab f) {
-            int slot = f.slotAt(offset - f.offset);
-            if (slot >= 0 && f.live[slot] != 0) {
-                f.live[slot] = 0;
-                f.freeStack[f.freeTop++] = (char) slot;
-                return address;
-            }
-        }
-        throw new IllegalArgumentException("not a live block");
+        freeByAddress(address, true, false);
+        return address;
     }
 
     @Benchmark
@@ -182,23 +153,38 @@ public class FastPathFloorBenchmark {
         if (cache == null || cache.thread != thread) {
             throw new IllegalStateException("no cache");
         }
-        Slab s = cache.current[3];
+        long address = pop(cache.current[3], true);
+        Peer.touchAddress(address, SLOT);
+        freeByAddress(address, true, true);
+        return address;
+    }
+
+    /** Pops a slot of {@code s} (marking it live if asked). The flags are constants at each call site. */
+    private long pop(Slab s, boolean markLive) {
         int top = s.freeTop - 1;
         if (top < 0) {
             throw new IllegalStateException("empty");
         }
         int taken = s.freeStack[top];
         s.freeTop = top;
-        s.live[taken] = 1;
-        long address = base + s.offset + (long) taken * SLOT;
-        Peer.touchAddress(address, SLOT);
+        if (markLive) {
+            s.live[taken] = 1;
+        }
+        return base + s.offset + (long) taken * SLOT;
+    }
+
+    /** Frees by address through the page map, checking the live byte and the owner if asked. */
+    private void freeByAddress(long address, boolean checkLive, boolean checkOwner) {
         long offset = address - base;
         if (offset >= 0 && offset < rangeBytes && pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab f) {
             int slot = f.slotAt(offset - f.offset);
-            if (slot >= 0 && f.ownerThread == Thread.currentThread() && f.live[slot] != 0) {
-                f.live[slot] = 0;
+            if (slot >= 0 && (!checkOwner || f.ownerThread == Thread.currentThread())
+                    && (!checkLive || f.live[slot] != 0)) {
+                if (checkLive) {
+                    f.live[slot] = 0;
+                }
                 f.freeStack[f.freeTop++] = (char) slot;
-                return address;
+                return;
             }
         }
         throw new IllegalArgumentException("not a live block of this thread");
