@@ -135,8 +135,7 @@ public final class OffHeapAllocatorConfig {
 
     /**
      * Whether the allocator registers its {@link OffHeapAllocatorMXBean} with the platform MBean server; default
-     * true. Off saves the JVM from starting JMX if nothing else does: about 13 MB of resident memory in a
-     * small JVM (measured once, ad hoc: RSS before and after {@code ManagementFactory.getPlatformMBeanServer()}).
+     * true. Off spares a JVM that uses no JMX otherwise from starting the platform MBean server and its memory.
      * {@link OffHeapAllocator#stats()}, the JFR events and the logs work either way.
      */
     public OffHeapAllocatorConfig jmx(boolean jmx) {

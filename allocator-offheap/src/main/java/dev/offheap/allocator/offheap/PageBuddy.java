@@ -214,7 +214,7 @@ final class PageBuddy {
             int p = head[k];
             while (p != -1) {
                 int following = next[p];
-                if (freedEpoch[p] < epochLimit && countCommitted(p, 1 << k) > 0) {
+                if (freedEpoch[p] < epochLimit && anyCommitted(p, 1 << k)) {
                     unlink(p, k);
                     freePages -= 1L << k;
                     taken.addLong(((long) p << 8) | k);
