@@ -92,9 +92,10 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       slab for it: pop its free stack (a {@code char[]} of slot indexes, out of band); set {@code live}. No lock,
  *       no atomic, no object ({@link #allocate(long)} fits on a screen).</li>
  *   <li>stack empty (slow path, {@link #refillAndPop}): take its remote frees in one {@code getAndSet}; else
- *       switch to another owned slab that got a free slot while full (the cache's available stack), or whose
- *       remote frees a freer hinted; else get one from the heap: a queued partial slab (a dead thread's), or a
- *       new span from the buddy. Full slabs stay owned, so the thread's frees into them stay local.</li>
+ *       switch to another owned slab that gathered a few free slots while full (the cache's available stack),
+ *       or whose remote frees a freer hinted; else get one from the heap: a queued partial slab (a dead
+ *       thread's), or a new span from the buddy. Full slabs stay owned, so the thread's frees into them stay
+ *       local.</li>
  *   <li>virtual threads (and thread caching off): the same on a shared cache, under its try-lock.</li>
  *   <li>64 KiB to 1 MiB: first fit in the medium chunks, under the heap lock; a new chunk if none fits.</li>
  *   <li>over 1 MiB: a run of pages from the buddy, under the heap lock.</li>
@@ -104,7 +105,8 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * <ol>
  *   <li>page map &rarr; span. A slab owned by the calling thread: check {@code live}, clear it, push the slot on
  *       the free stack ({@link #free(long)}, no lock, no atomic, no access to the block's memory). A slab that
- *       was full is filed as available; one that became empty is kept as the class's spare or given back.</li>
+ *       was full is filed as available once it has {@link Slab#availableAt} free slots; one that became empty is
+ *       kept as the class's spare or given back.</li>
  *   <li>a slab owned by anyone else, or by nobody: CAS {@code live} 1 &rarr; 0 (a failed CAS is a double free),
  *       then CAS-push on the remote list; hint the owner, or, if the slab was detached, queue it for adoption
  *       (once).</li>
@@ -294,7 +296,7 @@ public final class OffHeapAllocator implements Allocator {
 
     /**
      * Slow path of a small allocation: the current slab's stack is empty. Owner only (or a shared cache, locked).
-     * In order: the slab's own remote frees; an owned slab that got a free slot while full; owned slabs whose
+     * In order: the slab's own remote frees; an owned slab that gathered free slots while full; owned slabs whose
      * remote frees were hinted; a slab from the global heap. The exhausted slab stays owned.
      */
     private long refillAndPop(ThreadCache cache, int sizeClass, long byteSize) {
@@ -322,15 +324,15 @@ public final class OffHeapAllocator implements Allocator {
     }
 
     /**
-     * After a local free into a slab that is not current, when its stack went from empty to one slot (file it
-     * as available) or to full (keep it as the class's one spare, or give it back). Owner only; rare.
+     * After a local free into a slab that is not current, when its stack reached {@link Slab#availableAt} slots
+     * (file it as available) or full (keep it as the class's one spare, or give it back). Owner only; rare.
      */
     private void afterLocalFree(Slab slab, int freeTop) {
         ThreadCache cache = slab.owner;
         if (cache == null || cache.current[slab.sizeClass] == slab) {
             return; // null: the purger found the slab empty first (its last block was freed just now), released it
         }
-        if (freeTop == 1) {
+        if (freeTop == slab.availableAt) {
             cache.pushAvailable(slab); // the purger may release the slab meanwhile: popAvailable skips it then
         }
         if (freeTop == slab.slotCount) {
@@ -463,7 +465,7 @@ public final class OffHeapAllocator implements Allocator {
     /** The owner's free: clear {@code live}, push the slot; no lock, no atomic, no access to the block. */
     private void freeLocal(Slab slab, int slot) {
         int top = slab.pushLocal(slot);
-        if (top == 1 || top == slab.slotCount) {
+        if (top == slab.availableAt || top == slab.slotCount) {
             afterLocalFree(slab, top);
         }
     }
@@ -808,6 +810,12 @@ public final class OffHeapAllocator implements Allocator {
     /** Slabs the purge took out of live threads' caches since creation (package-private: for tests). */
     long slabsTakenFromLiveCaches() {
         return heap.slabsTakenFromLiveCaches();
+    }
+
+    /** Slow paths (slab switches, emptied slabs) the calling platform thread's cache took (package-private: for
+     *  tests). */
+    long slowPathsOfCallingThread() {
+        return threadCaches.get().slowPaths;
     }
 
     /** Purges that handed memory back to the OS since creation. */

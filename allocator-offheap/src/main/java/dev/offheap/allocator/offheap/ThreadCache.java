@@ -22,11 +22,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * <pre>
  *   current[c]      the slab allocations pop from
  *   owned[c]        every slab of class c this cache owns, current included (slab.ownedIndex is its place)
- *   available[c]    owned slabs that got a local free while full: a stack through Slab.nextAvailable
+ *   available[c]    owned slabs that gathered Slab.availableAt local frees while full: a stack through
+ *                   Slab.nextAvailable
  *   spare[c]        at most one owned, non-current slab kept although empty (hysteresis)
  *   remoteHint[c]   set (opaque) by remote freers: some owned slab of class c has remote frees to collect
  * </pre>
- * A full slab stays owned: the owner's frees into it stay local, and the first one files it as available.
+ * A full slab stays owned: the owner's frees into it stay local, and the {@code availableAt}-th one files it as
+ * available (not the first: then scattered frees would make the owner switch slabs on every allocation).
  * When the current slab runs dry the owner takes, in order: its remote frees, an available slab, a slab whose
  * remote frees the hint points at, and only then a slab from the global heap.
  *
@@ -178,7 +180,7 @@ final class ThreadCache {
         return slab;
     }
 
-    /** Owner: files a full owned slab that just got a free slot. */
+    /** Owner: files an owned slab that was full and just gathered {@link Slab#availableAt} free slots. */
     void pushAvailable(Slab slab) {
         if (!slab.inAvailable) {
             slab.inAvailable = true;

@@ -9,6 +9,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -33,6 +34,40 @@ class OffHeapAllocatorTest {
             IllegalArgumentException tooLarge = assertThrows(IllegalArgumentException.class,
                     () -> allocator.allocate(64, OffHeapAllocator.MAX_ALIGNMENT * 2));
             assertTrue(tooLarge.getMessage().contains("at most " + OffHeapAllocator.MAX_ALIGNMENT), tooLarge.getMessage());
+        }
+    }
+
+    /**
+     * Random replacement among many live blocks (every free lands in some full slab): the owner must not switch
+     * slabs on every allocation, and the free slots it leaves in full slabs for a while must not grow the heap.
+     */
+    @Test
+    void scatteredFreesDoNotMakeTheOwnerSwitchSlabsOnEveryAllocation() {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("scattered")
+                .maxBytes(64L << 20).decayMillis(-1))) {
+            int live = 8192;
+            long size = 256;
+            long[] blocks = new long[live];
+            for (int i = 0; i < live; i++) {
+                blocks[i] = allocator.allocate(size);
+            }
+            long slowPathsBefore = allocator.slowPathsOfCallingThread();
+            int replacements = 100_000;
+            SplittableRandom random = new SplittableRandom(7);
+            for (int n = 0; n < replacements; n++) {
+                int i = random.nextInt(live);
+                allocator.free(blocks[i]);
+                blocks[i] = allocator.allocate(size);
+            }
+            long switches = allocator.slowPathsOfCallingThread() - slowPathsBefore;
+            assertTrue(switches < replacements / 4, switches + " slow paths in " + replacements + " replacements");
+            long liveBytes = live * size;
+            long committed = allocator.stats().committedBytes();
+            assertTrue(committed <= liveBytes + liveBytes / 16 + (4L << 16), "committed " + committed
+                    + " bytes for " + liveBytes + " live bytes in 64 KiB slabs");
+            for (long block : blocks) {
+                allocator.free(block);
+            }
         }
     }
 
