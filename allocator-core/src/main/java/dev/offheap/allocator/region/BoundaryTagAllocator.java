@@ -11,6 +11,7 @@ import static dev.offheap.allocator.region.BoundaryTagLayout.ALLOCATED;
 import static dev.offheap.allocator.region.BoundaryTagLayout.CHECK;
 import static dev.offheap.allocator.region.BoundaryTagLayout.FLAGS;
 import static dev.offheap.allocator.region.BoundaryTagLayout.FOOTER_FROM_END;
+import static dev.offheap.allocator.region.BoundaryTagLayout.FREE_BLOCK_TAGS;
 import static dev.offheap.allocator.region.BoundaryTagLayout.MIN_BLOCK;
 import static dev.offheap.allocator.region.BoundaryTagLayout.NEXT_FREE;
 import static dev.offheap.allocator.region.BoundaryTagLayout.OVERHEAD;
@@ -367,6 +368,28 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         for (long block = firstBlock; block < heapEnd; block += sizeOf(block)) {
             if (isAllocated(block)) {
                 visitor.visit(heapAddress + block + PAYLOAD, sizeOf(block) - OVERHEAD);
+            }
+        }
+    }
+
+    /** Receives the stretch {@code [fromAddress, toAddress)} of a free block that holds none of the allocator's data. */
+    @FunctionalInterface
+    public interface FreeSpaceVisitor {
+        void visit(long fromAddress, long toAddress);
+    }
+
+    /**
+     * Calls {@code visitor} for every free block with the bytes of it that the allocator neither needs nor reads
+     * while the block stays free: all but its header, check, links and footer. Their contents may be discarded
+     * (a heap over reserved memory hands such pages back to the OS, and they read as zero afterwards): allocation
+     * writes new tags there and never reads old ones. In address order; O(all blocks), for the caller's lock.
+     */
+    public final void forEachFreeSpace(FreeSpaceVisitor visitor) {
+        ensureOpen("forEachFreeSpace()");
+        for (long block = firstBlock; block < heapEnd; block += sizeOf(block)) {
+            if (!isAllocated(block)) {
+                long size = sizeOf(block);
+                visitor.visit(heapAddress + block + FREE_BLOCK_TAGS, heapAddress + block + size - FOOTER_FROM_END);
             }
         }
     }

@@ -30,6 +30,9 @@ final class BoundaryTagLayout {
     static final long PAYLOAD = 16;
     static final long NEXT_FREE = 16;
     static final long PREV_FREE = 24;
+    /** Bytes at the start of a free block that the allocator uses (header, check, links); the rest up to the
+     *  footer it neither needs nor reads while the block stays free. */
+    static final long FREE_BLOCK_TAGS = 32;
     /** Footer offset back from the block's end. */
     static final long FOOTER_FROM_END = 8;
 

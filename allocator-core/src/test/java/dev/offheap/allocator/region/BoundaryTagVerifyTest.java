@@ -10,10 +10,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@link BoundaryTagAllocator#verify()}: silent on a healthy heap, precise on a damaged one. */
+/** {@link BoundaryTagAllocator#verify()}: silent on a healthy heap, precise on a damaged one; free space is disposable. */
 class BoundaryTagVerifyTest {
 
     private static BoundaryTagAllocator create(String design, MemorySegment region) {
@@ -38,6 +39,45 @@ class BoundaryTagVerifyTest {
             }
             allocator.verify();
         }
+    }
+
+    /**
+     * What {@link BoundaryTagAllocator#forEachFreeSpace} hands out may be thrown away (the production allocator
+     * gives those pages back to the OS): overwriting all of it, again and again during random work, damages
+     * neither a live block nor the heap's tags.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"implicit", "explicit", "segregated"})
+    void freeSpaceCanBeOverwrittenWithoutDamagingTheHeapOrALiveBlock(String design) {
+        BoundaryTagAllocator allocator = create(design, Arena.ofAuto().allocate(4 << 20, 16));
+        SplittableRandom random = new SplittableRandom(11);
+        List<Long> live = new ArrayList<>();
+        long[] discarded = new long[1];
+        for (int i = 0; i < 2_000; i++) {
+            if (live.isEmpty() || random.nextInt(3) > 0) {
+                long address = allocator.allocate(random.nextLong(1, 4_000));
+                block(allocator, address).fill((byte) address);
+                live.add(address);
+            } else {
+                allocator.free(live.remove(random.nextInt(live.size())));
+            }
+            allocator.forEachFreeSpace((from, to) -> {
+                assertTrue(from <= to, "a stretch that ends before it starts");
+                MemorySegment.ofAddress(from).reinterpret(to - from).fill((byte) 0xA5);
+                discarded[0] += to - from;
+            });
+            allocator.verify();
+            for (long address : live) {
+                MemorySegment block = block(allocator, address);
+                assertEquals(-1, block.mismatch(MemorySegment.ofArray(new byte[(int) block.byteSize()])
+                        .fill((byte) address)), "live block at 0x" + Long.toHexString(address) + " changed");
+            }
+        }
+        assertTrue(discarded[0] > 0, "no free space was ever visited");
+    }
+
+    private static MemorySegment block(BoundaryTagAllocator allocator, long address) {
+        return MemorySegment.ofAddress(address).reinterpret(allocator.usableSize(address));
     }
 
     @ParameterizedTest
