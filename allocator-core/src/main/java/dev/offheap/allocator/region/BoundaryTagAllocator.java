@@ -111,6 +111,11 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
 
     @Override
     public final void free(long address) {
+        freeReturningUsable(address);
+    }
+
+    /** As {@link #free}; returns the usable bytes the block had, for a caller that tracks where memory was freed. */
+    public final long freeReturningUsable(long address) {
         ensureOpen("free", address);
         long block = liveBlock("free", address);
         long size = sizeOf(block);
@@ -118,6 +123,7 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         countFree(size - OVERHEAD);
         addFreeBytes(size);
         coalesceAndInsert(block, size);
+        return size - OVERHEAD;
     }
 
     @Override

@@ -36,7 +36,8 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *   <li>the medium chunks, each a {@link SegregatedListAllocator} over a 4 MiB span;</li>
  *   <li>the cap ({@code maxBytes}), checked against the pages in spans <em>before</em> any page is taken;</li>
  *   <li>the registry of caches, to reclaim dead threads' slabs and to add up stats;</li>
- *   <li>the purge: free pages go back to the OS once they have been free for the decay time.</li>
+ *   <li>the purge: free pages go back to the OS once they have been free for the decay time, and so do the
+ *       pages of a live medium chunk that lie wholly in its free space ({@link MediumChunk}).</li>
  * </ul>
  */
 final class GlobalHeap {
@@ -75,6 +76,8 @@ final class GlobalHeap {
     private final ArrayDeque<Slab>[] partial;
     private final ArrayList<Slab> slabs = new ArrayList<>();
     private final ArrayList<MediumChunk> mediumChunks = new ArrayList<>();
+    /** Pages of live medium chunks whose free space was handed back to the OS ({@link MediumChunk#cleanPages}). */
+    private long cleanMediumPages;
     private final ArrayList<HugeSpan> hugeSpans = new ArrayList<>();
     private final ArrayList<ThreadCache> caches = new ArrayList<>();
 
@@ -360,15 +363,18 @@ final class GlobalHeap {
         lock.lock();
         try {
             for (int i = mediumChunks.size() - 1; i >= 0; i--) {
-                long address = mediumChunks.get(i).blocks.tryAllocate(byteSize, alignment);
+                MediumChunk chunk = mediumChunks.get(i);
+                long address = chunk.blocks.tryAllocate(byteSize, alignment);
                 if (address != 0) {
                     mediumAllocations++;
+                    recommitWritten(chunk);
                     return address;
                 }
             }
             int page = takePages((int) chunkPages, mediumChunkOrder, byteSize, MEDIUM);
             MediumChunk chunk = new MediumChunk(page, (int) chunkPages, SegregatedListAllocator.over(
-                    memory.asSlice((long) page << PAGE_SHIFT, chunkPages << PAGE_SHIFT), "OffHeapAllocator '" + name + "'"));
+                    memory.asSlice((long) page << PAGE_SHIFT, chunkPages << PAGE_SHIFT), "OffHeapAllocator '" + name + "'"),
+                    epoch);
             mediumChunks.add(chunk);
             map(chunk);
             long address = chunk.blocks.tryAllocate(byteSize, alignment);
@@ -382,10 +388,30 @@ final class GlobalHeap {
     void freeMedium(MediumChunk chunk, long address) {
         lock.lock();
         try {
-            chunk.blocks.free(address);
+            long usable = chunk.blocks.freeReturningUsable(address);
+            long first = (address - memory.address() >>> PAGE_SHIFT) - chunk.firstPage;
+            long last = (address + usable - 1 - memory.address() >>> PAGE_SHIFT) - chunk.firstPage;
+            for (long p = first; p <= last; p++) {
+                chunk.freedEpoch[(int) p] = epoch; // its pages wait a whole purge tick before they go back
+            }
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * After an allocation or resize in a chunk: its clean pages that are no longer wholly free space (the block
+     * took them, or the tags of the rest of a split free block landed there) count as committed again.
+     */
+    private void recommitWritten(MediumChunk chunk) {
+        if (chunk.cleanPages == 0) {
+            return;
+        }
+        long stillClean = chunk.cleanPages & chunk.pagesInFreeSpace(memory.address());
+        for (long written = chunk.cleanPages & ~stillClean; written != 0; written &= written - 1) {
+            cleanMediumPages -= buddy.commit(chunk.firstPage + Long.numberOfTrailingZeros(written), 1);
+        }
+        chunk.cleanPages = stillClean;
     }
 
     long usableMedium(MediumChunk chunk, long address) {
@@ -405,7 +431,9 @@ final class GlobalHeap {
                 return 0;
             }
             try {
-                return chunk.blocks.reallocate(address, newByteSize);
+                long resized = chunk.blocks.reallocate(address, newByteSize);
+                recommitWritten(chunk);
+                return resized;
             } catch (OffHeapOutOfMemoryException full) {
                 return 0; // the chunk is full: the caller moves the block elsewhere
             }
@@ -546,6 +574,7 @@ final class GlobalHeap {
         }
         mediumChunks.removeIf(chunk -> {
             if (chunk.blocks.liveBlocks() == 0) {
+                cleanMediumPages -= Long.bitCount(chunk.cleanPages); // clean in the buddy's books already
                 chunk.blocks.close();
                 unmap(chunk);
                 givePages(chunk.firstPage, chunk.pageCount, MEDIUM);
@@ -565,24 +594,28 @@ final class GlobalHeap {
      * @return bytes handed back to the OS
      */
     long purge(boolean everything) {
+        int epochLimit;
+        long mediumBytes;
         long[] blocks;
         lock.lock();
         try {
             epoch++;
+            epochLimit = everything ? Integer.MAX_VALUE : epoch - 1;
             trimSharedCaches();
             trimThreadCaches();
             releaseEmpty();
             if (!range.canDecommit()) {
                 return 0;
             }
-            blocks = buddy.takePurgeable(everything ? Integer.MAX_VALUE : epoch - 1);
+            mediumBytes = purgeMediumChunks(epochLimit);
+            blocks = buddy.takePurgeable(epochLimit);
             if (blocks.length > 0) {
                 purgesInFlight++;
             }
         } finally {
             lock.unlock();
         }
-        if (blocks.length == 0) {
+        if (blocks.length == 0 && mediumBytes == 0) {
             return 0;
         }
         // The madvise calls, microseconds each and hundreds at a time, run without the lock: allocations go on.
@@ -591,22 +624,62 @@ final class GlobalHeap {
         }
         lock.lock();
         try {
-            long pages = buddy.returnPurged(blocks, epoch);
-            purgesInFlight--;
-            purgeDone.signalAll();
+            long bytes = mediumBytes;
+            if (blocks.length > 0) {
+                bytes += buddy.returnPurged(blocks, epoch) * PAGE_BYTES;
+                purgesInFlight--;
+                purgeDone.signalAll();
+            }
             purges++;
-            purgedBytes += pages * PAGE_BYTES;
+            purgedBytes += bytes;
             PurgeEvent event = new PurgeEvent();
             if (event.isEnabled()) {
                 event.allocator = name;
-                event.bytes = pages * PAGE_BYTES;
+                event.bytes = bytes;
                 event.commit();
             }
-            LOG.debug("OffHeapAllocator '{}' returned {} bytes to the OS", name, pages * PAGE_BYTES);
-            return pages * PAGE_BYTES;
+            LOG.debug("OffHeapAllocator '{}' returned {} bytes to the OS", name, bytes);
+            return bytes;
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Lock held: hands back to the OS the pages of live medium chunks that lie wholly in free space and were
+     * last freed before {@code epochLimit}, so that a chunk does not stay resident for the few blocks left in it.
+     * Unlike free pages of the buddy these cannot leave the lock (an allocation in the chunk could take them
+     * meanwhile), so the madvise calls run under it, a chunk at a time, with waiting threads let in between.
+     *
+     * @return bytes handed back
+     */
+    private long purgeMediumChunks(int epochLimit) {
+        long bytes = 0;
+        for (MediumChunk chunk : mediumChunks.toArray(new MediumChunk[0])) {
+            letWaitersIn();
+            if (pageMap[chunk.firstPage] != chunk) {
+                continue; // given back meanwhile
+            }
+            long due = chunk.pagesInFreeSpace(memory.address()) & ~chunk.cleanPages;
+            for (long rest = due; rest != 0; rest &= rest - 1) {
+                int p = Long.numberOfTrailingZeros(rest);
+                if (chunk.freedEpoch[p] >= epochLimit) {
+                    due &= ~(1L << p);
+                }
+            }
+            while (due != 0) {
+                int first = Long.numberOfTrailingZeros(due);
+                int run = Long.numberOfTrailingZeros(~(due >>> first));
+                range.decommit((long) (chunk.firstPage + first) << PAGE_SHIFT, (long) run << PAGE_SHIFT);
+                buddy.decommitted(chunk.firstPage + first, run);
+                long runMask = (run == Long.SIZE ? -1L : (1L << run) - 1) << first;
+                chunk.cleanPages |= runMask;
+                due &= ~runMask;
+                cleanMediumPages += run;
+                bytes += (long) run << PAGE_SHIFT;
+            }
+        }
+        return bytes;
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -655,8 +728,24 @@ final class GlobalHeap {
                         || owner.thread != null && !owner.thread.isAlive();
                 verifySlab(slab, still, canary);
             }
+            long clean = 0;
             for (MediumChunk chunk : mediumChunks) {
                 chunk.blocks.verify();
+                long notFree = chunk.cleanPages & ~chunk.pagesInFreeSpace(memory.address());
+                if (notFree != 0) {
+                    throw broken("medium chunk at range offset " + hex(chunk.offset()) + ": page "
+                            + Long.numberOfTrailingZeros(notFree) + " was handed back to the OS but is not free space");
+                }
+                for (long bits = chunk.cleanPages; bits != 0; bits &= bits - 1) {
+                    if (buddy.isCommitted(chunk.firstPage + Long.numberOfTrailingZeros(bits))) {
+                        throw broken("medium chunk at range offset " + hex(chunk.offset()) + ": page "
+                                + Long.numberOfTrailingZeros(bits) + " is clean, but committed in the page buddy");
+                    }
+                }
+                clean += Long.bitCount(chunk.cleanPages);
+            }
+            if (clean != cleanMediumPages) {
+                throw broken("medium chunks hold " + clean + " clean pages, the count says " + cleanMediumPages);
             }
         } finally {
             lock.unlock();
@@ -820,7 +909,7 @@ final class GlobalHeap {
                 AllocatorStats blocks = chunk.blocks.stats();
                 allocated += blocks.allocatedBytes();
                 liveBlocks += blocks.liveBlocks();
-                free += blocks.freeBytes();
+                free += blocks.freeBytes() - Long.bitCount(chunk.cleanPages) * PAGE_BYTES; // given back: not committed
             }
             List<AllocatorStats.SizeClassStats> classes = new ArrayList<>();
             for (int c = 0; c < SMALL_CLASSES; c++) {

@@ -117,7 +117,8 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * A purge runs every {@code decayMillis / 2} on a shared daemon thread (and at once on {@link #trim()}):
  * dead threads' slabs are reclaimed (their remote frees are not lost: a partly used slab is queued for another
  * thread), empty queued slabs and empty medium chunks go back to the buddy, and free pages that stayed free
- * for a whole tick are handed to the OS ({@code madvise(MADV_DONTNEED)}). A thread cache keeps at most one
+ * for a whole tick are handed to the OS ({@code madvise(MADV_DONTNEED)}), those inside a medium chunk's free
+ * blocks too, so a chunk with a few blocks left in it keeps only their pages. A thread cache keeps at most one
  * empty slab per class beyond its current one; the rest go back as they empty. The purge also takes from live
  * threads' caches the non-current slabs that other threads' frees emptied, and an idle thread's spares
  * ({@link ThreadCache}: the owner's slow paths and the purger exclude each other with a flag). What a live

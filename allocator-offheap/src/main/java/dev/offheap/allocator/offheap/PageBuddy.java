@@ -236,15 +236,30 @@ final class PageBuddy {
         for (long block : blocks) {
             int page = (int) (block >>> 8);
             int order = (int) (block & 0xff);
-            int dirty = countCommitted(page, 1 << order);
-            for (int q = page; q < page + (1 << order); q++) {
-                committed[q >>> 6] &= ~(1L << q);
-            }
-            committedPages -= dirty;
-            purged += dirty;
+            purged += decommitted(page, 1 << order);
             free(page, order, epoch);
         }
         return purged;
+    }
+
+    /**
+     * Marks a run as decommitted: free pages just purged, or pages of a span whose memory its owner handed back
+     * (a medium chunk's free space).
+     *
+     * @return how many of its pages were committed before
+     */
+    int decommitted(int page, int count) {
+        int dirty = countCommitted(page, count);
+        for (int q = page; q < page + count; q++) {
+            committed[q >>> 6] &= ~(1L << q);
+        }
+        committedPages -= dirty;
+        return dirty;
+    }
+
+    /** Whether the page may hold memory. */
+    boolean isCommitted(int page) {
+        return (committed[page >>> 6] >>> page & 1) != 0;
     }
 
     /**

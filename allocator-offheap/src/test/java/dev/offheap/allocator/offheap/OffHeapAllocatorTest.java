@@ -71,6 +71,57 @@ class OffHeapAllocatorTest {
         }
     }
 
+    /**
+     * One block left in a medium chunk must not keep the whole chunk resident: trim() hands back the pages of
+     * its free space, the survivor keeps its contents, and the chunk serves new blocks over those pages.
+     */
+    @Test
+    void aMediumChunkHandsBackItsFreeSpaceWhileABlockLivesInIt() {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("medium-purge")
+                .maxBytes(64L << 20).decayMillis(-1))) {
+            long size = 150_000;
+            long[] blocks = new long[24]; // 3.4 MiB: one 4 MiB chunk
+            for (int i = 0; i < blocks.length; i++) {
+                blocks[i] = allocator.allocate(size);
+                allocator.segment(blocks[i]).fill((byte) i);
+            }
+            long survivor = blocks[11];
+            for (int i = 0; i < blocks.length; i++) {
+                if (blocks[i] != survivor) {
+                    allocator.free(blocks[i]);
+                }
+            }
+            long before = allocator.stats().committedBytes();
+            allocator.trim();
+            AllocatorStats after = allocator.stats();
+            assertTrue(before >= 4L << 20, "the chunk was committed: " + before);
+            assertTrue(after.committedBytes() <= 1L << 20, "one 150,000-byte block keeps " + after.committedBytes()
+                    + " bytes committed after trim()");
+            assertTrue(after.allocatedBytes() + after.freeBytes() + after.threadCachedBytes() <= after.committedBytes(),
+                    after.toString());
+            allocator.verify();
+            assertEquals(-1, allocator.segment(survivor).asSlice(0, size).mismatch(filled(size, (byte) 11)), "the survivor changed");
+
+            for (int i = 0; i < blocks.length; i++) {
+                if (blocks[i] != survivor) {
+                    blocks[i] = allocator.allocate(size);
+                    allocator.segment(blocks[i]).fill((byte) (i + 100));
+                }
+            }
+            allocator.verify();
+            assertTrue(allocator.stats().committedBytes() >= 24 * size, "the pages in use again count as committed");
+            for (int i = 0; i < blocks.length; i++) {
+                byte expected = blocks[i] == survivor ? 11 : (byte) (i + 100);
+                assertEquals(-1, allocator.segment(blocks[i]).asSlice(0, size).mismatch(filled(size, expected)), "block " + i);
+                allocator.free(blocks[i]);
+            }
+        }
+    }
+
+    private static MemorySegment filled(long size, byte value) {
+        return MemorySegment.ofArray(new byte[(int) size]).fill(value);
+    }
+
     @Test
     void mediumBlocksGrowInPlaceWhenTheNextBlockIsFree() {
         try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("grow")
