@@ -25,6 +25,9 @@ final class MediumChunk extends Span {
     final SegregatedListAllocator blocks;
     /** Bit p: page {@code firstPage + p} is decommitted free space (a chunk has at most 64 pages). */
     long cleanPages;
+    /** Bit p: page p is being decommitted by the purge, without the lock; nonzero: no allocation, resize or
+     *  release here meanwhile. */
+    long purging;
     final int[] freedEpoch;
 
     MediumChunk(int firstPage, int pageCount, SegregatedListAllocator blocks, int epoch) {

@@ -51,6 +51,89 @@ class ConcurrencyTest {
         }
     }
 
+    /**
+     * The purge hands back pages inside medium chunks without the heap lock while other threads allocate, free
+     * and resize medium blocks there: no live block may lose a byte. Every 4 KiB of every block carries its
+     * cookie (a page handed back while live would read zero), and trim() runs non-stop.
+     */
+    @Test
+    void mediumBlocksKeepTheirContentsWhileTrimsHandBackFreePages() throws Exception {
+        int threads = 2;
+        int slots = 64;
+        int rounds = 4_000;
+        // Not in try-with-resources: if a bug damaged the heap, a thread may loop under the heap lock, and close()
+        // would wait for it forever; the test fails on its deadline instead (the threads are daemons).
+        OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("medium-trims")
+                .maxBytes(1L << 30).decayMillis(-1));
+        AtomicReferenceArray<long[]> shared = new AtomicReferenceArray<>(slots);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        CountDownLatch done = new CountDownLatch(threads);
+        for (int t = 0; t < threads; t++) {
+            int seed = 100 + t;
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    SplittableRandom random = new SplittableRandom(seed);
+                    for (int i = 0; i < rounds && failure.get() == null; i++) {
+                        long size = random.nextLong(64 * 1024 + 1, (1 << 20) + 1);
+                        long address = allocator.allocate(size);
+                        if (random.nextInt(4) == 0) {
+                            address = allocator.reallocate(address, random.nextLong(64 * 1024 + 1, (1 << 20) + 1));
+                            size = allocator.usableSize(address);
+                        }
+                        stampEveryPage(allocator, address, size);
+                        long[] old = shared.getAndSet(random.nextInt(slots), new long[] {address, size});
+                        if (old != null) {
+                            checkEveryPage(allocator, old[0], old[1]);
+                            allocator.free(old[0]);
+                        }
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                } finally {
+                    done.countDown();
+                }
+            });
+        }
+        AtomicLong purged = new AtomicLong();
+        Thread trims = Thread.ofPlatform().daemon().start(() -> {
+            while (done.getCount() > 0) {
+                purged.addAndGet(allocator.trim());
+            }
+        });
+        assertTrue(done.await(60, TimeUnit.SECONDS), "the threads did not finish: a damaged heap loops");
+        trims.join();
+        if (failure.get() != null) {
+            throw new AssertionError("a thread failed", failure.get());
+        }
+        allocator.verify();
+        for (int i = 0; i < slots; i++) {
+            long[] old = shared.getAndSet(i, null);
+            if (old != null) {
+                checkEveryPage(allocator, old[0], old[1]);
+                allocator.free(old[0]);
+            }
+        }
+        assertTrue(purged.get() > 0, "no trim handed anything back");
+        allocator.close();
+    }
+
+    private static void stampEveryPage(OffHeapAllocator allocator, long address, long size) {
+        MemorySegment block = allocator.segment(address);
+        for (long at = 0; at + 8 <= size; at += 4096) {
+            block.set(ValueLayout.JAVA_LONG_UNALIGNED, at, cookie(address, at));
+        }
+    }
+
+    private static void checkEveryPage(OffHeapAllocator allocator, long address, long size) {
+        MemorySegment block = allocator.segment(address);
+        for (long at = 0; at + 8 <= size; at += 4096) {
+            if (block.get(ValueLayout.JAVA_LONG_UNALIGNED, at) != cookie(address, at)) {
+                throw new AssertionError("block " + Long.toHexString(address) + " of " + size + " bytes lost its"
+                        + " contents at offset " + at);
+            }
+        }
+    }
+
     /** 8 B to 1 MiB, most of them small: the shape of mimalloc-bench's mstress. */
     private static long randomSize(SplittableRandom random) {
         int dice = random.nextInt(100);
