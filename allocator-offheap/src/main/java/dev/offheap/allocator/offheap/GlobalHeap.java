@@ -25,7 +25,9 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_BYTES;
 import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
 
 /**
- * The global heap: everything behind the thread caches, guarded by one lock and touched only on slow paths.
+ * The global heap: everything behind the thread caches, touched only on slow paths and guarded by two locks:
+ * {@link #mediumLock} for the medium chunks, {@link #lock} (the heap lock) for everything else; medium code takes
+ * the heap lock inside the medium lock when it needs pages, never the other way round.
  * See {@link OffHeapAllocator} for the whole design; this class holds:
  * <ul>
  *   <li>the {@link PageBuddy} of 64 KiB pages over the whole range, which every span comes from;</li>
@@ -33,7 +35,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       {@code free} (a thread that frees an address got it through a happens-before edge from the thread
  *       that allocated it, which came after the span's publication here);</li>
  *   <li>the partial slabs per class (QUEUED: dead threads' slabs with free slots), adopted by caches;</li>
- *   <li>the medium chunks, each a {@link SegregatedListAllocator} over a 4 MiB span;</li>
+ *   <li>the medium chunks, each a {@link SegregatedListAllocator} over a 4 MiB span (medium lock);</li>
  *   <li>the cap ({@code maxBytes}), checked against the pages in spans <em>before</em> any page is taken;</li>
  *   <li>the registry of caches, to reclaim dead threads' slabs and to add up stats;</li>
  *   <li>the purge: free pages go back to the OS once they have been free for the decay time, and so do the
@@ -68,6 +70,14 @@ final class GlobalHeap {
     /** Debug mode fills new slabs with the poison byte, so the first allocation of a slot checks it too; 0: off. */
     private final byte newSlabFill;
     final ReentrantLock lock = new ReentrantLock();
+    /**
+     * Guards the medium chunks: the list, each chunk's blocks and page bits, {@link #mediumAllocations} and
+     * {@link #cleanMediumPages}. Apart from {@link #lock} so that medium blocks never wait behind the purge's walks
+     * over slabs and free pages, nor behind slab refills: timing code (not kept) showed CacheBench's threads
+     * waiting for the heap lock only in allocateMedium and freeMedium, up to 2 ms at purge ticks. Order: this
+     * lock, then the heap lock; code that holds the heap lock only ever {@code tryLock}s this one.
+     */
+    final ReentrantLock mediumLock = new ReentrantLock();
     final MemorySource.Range range;
     final MemorySegment memory;
     final long rangeBytes;
@@ -365,7 +375,7 @@ final class GlobalHeap {
         if (byteSize + alignment + 4096 > chunkPages * PAGE_BYTES) {
             return 0;
         }
-        lock.lock();
+        mediumLock.lock();
         try {
             for (int i = mediumChunks.size() - 1; i >= 0; i--) {
                 MediumChunk chunk = mediumChunks.get(i);
@@ -379,22 +389,27 @@ final class GlobalHeap {
                     return address;
                 }
             }
-            int page = takePages((int) chunkPages, mediumChunkOrder, byteSize, MEDIUM);
-            MediumChunk chunk = new MediumChunk(page, (int) chunkPages, SegregatedListAllocator.over(
-                    memory.asSlice((long) page << PAGE_SHIFT, chunkPages << PAGE_SHIFT), "OffHeapAllocator '" + name + "'"),
-                    epoch);
-            mediumChunks.add(chunk);
-            map(chunk);
+            MediumChunk chunk;
+            lock.lock();
+            try {
+                int page = takePages((int) chunkPages, mediumChunkOrder, byteSize, MEDIUM);
+                chunk = new MediumChunk(page, (int) chunkPages, SegregatedListAllocator.over(memory.asSlice(
+                        (long) page << PAGE_SHIFT, chunkPages << PAGE_SHIFT), "OffHeapAllocator '" + name + "'"), epoch);
+                map(chunk);
+                mediumChunks.add(chunk);
+            } finally {
+                lock.unlock();
+            }
             long address = chunk.blocks.tryAllocate(byteSize, alignment);
             mediumAllocations++;
             return address;
         } finally {
-            lock.unlock();
+            mediumLock.unlock();
         }
     }
 
     void freeMedium(MediumChunk chunk, long address) {
-        lock.lock();
+        mediumLock.lock();
         try {
             long usable = chunk.blocks.freeReturningUsable(address);
             long first = (address - memory.address() >>> PAGE_SHIFT) - chunk.firstPage;
@@ -403,7 +418,7 @@ final class GlobalHeap {
                 chunk.freedEpoch[(int) p] = epoch; // its pages wait a whole purge tick before they go back
             }
         } finally {
-            lock.unlock();
+            mediumLock.unlock();
         }
     }
 
@@ -416,24 +431,33 @@ final class GlobalHeap {
             return;
         }
         long stillClean = chunk.cleanPages & chunk.pagesInFreeSpace(memory.address());
-        for (long written = chunk.cleanPages & ~stillClean; written != 0; written &= written - 1) {
-            cleanMediumPages -= buddy.commit(chunk.firstPage + Long.numberOfTrailingZeros(written), 1);
+        long written = chunk.cleanPages & ~stillClean;
+        if (written == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            for (; written != 0; written &= written - 1) {
+                cleanMediumPages -= buddy.commit(chunk.firstPage + Long.numberOfTrailingZeros(written), 1);
+            }
+        } finally {
+            lock.unlock();
         }
         chunk.cleanPages = stillClean;
     }
 
     long usableMedium(MediumChunk chunk, long address) {
-        lock.lock();
+        mediumLock.lock();
         try {
             return chunk.blocks.usableSize(address);
         } finally {
-            lock.unlock();
+            mediumLock.unlock();
         }
     }
 
     /** Resizes within the chunk if it can (in place when the next block is free); 0 if it must move out. */
     long reallocateMedium(MediumChunk chunk, long address, long newByteSize) {
-        lock.lock();
+        mediumLock.lock();
         try {
             if (newByteSize > MEDIUM_MAX || newByteSize <= GlobalHeap.SMALL_MAX || chunk.purging != 0) {
                 return 0;
@@ -446,7 +470,7 @@ final class GlobalHeap {
                 return 0; // the chunk is full: the caller moves the block elsewhere
             }
         } finally {
-            lock.unlock();
+            mediumLock.unlock();
         }
     }
 
@@ -491,7 +515,7 @@ final class GlobalHeap {
     /** Takes a run of pages for a span, after checking the cap. Lock held. */
     private int takePages(int pages, int alignOrder, long requested, String kind) {
         if ((spanPages + pages) * PAGE_BYTES > maxBytes) {
-            releaseEmpty();
+            releaseEmptyAtCap();
         }
         if ((spanPages + pages) * PAGE_BYTES > maxBytes) {
             CapReachedEvent event = new CapReachedEvent();
@@ -509,7 +533,7 @@ final class GlobalHeap {
         }
         int page = buddy.allocatePages(pages, alignOrder);
         if (page < 0) {
-            releaseEmpty();
+            releaseEmptyAtCap();
             page = buddy.allocatePages(pages, alignOrder);
         }
         while (page < 0 && purgesInFlight > 0) {
@@ -565,7 +589,7 @@ final class GlobalHeap {
         }
     }
 
-    /** Lock held: reclaims dead threads' caches, gives back queued slabs and medium chunks that hold nothing. */
+    /** Lock held: reclaims dead threads' caches, gives back queued slabs that hold nothing. */
     private void releaseEmpty() {
         reclaimDeadCaches();
         for (ArrayDeque<Slab> queue : partial) {
@@ -580,16 +604,39 @@ final class GlobalHeap {
                 letWaitersIn();
             }
         }
-        mediumChunks.removeIf(chunk -> {
+    }
+
+    /**
+     * Heap lock held, short of pages: {@link #releaseEmpty}, and empty medium chunks too if the medium lock can be
+     * had without waiting (the lock order forbids waiting for it here); the purge gives them back in any case.
+     */
+    private void releaseEmptyAtCap() {
+        releaseEmpty();
+        if (mediumLock.tryLock()) {
+            try {
+                releaseEmptyMedium();
+            } finally {
+                mediumLock.unlock();
+            }
+        }
+    }
+
+    /** Medium lock held: gives back the medium chunks that hold nothing (taking the heap lock for their pages). */
+    private void releaseEmptyMedium() {
+        for (MediumChunk chunk : mediumChunks.toArray(new MediumChunk[0])) {
             if (chunk.blocks.liveBlocks() == 0 && chunk.purging == 0) {
+                mediumChunks.remove(chunk);
                 cleanMediumPages -= Long.bitCount(chunk.cleanPages); // clean in the buddy's books already
                 chunk.blocks.close();
-                unmap(chunk);
-                givePages(chunk.firstPage, chunk.pageCount, MEDIUM);
-                return true;
+                lock.lock();
+                try {
+                    unmap(chunk);
+                    givePages(chunk.firstPage, chunk.pageCount, MEDIUM);
+                } finally {
+                    lock.unlock();
+                }
             }
-            return false;
-        });
+        }
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -603,8 +650,6 @@ final class GlobalHeap {
      */
     long purge(boolean everything) {
         int epochLimit;
-        List<MediumChunk> chunks;
-        long[] blocks;
         lock.lock();
         try {
             epoch++;
@@ -612,10 +657,24 @@ final class GlobalHeap {
             trimSharedCaches();
             trimThreadCaches();
             releaseEmpty();
-            if (!range.canDecommit()) {
-                return 0;
-            }
-            chunks = takePurgeableMedium(epochLimit);
+        } finally {
+            lock.unlock();
+        }
+        // The medium chunks, under their own lock, and never while this purge holds buddy blocks out of the free
+        // lists (purgesInFlight): an allocateMedium holding the medium lock may be waiting for them to come back.
+        mediumLock.lock();
+        try {
+            releaseEmptyMedium();
+        } finally {
+            mediumLock.unlock();
+        }
+        if (!range.canDecommit()) {
+            return 0;
+        }
+        List<MediumChunk> chunks = takePurgeableMedium(epochLimit);
+        long[] blocks;
+        lock.lock();
+        try {
             blocks = buddy.takePurgeable(epochLimit);
             if (blocks.length > 0) {
                 purgesInFlight++;
@@ -626,7 +685,7 @@ final class GlobalHeap {
         if (blocks.length == 0 && chunks.isEmpty()) {
             return 0;
         }
-        // The madvise calls, microseconds each and hundreds at a time, run without the lock: allocations go on.
+        // The madvise calls, microseconds each and hundreds at a time, run without the locks: allocations go on.
         for (long block : blocks) {
             range.decommit((block >>> 8) << PAGE_SHIFT, (1L << (block & 0xff)) << PAGE_SHIFT);
         }
@@ -637,67 +696,94 @@ final class GlobalHeap {
                         (long) Long.bitCount(run) << PAGE_SHIFT);
             }
         }
-        lock.lock();
-        try {
-            long bytes = returnPurgedMedium(chunks);
-            if (blocks.length > 0) {
+        long bytes = 0;
+        if (blocks.length > 0) {
+            lock.lock();
+            try {
                 bytes += buddy.returnPurged(blocks, epoch) * PAGE_BYTES;
                 purgesInFlight--;
                 purgeDone.signalAll();
+            } finally {
+                lock.unlock();
             }
+        }
+        mediumLock.lock();
+        try {
+            bytes += returnPurgedMedium(chunks);
+        } finally {
+            mediumLock.unlock();
+        }
+        lock.lock();
+        try {
             purges++;
             purgedBytes += bytes;
-            PurgeEvent event = new PurgeEvent();
-            if (event.isEnabled()) {
-                event.allocator = name;
-                event.bytes = bytes;
-                event.commit();
-            }
-            LOG.debug("OffHeapAllocator '{}' returned {} bytes to the OS", name, bytes);
-            return bytes;
         } finally {
             lock.unlock();
         }
+        PurgeEvent event = new PurgeEvent();
+        if (event.isEnabled()) {
+            event.allocator = name;
+            event.bytes = bytes;
+            event.commit();
+        }
+        LOG.debug("OffHeapAllocator '{}' returned {} bytes to the OS", name, bytes);
+        return bytes;
     }
 
     /**
-     * Lock held: marks as {@link MediumChunk#purging} the pages of live medium chunks that lie wholly in free space
-     * and were last freed before {@code epochLimit}, so that a chunk does not stay resident for the few blocks
-     * left in it. Until {@link #returnPurgedMedium} such a chunk takes no allocation, resize or release (those
-     * could write over the pages while they are decommitted without the lock); frees into it go on, since they
-     * only write tags at block edges, never inside free space.
+     * Marks as {@link MediumChunk#purging} the pages of live medium chunks that lie wholly in free space and were
+     * last freed before {@code epochLimit}, so that a chunk does not stay resident for the few blocks left in it.
+     * Until {@link #returnPurgedMedium} such a chunk takes no allocation, resize or release (those could write
+     * over the pages while they are decommitted without a lock); frees into it go on, since they only write tags
+     * at block edges, never inside free space. Takes the medium lock a chunk at a time.
      *
      * @return the chunks with pages to decommit
      */
     private List<MediumChunk> takePurgeableMedium(int epochLimit) {
+        MediumChunk[] all;
+        mediumLock.lock();
+        try {
+            all = mediumChunks.toArray(new MediumChunk[0]);
+        } finally {
+            mediumLock.unlock();
+        }
         List<MediumChunk> taken = new ArrayList<>();
-        for (MediumChunk chunk : mediumChunks.toArray(new MediumChunk[0])) {
-            letWaitersIn();
-            if (pageMap[chunk.firstPage] != chunk || chunk.purging != 0) {
-                continue; // given back meanwhile, or another purge (a trim) is handing back its pages
-            }
-            long due = chunk.pagesInFreeSpace(memory.address()) & ~chunk.cleanPages;
-            for (long rest = due; rest != 0; rest &= rest - 1) {
-                int p = Long.numberOfTrailingZeros(rest);
-                if (chunk.freedEpoch[p] >= epochLimit) {
-                    due &= ~(1L << p);
+        for (MediumChunk chunk : all) {
+            mediumLock.lock();
+            try {
+                if (pageMap[chunk.firstPage] != chunk || chunk.purging != 0) {
+                    continue; // given back meanwhile, or another purge (a trim) is handing back its pages
                 }
-            }
-            if (due != 0) {
-                chunk.purging = due;
-                taken.add(chunk);
+                long due = chunk.pagesInFreeSpace(memory.address()) & ~chunk.cleanPages;
+                for (long rest = due; rest != 0; rest &= rest - 1) {
+                    int p = Long.numberOfTrailingZeros(rest);
+                    if (chunk.freedEpoch[p] >= epochLimit) {
+                        due &= ~(1L << p);
+                    }
+                }
+                if (due != 0) {
+                    chunk.purging = due;
+                    taken.add(chunk);
+                }
+            } finally {
+                mediumLock.unlock();
             }
         }
         return taken;
     }
 
-    /** Lock held: the chunks' purged pages are clean now; the chunks serve allocations again. Returns bytes. */
+    /** Medium lock held: the chunks' purged pages are clean now; they serve allocations again. Returns bytes. */
     private long returnPurgedMedium(List<MediumChunk> chunks) {
         long bytes = 0;
         for (MediumChunk chunk : chunks) {
-            for (long due = chunk.purging; due != 0; due &= ~runAt(due)) {
-                long run = runAt(due);
-                buddy.decommitted(chunk.firstPage + Long.numberOfTrailingZeros(run), Long.bitCount(run));
+            lock.lock();
+            try {
+                for (long due = chunk.purging; due != 0; due &= ~runAt(due)) {
+                    long run = runAt(due);
+                    buddy.decommitted(chunk.firstPage + Long.numberOfTrailingZeros(run), Long.bitCount(run));
+                }
+            } finally {
+                lock.unlock();
             }
             chunk.cleanPages |= chunk.purging;
             cleanMediumPages += Long.bitCount(chunk.purging);
@@ -725,6 +811,7 @@ final class GlobalHeap {
      * @throws HeapCorruptionException naming the first broken invariant
      */
     void verify(Thread caller, byte canary) {
+        mediumLock.lock();
         lock.lock();
         try {
             long mapped = 0;
@@ -779,6 +866,7 @@ final class GlobalHeap {
             }
         } finally {
             lock.unlock();
+            mediumLock.unlock();
         }
     }
 
@@ -857,6 +945,7 @@ final class GlobalHeap {
 
     /** Every live block's address and usable bytes, in no particular order (a snapshot; racy for slabs). */
     void forEachLiveBlock(LiveBlockVisitor visitor) {
+        mediumLock.lock();
         lock.lock();
         try {
             long base = memory.address();
@@ -875,6 +964,7 @@ final class GlobalHeap {
             }
         } finally {
             lock.unlock();
+            mediumLock.unlock();
         }
     }
 
@@ -884,28 +974,45 @@ final class GlobalHeap {
         void visit(long address, long usableBytes);
     }
 
+    /** Heap lock held (for messages and stats): live bytes; medium blocks only if the medium lock can be had. */
     private long liveBytesLocked() {
         long live = hugeLiveBytes;
         for (Slab slab : slabs) {
             live += slab.liveBlocks() * slab.slotBytes;
         }
-        for (MediumChunk chunk : mediumChunks) {
-            live += chunk.blocks.stats().allocatedBytes();
+        if (mediumLock.tryLock()) {
+            try {
+                for (MediumChunk chunk : mediumChunks) {
+                    live += chunk.blocks.stats().allocatedBytes();
+                }
+            } finally {
+                mediumLock.unlock();
+            }
         }
         return live;
     }
 
-    /** The largest block that could be allocated now: a buddy block within the cap's headroom, or medium. */
+    /**
+     * Heap lock held: the largest block that could be allocated now: a buddy block within the cap's headroom, or
+     * a medium one (looked at only if the medium lock can be had).
+     */
     private long largestFreeLocked() {
         int order = buddy.largestFreeOrder();
         long largest = order < 0 ? 0 : Math.min(PAGE_BYTES << order, maxBytes - spanPages * PAGE_BYTES);
-        for (MediumChunk chunk : mediumChunks) {
-            largest = Math.max(largest, chunk.blocks.stats().largestFreeBlockBytes());
+        if (mediumLock.tryLock()) {
+            try {
+                for (MediumChunk chunk : mediumChunks) {
+                    largest = Math.max(largest, chunk.blocks.stats().largestFreeBlockBytes());
+                }
+            } finally {
+                mediumLock.unlock();
+            }
         }
         return largest;
     }
 
     AllocatorStats stats(boolean closed) {
+        mediumLock.lock();
         lock.lock();
         try {
             long[] live = new long[SMALL_CLASSES];
@@ -954,6 +1061,7 @@ final class GlobalHeap {
                     closed ? 0 : largestFreeLocked(), liveBlocks, allocations, allocations - liveBlocks, classes);
         } finally {
             lock.unlock();
+            mediumLock.unlock();
         }
     }
 

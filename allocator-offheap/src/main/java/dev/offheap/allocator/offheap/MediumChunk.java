@@ -9,7 +9,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
 
 /**
  * A span that holds medium blocks: segregated free lists with boundary-tag coalescing
- * ({@link SegregatedListAllocator}) over the span's memory. Guarded by the global heap's lock.
+ * ({@link SegregatedListAllocator}) over the span's memory. Guarded by the global heap's medium lock.
  *
  * <p>Its free space goes back to the OS page by page while the chunk lives ({@link GlobalHeap}'s purge), so one
  * surviving block does not keep the whole chunk resident:

@@ -97,7 +97,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       thread's), or a new span from the buddy. Full slabs stay owned, so the thread's frees into them stay
  *       local.</li>
  *   <li>virtual threads (and thread caching off): the same on a shared cache, under its try-lock.</li>
- *   <li>64 KiB to 1 MiB: first fit in the medium chunks, under the heap lock; a new chunk if none fits.</li>
+ *   <li>64 KiB to 1 MiB: first fit in the medium chunks, under the medium lock; a new chunk if none fits.</li>
  *   <li>over 1 MiB: a run of pages from the buddy, under the heap lock.</li>
  * </ol>
  *
@@ -110,7 +110,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *   <li>a slab owned by anyone else, or by nobody: CAS {@code live} 1 &rarr; 0 (a failed CAS is a double free),
  *       then CAS-push on the remote list; hint the owner, or, if the slab was detached, queue it for adoption
  *       (once).</li>
- *   <li>medium or huge: under the heap lock.</li>
+ *   <li>medium: under the medium lock; huge: under the heap lock.</li>
  * </ol>
  *
  * <h2>Memory going back</h2>
