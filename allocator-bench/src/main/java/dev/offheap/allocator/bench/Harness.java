@@ -587,7 +587,7 @@ public final class Harness {
                             Double.isNaN(m.error()) ? "" : "± " + fmt(m.error()), fmt(ratio),
                             memory || Double.isNaN(m.bytesPerOp()) ? "" : fmt(m.bytesPerOp()),
                             memory ? m.unit() + ", peak " + mib(m.bytesPerOp()) : ""));
-                    if (workload.getValue().size() <= 3 || parameter.equals("64 B") || parameter.equals("p0.99")) {
+                    if (workload.getValue().size() <= 4 || parameter.equals("64 B") || parameter.equals("p0.99")) {
                         table.chart.put(peer.getKey() + (workload.getValue().size() > 1 ? " " + parameter : ""), ratio);
                     }
                 }
