@@ -117,6 +117,76 @@ class ConcurrencyTest {
         allocator.close();
     }
 
+    /**
+     * Medium blocks take the medium lock and then the heap lock for pages; the purge takes them one at a time and
+     * holds buddy blocks out while it madvises; at the cap, allocations wait for those and try the medium lock.
+     * Small, medium and huge allocations that keep hitting a tight cap, with trims non-stop, must neither
+     * deadlock nor lose a block.
+     */
+    @Test
+    void allocationsAtTheCapAndTrimsNeverDeadlock() throws Exception {
+        int threads = 3;
+        // Daemons and no try-with-resources: a deadlocked heap could not be closed; the deadline fails the test.
+        OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("cap-trims")
+                .maxBytes(24L << 20).decayMillis(-1));
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        CountDownLatch done = new CountDownLatch(threads);
+        AtomicLong refused = new AtomicLong();
+        for (int t = 0; t < threads; t++) {
+            int seed = 200 + t;
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    SplittableRandom random = new SplittableRandom(seed);
+                    long[] held = new long[64];
+                    long[] sizes = new long[64];
+                    for (int i = 0; i < 20_000 && failure.get() == null; i++) {
+                        int slot = random.nextInt(held.length);
+                        if (held[slot] != 0) {
+                            checkEveryPage(allocator, held[slot], sizes[slot]);
+                            allocator.free(held[slot]);
+                            held[slot] = 0;
+                        }
+                        int kind = random.nextInt(10);
+                        long size = kind < 5 ? random.nextLong(16, 4096) : kind < 9
+                                ? random.nextLong(64 * 1024 + 1, (1 << 20) + 1) : random.nextLong((1 << 20) + 1, 3 << 20);
+                        try {
+                            held[slot] = allocator.allocate(size);
+                            sizes[slot] = size;
+                            stampEveryPage(allocator, held[slot], size);
+                        } catch (OffHeapOutOfMemoryException full) {
+                            refused.incrementAndGet();
+                        }
+                    }
+                    for (int slot = 0; slot < held.length; slot++) {
+                        if (held[slot] != 0) {
+                            checkEveryPage(allocator, held[slot], sizes[slot]);
+                            allocator.free(held[slot]);
+                        }
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                } finally {
+                    done.countDown();
+                }
+            });
+        }
+        Thread trims = Thread.ofPlatform().daemon().start(() -> {
+            while (done.getCount() > 0) {
+                allocator.trim();
+                allocator.stats();
+            }
+        });
+        assertTrue(done.await(60, TimeUnit.SECONDS), "the threads did not finish: a deadlock");
+        trims.join();
+        if (failure.get() != null) {
+            throw new AssertionError("a thread failed", failure.get());
+        }
+        assertTrue(refused.get() > 0, "the cap was never reached");
+        allocator.verify();
+        assertEquals(0, allocator.stats().liveBlocks());
+        allocator.close();
+    }
+
     private static void stampEveryPage(OffHeapAllocator allocator, long address, long size) {
         MemorySegment block = allocator.segment(address);
         for (long at = 0; at + 8 <= size; at += 4096) {
