@@ -707,12 +707,7 @@ final class GlobalHeap {
                 lock.unlock();
             }
         }
-        mediumLock.lock();
-        try {
-            bytes += returnPurgedMedium(chunks);
-        } finally {
-            mediumLock.unlock();
-        }
+        bytes += returnPurgedMedium(chunks);
         lock.lock();
         try {
             purges++;
@@ -772,23 +767,28 @@ final class GlobalHeap {
         return taken;
     }
 
-    /** Medium lock held: the chunks' purged pages are clean now; they serve allocations again. Returns bytes. */
+    /** The chunks' purged pages are clean now; they serve allocations again. Medium lock a chunk at a time. */
     private long returnPurgedMedium(List<MediumChunk> chunks) {
         long bytes = 0;
         for (MediumChunk chunk : chunks) {
-            lock.lock();
+            mediumLock.lock();
             try {
-                for (long due = chunk.purging; due != 0; due &= ~runAt(due)) {
-                    long run = runAt(due);
-                    buddy.decommitted(chunk.firstPage + Long.numberOfTrailingZeros(run), Long.bitCount(run));
+                lock.lock();
+                try {
+                    for (long due = chunk.purging; due != 0; due &= ~runAt(due)) {
+                        long run = runAt(due);
+                        buddy.decommitted(chunk.firstPage + Long.numberOfTrailingZeros(run), Long.bitCount(run));
+                    }
+                } finally {
+                    lock.unlock();
                 }
+                chunk.cleanPages |= chunk.purging;
+                cleanMediumPages += Long.bitCount(chunk.purging);
+                bytes += (long) Long.bitCount(chunk.purging) << PAGE_SHIFT;
+                chunk.purging = 0;
             } finally {
-                lock.unlock();
+                mediumLock.unlock();
             }
-            chunk.cleanPages |= chunk.purging;
-            cleanMediumPages += Long.bitCount(chunk.purging);
-            bytes += (long) Long.bitCount(chunk.purging) << PAGE_SHIFT;
-            chunk.purging = 0;
         }
         return bytes;
     }
