@@ -71,8 +71,8 @@ final class GlobalHeap {
     private final byte newSlabFill;
     final ReentrantLock lock = new ReentrantLock();
     /**
-     * Guards the medium chunks: the list, each chunk's blocks and page bits, {@link #mediumAllocations} and
-     * {@link #cleanMediumPages}. Apart from {@link #lock} so that medium blocks never wait behind the purge's walks
+     * Guards the medium chunks: the list, each chunk's blocks and page bits, and {@link #mediumAllocations}. Apart
+     * from {@link #lock} so that medium blocks never wait behind the purge's walks
      * over slabs and free pages, nor behind slab refills: timing code (not kept) showed CacheBench's threads
      * waiting for the heap lock only in allocateMedium and freeMedium, up to 2 ms at purge ticks. Order: this
      * lock, then the heap lock; code that holds the heap lock only ever {@code tryLock}s this one.
@@ -88,8 +88,6 @@ final class GlobalHeap {
     private final ArrayDeque<Slab>[] partial;
     private final ArrayList<Slab> slabs = new ArrayList<>();
     private final ArrayList<MediumChunk> mediumChunks = new ArrayList<>();
-    /** Pages of live medium chunks whose free space was handed back to the OS ({@link MediumChunk#cleanPages}). */
-    private long cleanMediumPages;
     private final ArrayList<HugeSpan> hugeSpans = new ArrayList<>();
     private final ArrayList<ThreadCache> caches = new ArrayList<>();
 
@@ -438,7 +436,7 @@ final class GlobalHeap {
         lock.lock();
         try {
             for (; written != 0; written &= written - 1) {
-                cleanMediumPages -= buddy.commit(chunk.firstPage + Long.numberOfTrailingZeros(written), 1);
+                buddy.commit(chunk.firstPage + Long.numberOfTrailingZeros(written), 1);
             }
         } finally {
             lock.unlock();
@@ -626,7 +624,6 @@ final class GlobalHeap {
         for (MediumChunk chunk : mediumChunks.toArray(new MediumChunk[0])) {
             if (chunk.blocks.liveBlocks() == 0 && chunk.purging == 0) {
                 mediumChunks.remove(chunk);
-                cleanMediumPages -= Long.bitCount(chunk.cleanPages); // clean in the buddy's books already
                 chunk.blocks.close();
                 lock.lock();
                 try {
@@ -783,7 +780,6 @@ final class GlobalHeap {
                     lock.unlock();
                 }
                 chunk.cleanPages |= chunk.purging;
-                cleanMediumPages += Long.bitCount(chunk.purging);
                 bytes += (long) Long.bitCount(chunk.purging) << PAGE_SHIFT;
                 chunk.purging = 0;
             } finally {
@@ -845,7 +841,6 @@ final class GlobalHeap {
                         || owner.thread != null && !owner.thread.isAlive();
                 verifySlab(slab, still, canary);
             }
-            long clean = 0;
             for (MediumChunk chunk : mediumChunks) {
                 chunk.blocks.verify();
                 long notFree = chunk.cleanPages & ~chunk.pagesInFreeSpace(memory.address());
@@ -859,10 +854,6 @@ final class GlobalHeap {
                                 + Long.numberOfTrailingZeros(bits) + " is clean, but committed in the page buddy");
                     }
                 }
-                clean += Long.bitCount(chunk.cleanPages);
-            }
-            if (clean != cleanMediumPages) {
-                throw broken("medium chunks hold " + clean + " clean pages, the count says " + cleanMediumPages);
             }
         } finally {
             lock.unlock();
