@@ -4,7 +4,8 @@ package dev.offheap.allocator.offheap;
  * What an {@link OffHeapAllocator} shows through JMX, under
  * {@code dev.offheap.allocator:type=OffHeapAllocator,name=<its name>} (a second allocator of the same name
  * gets {@code <name>-2}), visible in jconsole, VisualVM or any JMX client. Registered when the allocator is
- * created, unregistered when it is closed. Every figure is read from {@link OffHeapAllocator#stats()}; none
+ * created with {@link OffHeapAllocatorConfig#jmx(boolean) jmx(true)} (or {@code -Doffheap.jmx=true}), unregistered
+ * when it is closed. Every figure is read from {@link OffHeapAllocator#stats()}; none
  * reads -1.
  */
 public interface OffHeapAllocatorMXBean {

@@ -243,9 +243,9 @@ class OffHeapAllocatorTest {
         javax.management.MBeanServer server = java.lang.management.ManagementFactory.getPlatformMBeanServer();
         javax.management.ObjectName name;
         try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("jmx")
-                .maxBytes(16L << 20));
+                .maxBytes(16L << 20).jmx(true));
              OffHeapAllocator twin = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("jmx")
-                     .maxBytes(16L << 20))) {
+                     .maxBytes(16L << 20).jmx(true))) {
             name = allocator.mbeanName();
             assertTrue(server.isRegistered(name));
             assertTrue(!name.equals(twin.mbeanName()), "a second allocator of the same name gets its own MBean");
@@ -263,10 +263,10 @@ class OffHeapAllocatorTest {
     }
 
     @Test
-    void withJmxOffNoMBeanIsRegisteredAndStatsStillWork() throws Exception {
+    void byDefaultNoMBeanIsRegisteredAndStatsStillWork() throws Exception {
         javax.management.MBeanServer server = java.lang.management.ManagementFactory.getPlatformMBeanServer();
         try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("no-jmx")
-                .maxBytes(16L << 20).jmx(false))) {
+                .maxBytes(16L << 20))) {
             assertEquals(null, allocator.mbeanName());
             assertEquals(0, server.queryNames(new javax.management.ObjectName(
                     "dev.offheap.allocator:type=OffHeapAllocator,name=\"no-jmx\""), null).size());
