@@ -1,8 +1,5 @@
 package dev.offheap.allocator.bench;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -81,7 +78,7 @@ public final class CacheBench {
             averageValue += valueOf(k).length;
         }
         averageValue /= 20_000;
-        long rssBefore = residentBytes();
+        long rssBefore = ResidentMemory.baseline();
         // Every phase runs on the same two threads, as a service's thread pool would: threads that end between
         // phases would measure how each peer deals with dead threads' memory, a different question.
         ExecutorService pool = Executors.newFixedThreadPool(2);
@@ -93,7 +90,7 @@ public final class CacheBench {
             // start). Not two calls: the second began interpreted again and, on this 2-core machine, stalled about
             // 4 ms (one scheduler tick) some 200 operations in, in 3 of 6 runs, which alone read as a p99.9 of 2.5 ms.
             long[] latencies = pool.submit(() -> fixedRate(peer, readPercent, seconds / 2, seconds, rate)).get();
-            long rssGrowth = residentBytes() - rssBefore;
+            long rssGrowth = ResidentMemory.status("VmRSS") - rssBefore;
             System.out.printf(Locale.ROOT, "RESULT ops1=%.0f ops2=%.0f hitRate=%.4f p50=%d p99=%d p999=%d"
                             + " rssGrowth=%d own=%d capacity=%d averageValue=%d note=%s%n",
                     one.opsPerSecond, two.opsPerSecond, two.hitRate(), percentile(latencies, 0.50),
@@ -187,19 +184,5 @@ public final class CacheBench {
 
     private static long percentile(long[] sorted, double p) {
         return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p * sorted.length) - 1)];
-    }
-
-    /** VmRSS of this process, or 0 where /proc is not there. */
-    private static long residentBytes() throws IOException {
-        Path status = Path.of("/proc/self/status");
-        if (!Files.exists(status)) {
-            return 0;
-        }
-        for (String line : Files.readAllLines(status)) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-            }
-        }
-        return 0;
     }
 }

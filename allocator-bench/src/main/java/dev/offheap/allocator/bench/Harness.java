@@ -463,8 +463,9 @@ public final class Harness {
                         + " default LRU); hit rate of the 2-thread run;"
                         + " latency at a fixed " + CACHE_RATE / 1000 + "k operations/s on one thread, from each"
                         + " operation's intended start (no coordinated omission), in microseconds; memory = growth"
-                        + " of resident memory over the run / capacity (heap pre-touched; includes the JVM's own"
-                        + " growth alike for all), and the peer's own figure where it gives one. Chronicle Map is a"
+                        + " of resident memory over the run / capacity (heap pre-touched, logging started before"
+                        + " the baseline; includes the JVM's own growth alike for all), and the peer's own figure"
+                        + " where it gives one. Chronicle Map is a"
                         + " map, not a cache: it cannot evict, so it is sized for every key.",
                 List.of("peer", "mix", "kops/s 1 thr", "kops/s 2 thr", "x ohc", "hit rate", "p50 us", "p99 us",
                         "p99.9 us", "memory / capacity", "note"), "throughput on 2 threads, x ohc (higher better)");
@@ -561,8 +562,8 @@ public final class Harness {
                         + " (median of five replays after 1.5 s of warm-up replays).";
                 case "trace-memory" -> "Workload 7: peak memory / peak live bytes during the replay (1.0 is"
                         + " perfect): growth of resident memory (VmHWM over the VmRSS before the replays) for"
-                        + " every peer (Java heap pre-touched; the JVM's other memory, such as the classes a"
-                        + " library loads, included); the note adds the most committed bytes the allocator"
+                        + " every peer (Java heap pre-touched and logging started before the baseline, as in any"
+                        + " service; the JVM's other memory, such as the classes a library loads, included); the note adds the most committed bytes the allocator"
                         + " reported, read every 4,096 events, where it reports them.";
                 default -> name;
             };

@@ -1,7 +1,6 @@
 package dev.offheap.allocator.bench;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicIntegerArray;
@@ -10,9 +9,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Replays one trace against one peer, in a JVM of its own (the harness starts one per peer and trace), and
  * prints one {@code RESULT} line: time (the median of five replays after 1.5 s of warm-up replays), peak live
- * bytes, and peak memory: the growth of resident memory (VmHWM over the VmRSS before the replays), the same
- * measure for every peer (the harness pre-touches the Java heap, so its growth is not in it; the JVM's other
- * memory is, and a library that loads more classes pays for them); for peers that report committed bytes also
+ * bytes, and peak memory: the growth of resident memory (VmHWM over the VmRSS before the replays, read once
+ * logging has started: {@link ResidentMemory}), the same measure for every peer (the harness pre-touches the Java
+ * heap, so its growth is not in it; the JVM's other memory is, and a library that loads more classes pays for them); for peers that report committed bytes also
  * the most they reported, read every 4,096 events (a read takes the allocator's lock).
  *
  * <p>With {@code threads} (the third argument) a multi-threaded trace is replayed on as many threads as it
@@ -36,7 +35,7 @@ public final class TraceReplay {
         boolean threaded = args.length == 3;
         Trace trace = Trace.read(Path.of(args[0]));
         String peerName = args[1];
-        long rssBefore = procStatus("VmRSS");
+        long rssBefore = ResidentMemory.baseline();
         try (Peer peer = Peer.create(peerName, 1L << 30, 1 << 20)) {
             // A short trace replays in milliseconds, far less than the JIT needs to settle (a second replay in a
             // fresh JVM took 25-90 ms for javac's trace, a warm one 4 ms): replays warm up for WARMUP_NANOS, then
@@ -56,7 +55,7 @@ public final class TraceReplay {
             }
             java.util.Arrays.sort(nanos);
             result = new Result(nanos[MEASURED_REPLAYS / 2], result.peakLive, peakCommitted);
-            long residentGrowth = procStatus("VmHWM") - rssBefore;
+            long residentGrowth = ResidentMemory.status("VmHWM") - rssBefore;
             System.out.printf(Locale.ROOT, "RESULT trace=%s peer=%s threads=%d events=%d millis=%.1f nsPerEvent=%.1f"
                             + " peakLive=%d peakMemory=%d memoryKind=rss-growth%s%n", trace.name, peerName,
                     threaded ? trace.threads : 1, trace.events,
@@ -208,19 +207,5 @@ public final class TraceReplay {
             }
         }
         return new Result(nanos, peakLive.get(), peakCommitted.get());
-    }
-
-    /** A field of /proc/self/status in bytes, or -1 where there is none. */
-    static long procStatus(String field) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith(field + ":")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            return -1;
-        }
-        return -1;
     }
 }
