@@ -204,6 +204,7 @@ final class GlobalHeap {
             }
             int pages = slabPages(sizeClass);
             int page = takePages(pages, 31 - Integer.numberOfLeadingZeros(pages), requested, SLAB);
+            buddy.commit(page, pages);
             slab = new Slab(page, pages, sizeClass, (int) SizeClasses.size(sizeClass));
             if (newSlabFill != 0) {
                 memory.asSlice(slab.offset(), slab.byteSize()).fill(newSlabFill);
@@ -393,6 +394,14 @@ final class GlobalHeap {
                 int page = takePages((int) chunkPages, mediumChunkOrder, byteSize, MEDIUM);
                 chunk = new MediumChunk(page, (int) chunkPages, SegregatedListAllocator.over(memory.asSlice(
                         (long) page << PAGE_SHIFT, chunkPages << PAGE_SHIFT), "OffHeapAllocator '" + name + "'"), epoch);
+                if (range.canDecommit()) {
+                    // Pages not committed (never used, or handed back since) start as clean free space: a new chunk
+                    // commits only what is written in it, the region header and the blocks (recommitWritten below),
+                    // not 4 MiB for one block.
+                    chunk.cleanPages = buddy.uncommittedBits(page, (int) chunkPages);
+                } else {
+                    buddy.commit(page, (int) chunkPages);
+                }
                 map(chunk);
                 mediumChunks.add(chunk);
             } finally {
@@ -400,6 +409,7 @@ final class GlobalHeap {
             }
             long address = chunk.blocks.tryAllocate(byteSize, alignment);
             mediumAllocations++;
+            recommitWritten(chunk);
             return address;
         } finally {
             mediumLock.unlock();
@@ -478,6 +488,7 @@ final class GlobalHeap {
         lock.lock();
         try {
             int page = takePages(pages, alignOrder, byteSize, HUGE);
+            buddy.commit(page, pages);
             HugeSpan span = new HugeSpan(page, pages);
             hugeSpans.add(span);
             map(span);
@@ -510,7 +521,10 @@ final class GlobalHeap {
     // ---------------------------------------------------------------------------------------------------------
     // Pages
 
-    /** Takes a run of pages for a span, after checking the cap. Lock held. */
+    /**
+     * Takes a run of pages for a span, after checking the cap; they keep their committed bits, and the caller
+     * commits what it will use. Lock held.
+     */
     private int takePages(int pages, int alignOrder, long requested, String kind) {
         if ((spanPages + pages) * PAGE_BYTES > maxBytes) {
             releaseEmptyAtCap();
@@ -544,7 +558,6 @@ final class GlobalHeap {
                     + buddy.freePages() * PAGE_BYTES + " bytes free, but fragmented); free blocks, or use a larger"
                     + " range", requested, buddy.freePages() * PAGE_BYTES, largestFreeLocked());
         }
-        buddy.commit(page, pages);
         spanPages += pages;
         spanEvent(kind, pages, true);
         if (!warnedNearCap && spanPages * PAGE_BYTES > maxBytes / 10 * 9) {

@@ -14,10 +14,11 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * <p>Its free space goes back to the OS page by page while the chunk lives ({@link GlobalHeap}'s purge), so one
  * surviving block does not keep the whole chunk resident:
  * <pre>
- *   cleanPages bit p  ==  page p lies wholly in the free space of one free block and was decommitted since
- *                         (its committed bit in the page buddy is clear)
+ *   cleanPages bit p  ==  page p lies wholly in the free space of one free block and was decommitted since,
+ *                         or never committed (its committed bit in the page buddy is clear)
  *   freedEpoch[p]     ==  the purge epoch in which a block over page p was last freed (or the chunk made)
  * </pre>
+ * A new chunk starts with every page that was not committed clean, so it commits only what is written in it.
  * An allocation or a resize in the chunk may write over a clean page (the block, or the tags of what is left
  * free): afterwards the heap marks committed again every clean page that is no longer wholly free space.
  */

@@ -257,6 +257,17 @@ final class PageBuddy {
         return dirty;
     }
 
+    /** Bit i set: page {@code page + i} is not committed (never used, or decommitted since); {@code count <= 64}. */
+    long uncommittedBits(int page, int count) {
+        long bits = 0;
+        for (int i = 0; i < count; i++) {
+            if (!isCommitted(page + i)) {
+                bits |= 1L << i;
+            }
+        }
+        return bits;
+    }
+
     /** Whether the page may hold memory. */
     boolean isCommitted(int page) {
         return (committed[page >>> 6] >>> page & 1) != 0;

@@ -72,6 +72,36 @@ class OffHeapAllocatorTest {
     }
 
     /**
+     * A new 4 MiB medium chunk counts as committed the pages written in it (its header, the blocks), not all 64:
+     * the others were never touched, so they hold no memory.
+     */
+    @Test
+    void aNewMediumChunkCountsOnlyThePagesWrittenInItAsCommitted() {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("medium-fresh")
+                .maxBytes(64L << 20).decayMillis(-1))) {
+            long size = 100_000;
+            long first = allocator.allocate(size);
+            allocator.segment(first).fill((byte) 1);
+            long one = allocator.stats().committedBytes();
+            assertTrue(one >= size && one <= 4 * PageBuddy.PAGE_BYTES, "one 100,000-byte block (over at most three"
+                    + " pages, the chunk's header on the first) committed " + one + " bytes");
+            long second = allocator.allocate(size);
+            allocator.segment(second).fill((byte) 2);
+            long two = allocator.stats().committedBytes();
+            assertTrue(two >= 2 * size && two <= one + 3 * PageBuddy.PAGE_BYTES, "a second block took " + one
+                    + " to " + two + " committed bytes");
+            AllocatorStats stats = allocator.stats();
+            assertTrue(stats.allocatedBytes() + stats.freeBytes() <= stats.committedBytes(), stats.toString());
+            allocator.verify();
+            assertEquals(-1, allocator.segment(first).asSlice(0, size).mismatch(filled(size, (byte) 1)));
+            assertEquals(-1, allocator.segment(second).asSlice(0, size).mismatch(filled(size, (byte) 2)));
+            allocator.free(first);
+            allocator.free(second);
+            allocator.verify();
+        }
+    }
+
+    /**
      * One block left in a medium chunk must not keep the whole chunk resident: trim() hands back the pages of
      * its free space, the survivor keeps its contents, and the chunk serves new blocks over those pages.
      */
@@ -94,7 +124,7 @@ class OffHeapAllocatorTest {
             long before = allocator.stats().committedBytes();
             allocator.trim();
             AllocatorStats after = allocator.stats();
-            assertTrue(before >= 4L << 20, "the chunk was committed: " + before);
+            assertTrue(before >= 24 * size, "the chunk's pages were committed: " + before);
             assertTrue(after.committedBytes() <= 1L << 20, "one 150,000-byte block keeps " + after.committedBytes()
                     + " bytes committed after trim()");
             assertTrue(after.allocatedBytes() + after.freeBytes() + after.threadCachedBytes() <= after.committedBytes(),
