@@ -79,12 +79,12 @@ final class AllocatorMBean implements OffHeapAllocatorMXBean {
 
     @Override
     public long getReservedBytes() {
-        return stats().reservedBytes();
+        return heap.rangeBytes;
     }
 
     @Override
     public long getCommittedBytes() {
-        return stats().committedBytes();
+        return heap.committedBytes();
     }
 
     @Override

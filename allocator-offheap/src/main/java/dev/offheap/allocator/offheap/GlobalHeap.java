@@ -1015,36 +1015,38 @@ final class GlobalHeap {
         return largest;
     }
 
+    /**
+     * A snapshot of the heap's figures. The locks are held only to read the page buddy, the huge blocks, the
+     * medium chunks and the list of slabs; the slabs, whose counters their owners change without a lock anyway,
+     * are walked after both locks are let go: on a heap of 1 GiB of 64-byte blocks (15,625 slabs) that walk
+     * took 2.5-7 ms, and every refill and medium allocation waited for it.
+     */
     AllocatorStats stats(boolean closed) {
+        Slab[] slabSnapshot;
+        long allocated;
+        long liveBlocks;
+        long free;
+        long committed;
+        long largestFree;
+        long allocations;
         mediumLock.lock();
-        lock.lock();
         try {
-            long[] live = new long[SMALL_CLASSES];
-            long[] slabCount = new long[SMALL_CLASSES];
-            long[] freeSlots = new long[SMALL_CLASSES];
-            long allocated = hugeLiveBytes;
-            long liveBlocks = hugeSpans.size();
-            long cached = 0;
-            // Free bytes in committed memory: free pages not yet handed back to the OS, and free room in spans.
-            long free = (range.canDecommit() ? buddy.dirtyFreePages() : buddy.freePages()) * PAGE_BYTES;
-            long allocations = mediumAllocations + hugeAllocations;
-            for (long retired : retiredAllocations) {
-                allocations += retired;
-            }
-            for (Slab slab : slabs) {
-                int c = slab.sizeClass;
-                long slabLive = Math.max(0, slab.liveBlocks());
-                live[c] += slabLive;
-                slabCount[c]++;
-                freeSlots[c] += slab.slotCount - slabLive;
-                allocated += slab.requested == null ? slabLive * slab.slotBytes : requestedBytes(slab);
-                liveBlocks += slabLive;
-                allocations += slab.allocations;
-                if (slab.owner != null) {
-                    cached += (slab.slotCount - slabLive) * slab.slotBytes;
-                } else {
-                    free += (slab.slotCount - slabLive) * slab.slotBytes;
+            lock.lock();
+            try {
+                slabSnapshot = slabs.toArray(new Slab[0]);
+                allocated = hugeLiveBytes;
+                liveBlocks = hugeSpans.size();
+                // Free bytes in committed memory: free pages not yet handed back to the OS, and free room in spans.
+                free = (range.canDecommit() ? buddy.dirtyFreePages() : buddy.freePages()) * PAGE_BYTES;
+                // A range that cannot give pages back (an arena, a caller's region) counts as committed whole.
+                committed = range.canDecommit() ? buddy.committedPages() * PAGE_BYTES : rangeBytes;
+                largestFree = closed ? 0 : largestFreeLocked();
+                allocations = mediumAllocations + hugeAllocations;
+                for (long retired : retiredAllocations) {
+                    allocations += retired;
                 }
+            } finally {
+                lock.unlock();
             }
             for (MediumChunk chunk : closed ? List.<MediumChunk>of() : mediumChunks) {
                 AllocatorStats blocks = chunk.blocks.stats();
@@ -1052,21 +1054,42 @@ final class GlobalHeap {
                 liveBlocks += blocks.liveBlocks();
                 free += blocks.freeBytes() - Long.bitCount(chunk.cleanPages) * PAGE_BYTES; // given back: not committed
             }
-            List<AllocatorStats.SizeClassStats> classes = new ArrayList<>();
-            for (int c = 0; c < SMALL_CLASSES; c++) {
-                if (slabCount[c] > 0) {
-                    classes.add(new AllocatorStats.SizeClassStats(c, SizeClasses.size(c), live[c], slabCount[c],
-                            freeSlots[c]));
-                }
-            }
-            // A range that cannot give pages back (an arena, a caller's region) counts as committed whole.
-            long committed = range.canDecommit() ? buddy.committedPages() * PAGE_BYTES : rangeBytes;
-            return new AllocatorStats(rangeBytes, closed ? 0 : committed, allocated, cached, free,
-                    closed ? 0 : largestFreeLocked(), liveBlocks, allocations, allocations - liveBlocks, classes);
         } finally {
-            lock.unlock();
             mediumLock.unlock();
         }
+        long[] live = new long[SMALL_CLASSES];
+        long[] slabCount = new long[SMALL_CLASSES];
+        long[] freeSlots = new long[SMALL_CLASSES];
+        long cached = 0;
+        for (Slab slab : slabSnapshot) {
+            int c = slab.sizeClass;
+            long slabLive = Math.max(0, slab.liveBlocks());
+            live[c] += slabLive;
+            slabCount[c]++;
+            freeSlots[c] += slab.slotCount - slabLive;
+            allocated += slab.requested == null ? slabLive * slab.slotBytes : requestedBytes(slab);
+            liveBlocks += slabLive;
+            allocations += slab.allocations;
+            if (slab.owner != null) {
+                cached += (slab.slotCount - slabLive) * slab.slotBytes;
+            } else {
+                free += (slab.slotCount - slabLive) * slab.slotBytes;
+            }
+        }
+        List<AllocatorStats.SizeClassStats> classes = new ArrayList<>();
+        for (int c = 0; c < SMALL_CLASSES; c++) {
+            if (slabCount[c] > 0) {
+                classes.add(new AllocatorStats.SizeClassStats(c, SizeClasses.size(c), live[c], slabCount[c],
+                        freeSlots[c]));
+            }
+        }
+        return new AllocatorStats(rangeBytes, closed ? 0 : committed, allocated, cached, free, largestFree,
+                liveBlocks, allocations, allocations - liveBlocks, classes);
+    }
+
+    /** Bytes committed now, as {@link #stats} counts them, read without a lock: cheap enough to poll. */
+    long committedBytes() {
+        return range.canDecommit() ? buddy.committedPages() * PAGE_BYTES : rangeBytes;
     }
 
     long purgedBytes() {

@@ -59,7 +59,8 @@ final class PageBuddy {
     private final long[] committed;
     private long nonEmpty;
     private long freePages;
-    private long committedPages;
+    /** Written under the heap lock; volatile so that {@link GlobalHeap#committedBytes()} may read it without. */
+    private volatile long committedPages;
 
     PageBuddy(int pages) {
         this.pages = pages;

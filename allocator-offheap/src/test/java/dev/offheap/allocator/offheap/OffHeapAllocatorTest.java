@@ -168,12 +168,7 @@ class OffHeapAllocatorTest {
     void statsAddUpAndCountPerSizeClass() {
         try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("stats")
                 .maxBytes(64L << 20))) {
-            List<Long> blocks = new ArrayList<>();
-            for (int i = 0; i < 1000; i++) {
-                blocks.add(allocator.allocate(64));
-            }
-            blocks.add(allocator.allocate(200_000));
-            blocks.add(allocator.allocate(2 << 20));
+            List<Long> blocks = smallMediumAndHuge(allocator);
             AllocatorStats stats = allocator.stats();
             assertEquals(1002, stats.liveBlocks());
             assertTrue(stats.allocatedBytes() >= 1000 * 64 + 200_000 + (2 << 20));
@@ -193,6 +188,34 @@ class OffHeapAllocatorTest {
             assertEquals(1002, empty.allocations());
             assertEquals(1002, empty.frees());
         }
+    }
+
+    @Test
+    void committedBytesIsTheFigureStatsReportsAndZeroOnceClosed() {
+        OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("committed")
+                .maxBytes(64L << 20).decayMillis(-1));
+        assertEquals(allocator.stats().committedBytes(), allocator.committedBytes());
+        List<Long> blocks = smallMediumAndHuge(allocator);
+        long committed = allocator.committedBytes();
+        assertTrue(committed >= 1000 * 64 + 200_000 + (2 << 20), "committed " + committed);
+        assertEquals(allocator.stats().committedBytes(), committed);
+        blocks.forEach(allocator::free);
+        allocator.trim();
+        assertTrue(allocator.committedBytes() < committed, "trim() gave pages back: " + allocator.committedBytes());
+        assertEquals(allocator.stats().committedBytes(), allocator.committedBytes());
+        allocator.close();
+        assertEquals(0, allocator.committedBytes());
+    }
+
+    /** 1,000 blocks of 64 B, one medium block of 200,000 B, one huge block of 2 MiB. */
+    private static List<Long> smallMediumAndHuge(OffHeapAllocator allocator) {
+        List<Long> blocks = new ArrayList<>();
+        for (int i = 0; i < 1000; i++) {
+            blocks.add(allocator.allocate(64));
+        }
+        blocks.add(allocator.allocate(200_000));
+        blocks.add(allocator.allocate(2 << 20));
+        return blocks;
     }
 
     @Test
