@@ -90,7 +90,7 @@ abstract class CachePeer implements AutoCloseable {
 
         @Override
         long ownMemoryBytes() {
-            return cache.allocator().stats().committedBytes();
+            return cache.allocator().committedBytes();
         }
 
         @Override

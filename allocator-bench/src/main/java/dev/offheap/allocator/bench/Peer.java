@@ -165,10 +165,14 @@ public abstract class Peer implements AutoCloseable {
             return allocator.allocate(size, alignment);
         }
 
-        /** A region allocator's region counts as committed whole; resident memory says what it touched. */
+        /**
+         * A region allocator's region counts as committed whole; resident memory says what it touched. The
+         * production allocator's figure is read without its locks: the trace replays sample it every millisecond.
+         */
         @Override
         public long committedBytes() {
-            return allocator instanceof RegionAllocator ? -1 : allocator.stats().committedBytes();
+            return allocator instanceof OffHeapAllocator offHeap ? offHeap.committedBytes()
+                    : allocator instanceof RegionAllocator ? -1 : allocator.stats().committedBytes();
         }
 
         @Override
