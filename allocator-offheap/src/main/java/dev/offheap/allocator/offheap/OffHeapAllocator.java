@@ -154,7 +154,7 @@ public final class OffHeapAllocator implements Allocator {
     private final long rangeBytes;
     private final Span[] pageMap;
     private final boolean threadCaching;
-    /** Thread caching on and debug mode off: the fast paths apply. */
+    /** Thread caching on, debug mode and leak detection off: the fast paths apply (they check nothing else). */
     private final boolean fastPaths;
     /** Debug mode's quarantine of freed small blocks; null when debug mode is off. */
     private final Quarantine quarantine;
@@ -197,7 +197,7 @@ public final class OffHeapAllocator implements Allocator {
         this.pageMap = heap.pageMap;
         this.threadCaching = config.threadCaching();
         this.poison = config.debugLevel() > 0;
-        this.fastPaths = threadCaching && !poison;
+        this.fastPaths = threadCaching && !poison && config.leakDetection() == LeakDetection.OFF;
         this.quarantine = poison ? new Quarantine() : null;
         this.largeAllocationThreshold = config.largeAllocationThresholdBytes();
         this.trackLeaks = config.leakDetection() != LeakDetection.OFF;
@@ -267,13 +267,7 @@ public final class OffHeapAllocator implements Allocator {
                     cache = threadCache(thread);
                 }
                 long address = pop(cache.current[sizeClass]);
-                if (address == 0) {
-                    address = refillAndPop(cache, sizeClass, byteSize);
-                }
-                if (trackLeaks) {
-                    recordStack(address);
-                }
-                return address;
+                return address != 0 ? address : refillAndPop(cache, sizeClass, byteSize);
             }
         }
         return allocateSlow(byteSize, MIN_ALIGNMENT);
@@ -450,9 +444,6 @@ public final class OffHeapAllocator implements Allocator {
                 int slot = slab.slotAt(offset - slab.offset());
                 if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.live[slot] != 0 && !closed) {
                     freeLocal(slab, slot);
-                    if (trackLeaks) {
-                        allocationStacks.remove(address);
-                    }
                     return;
                 }
             }
