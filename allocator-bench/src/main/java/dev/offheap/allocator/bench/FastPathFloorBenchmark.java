@@ -29,7 +29,11 @@ import java.util.concurrent.TimeUnit;
  *       there (free takes an address, nothing else);</li>
  *   <li>{@code doubleFree}: plus a live byte per slot, set and checked (double frees rejected, always on, O(1));</li>
  *   <li>{@code threads}: plus the calling thread's cache and the slab's owner (no lock, any thread may call);</li>
- *   <li>{@code offheap}: OffHeapAllocator (plus the closed check, size classes, refill, stats, leak option).</li>
+ *   <li>{@code counted}: plus the per-slab allocation counter behind {@code stats()}, the only observability on
+ *       the fast paths in the default configuration (JFR events, leak detection and JMX live on slow paths or
+ *       are off), so {@code counted} against {@code threads} is what observability costs a pair;</li>
+ *   <li>{@code offheap}: OffHeapAllocator (plus the closed check, size classes, refill, the debug and leak
+ *       options).</li>
  * </ol>
  * Not in the harness's defaults. Run (a JDK 25 {@code java}):
  * <pre>
@@ -59,6 +63,7 @@ public class FastPathFloorBenchmark {
         final long offset;
         final long reciprocal = ((1L << 40) + SLOT - 1) / SLOT;
         int freeTop = SLOTS;
+        long allocations;
         Thread ownerThread;
 
         Slab(long offset) {
@@ -145,6 +150,16 @@ public class FastPathFloorBenchmark {
 
     @Benchmark
     public long threads() {
+        return threadPair(false);
+    }
+
+    @Benchmark
+    public long counted() {
+        return threadPair(true);
+    }
+
+    /** The pair through the calling thread's cache, counting the allocation if asked (a constant per caller). */
+    private long threadPair(boolean count) {
         Thread thread = Thread.currentThread();
         if (thread.isVirtual()) {
             throw new IllegalStateException("virtual");
@@ -153,7 +168,11 @@ public class FastPathFloorBenchmark {
         if (cache == null || cache.thread != thread) {
             throw new IllegalStateException("no cache");
         }
-        long address = pop(cache.current[3], true);
+        Slab s = cache.current[3];
+        long address = pop(s, true);
+        if (count) {
+            s.allocations++;
+        }
         Peer.touchAddress(address, SLOT);
         freeByAddress(address, true, true);
         return address;
