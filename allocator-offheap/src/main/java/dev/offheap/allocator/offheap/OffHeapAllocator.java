@@ -779,7 +779,10 @@ public final class OffHeapAllocator implements Allocator {
         return stats().report("OffHeapAllocator '" + name + "'");
     }
 
-    /** The name under which the allocator's {@link OffHeapAllocatorMXBean} is registered, or null if JMX refused. */
+    /**
+     * The name under which the allocator's {@link OffHeapAllocatorMXBean} is registered, or null: JMX is off (the
+     * default) or refused.
+     */
     public ObjectName mbeanName() {
         return mbean == null ? null : mbean.objectName();
     }

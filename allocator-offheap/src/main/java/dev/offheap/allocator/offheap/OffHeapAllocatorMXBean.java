@@ -5,8 +5,8 @@ package dev.offheap.allocator.offheap;
  * {@code dev.offheap.allocator:type=OffHeapAllocator,name=<its name>} (a second allocator of the same name
  * gets {@code <name>-2}), visible in jconsole, VisualVM or any JMX client. Registered when the allocator is
  * created with {@link OffHeapAllocatorConfig#jmx(boolean) jmx(true)} (or {@code -Doffheap.jmx=true}), unregistered
- * when it is closed. Every figure is read from {@link OffHeapAllocator#stats()}; none
- * reads -1.
+ * when it is closed. Every figure is what {@link OffHeapAllocator#stats()} reports (reserved and committed bytes
+ * read without its walk over the slabs); none reads -1.
  */
 public interface OffHeapAllocatorMXBean {
     String getName();
