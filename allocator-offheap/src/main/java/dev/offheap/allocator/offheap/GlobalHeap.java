@@ -1023,8 +1023,7 @@ final class GlobalHeap {
                 liveBlocks = hugeSpans.size();
                 // Free bytes in committed memory: free pages not yet handed back to the OS, and free room in spans.
                 free = (range.canDecommit() ? buddy.dirtyFreePages() : buddy.freePages()) * PAGE_BYTES;
-                // A range that cannot give pages back (an arena, a caller's region) counts as committed whole.
-                committed = range.canDecommit() ? buddy.committedPages() * PAGE_BYTES : rangeBytes;
+                committed = committedBytes();
                 largestFree = closed ? 0 : largestFreeLocked();
                 allocations = mediumAllocations + hugeAllocations;
                 for (long retired : retiredAllocations) {
@@ -1072,7 +1071,10 @@ final class GlobalHeap {
                 liveBlocks, allocations, allocations - liveBlocks, classes);
     }
 
-    /** Bytes committed now, as {@link #stats} counts them, read without a lock: cheap enough to poll. */
+    /**
+     * Bytes committed now, read without a lock: cheap enough to poll. A range that cannot give pages back (an
+     * arena, a caller's region) counts as committed whole.
+     */
     long committedBytes() {
         return range.canDecommit() ? buddy.committedPages() * PAGE_BYTES : rangeBytes;
     }
