@@ -112,14 +112,28 @@ public abstract sealed class RegionAllocator implements Allocator
 
     @Override
     public final AllocatorStats stats() {
-        long largest = closed ? 0 : largestFreeBlock();
         return new AllocatorStats(heapSize, heapSize, getLong(ALLOCATED_BYTES), 0, closed ? 0 : getLong(FREE_BYTES),
-                largest, getLong(LIVE_BLOCKS), getLong(ALLOCATIONS), getLong(FREES), List.of());
+                largestFreeBlockBytes(), getLong(LIVE_BLOCKS), getLong(ALLOCATIONS), getLong(FREES), List.of());
     }
 
     /** Blocks allocated and not freed: one read, where {@link #stats()} also walks the free lists. */
     public final long liveBlocks() {
         return getLong(LIVE_BLOCKS);
+    }
+
+    /** Usable bytes of the live blocks, as {@link AllocatorStats#allocatedBytes()}: one read, no walk. */
+    public final long allocatedBytes() {
+        return getLong(ALLOCATED_BYTES);
+    }
+
+    /** The largest block that can be allocated now, as {@link AllocatorStats#largestFreeBlockBytes()}. */
+    public final long largestFreeBlockBytes() {
+        return closed ? 0 : largestFreeBlock();
+    }
+
+    /** Bytes free for blocks, as {@link AllocatorStats#freeBytes()}: one read, no walk. */
+    public final long freeBytes() {
+        return getLong(FREE_BYTES);
     }
 
     @Override

@@ -94,13 +94,24 @@ public final class SegregatedListAllocator extends BoundaryTagAllocator {
     /** Looks only at the largest non-empty class. */
     @Override
     long largestFreeBlock() {
+        int top = highestNonEmpty();
         long largest = 0;
-        for (int c = SizeClasses.COUNT - 1; c >= 0 && largest == 0; c--) {
-            for (long block = getLong(list(c)); block != 0; block = getLong(block + BoundaryTagLayout.NEXT_FREE)) {
-                largest = Math.max(largest, sizeOf(block) - BoundaryTagLayout.OVERHEAD);
-            }
+        for (long block = top < 0 ? 0 : getLong(list(top)); block != 0;
+                block = getLong(block + BoundaryTagLayout.NEXT_FREE)) {
+            largest = Math.max(largest, sizeOf(block) - BoundaryTagLayout.OVERHEAD);
         }
         return largest;
+    }
+
+    /** The largest class whose list is not empty, or -1: from the bitmap, not by reading every list's head. */
+    private int highestNonEmpty() {
+        for (int w = BITMAP_WORDS - 1; w >= 0; w--) {
+            long bits = getLong(NONEMPTY + w * (long) Long.BYTES);
+            if (bits != 0) {
+                return w * 64 + 63 - Long.numberOfLeadingZeros(bits);
+            }
+        }
+        return -1;
     }
 
     private static long list(int sizeClass) {

@@ -991,7 +991,7 @@ final class GlobalHeap {
         if (mediumLock.tryLock()) {
             try {
                 for (MediumChunk chunk : mediumChunks) {
-                    largest = Math.max(largest, chunk.blocks.stats().largestFreeBlockBytes());
+                    largest = Math.max(largest, chunk.blocks.largestFreeBlockBytes());
                 }
             } finally {
                 mediumLock.unlock();
@@ -1033,10 +1033,11 @@ final class GlobalHeap {
                 lock.unlock();
             }
             for (MediumChunk chunk : closed ? List.<MediumChunk>of() : mediumChunks) {
-                AllocatorStats blocks = chunk.blocks.stats();
-                allocated += blocks.allocatedBytes();
-                liveBlocks += blocks.liveBlocks();
-                free += blocks.freeBytes() - Long.bitCount(chunk.cleanPages) * PAGE_BYTES; // given back: not committed
+                // Three header reads per chunk: the chunk's stats() would also walk its free lists, under the lock.
+                // Its clean pages were given back: free, but not committed.
+                allocated += chunk.blocks.allocatedBytes();
+                liveBlocks += chunk.blocks.liveBlocks();
+                free += chunk.blocks.freeBytes() - Long.bitCount(chunk.cleanPages) * PAGE_BYTES;
             }
         } finally {
             mediumLock.unlock();

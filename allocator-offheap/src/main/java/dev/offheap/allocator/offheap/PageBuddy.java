@@ -307,10 +307,14 @@ final class PageBuddy {
         return free == freePages ? null : "free lists hold " + free + " pages, the count says " + freePages;
     }
 
+    /** Committed pages in {@code [page, page + count)}: a word of the bitmap at a time. */
     private int countCommitted(int page, int count) {
         int n = 0;
-        for (int p = page; p < page + count; p++) {
-            n += (int) ((committed[p >>> 6] >>> p) & 1);
+        for (int p = page, end = page + count; p < end; ) {
+            int bits = Math.min(64 - (p & 63), end - p); // up to the end of p's word, or of the range
+            long mask = bits == 64 ? -1L : ((1L << bits) - 1) << p;
+            n += Long.bitCount(committed[p >>> 6] & mask);
+            p += bits;
         }
         return n;
     }
