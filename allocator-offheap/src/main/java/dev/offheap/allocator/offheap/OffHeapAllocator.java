@@ -311,7 +311,7 @@ public final class OffHeapAllocator implements Allocator {
             if (cache.spare[sizeClass] == next) {
                 cache.spare[sizeClass] = null;
             }
-            cache.current[sizeClass] = next;
+            cache.setCurrent(sizeClass, next);
             return pop(next);
         } finally {
             cache.exitSlowPath();
@@ -439,10 +439,10 @@ public final class OffHeapAllocator implements Allocator {
     @Override
     public void free(long address) {
         long offset = address - base;
-        if (offset >= 0 && offset < rangeBytes && fastPaths) {
-            if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) {
+        if (offset >= 0 && offset < rangeBytes && fastPaths && !closed) { // closed first: a volatile read makes
+            if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) { // the JIT load again what follows it
                 int slot = slab.slotAt(offset - slab.offset());
-                if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.live[slot] != 0 && !closed) {
+                if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.live[slot] != 0) {
                     freeLocal(slab, slot);
                     return;
                 }
@@ -457,7 +457,7 @@ public final class OffHeapAllocator implements Allocator {
     /** The owner's free: clear {@code live}, push the slot; no lock, no atomic, no access to the block. */
     private void freeLocal(Slab slab, int slot) {
         int top = slab.pushLocal(slot);
-        if (top == slab.availableAt || top == slab.slotCount) {
+        if ((top == slab.availableAt || top == slab.slotCount) && !slab.isCurrent) {
             afterLocalFree(slab, top);
         }
     }

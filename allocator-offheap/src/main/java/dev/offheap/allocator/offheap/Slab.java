@@ -112,6 +112,12 @@ final class Slab extends Span {
     int heapIndex;
     /** Position in the owning cache's list of this class (owner only). */
     int ownedIndex;
+    /**
+     * True while this is its cache's current slab of its class (owner only; a copy of
+     * {@code owner.current[sizeClass] == this}): a local free that empties the current slab, as every free does
+     * when a thread holds one block of a class at a time, then skips {@code afterLocalFree}'s four dependent loads.
+     */
+    boolean isCurrent;
     /** The owning cache's stack of slabs that gathered {@link #availableAt} free slots while full (owner only). */
     Slab nextAvailable;
     boolean inAvailable;

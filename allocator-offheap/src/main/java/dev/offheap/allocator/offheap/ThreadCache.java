@@ -139,8 +139,20 @@ final class ThreadCache {
             spare[c] = null;
         }
         if (current[c] == slab) {
-            current[c] = Slab.EMPTY;
+            setCurrent(c, Slab.EMPTY);
         }
+    }
+
+    /** Owner (or a shared cache's lock holder): {@code slab} becomes class {@code c}'s current slab. */
+    void setCurrent(int c, Slab slab) {
+        Slab previous = current[c];
+        if (previous != Slab.EMPTY) {
+            previous.isCurrent = false;
+        }
+        if (slab != Slab.EMPTY) {
+            slab.isCurrent = true;
+        }
+        current[c] = slab;
     }
 
     /**
