@@ -154,8 +154,11 @@ public final class OffHeapAllocator implements Allocator {
     private final long rangeBytes;
     private final Span[] pageMap;
     private final boolean threadCaching;
-    /** Thread caching on, debug mode and leak detection off: the fast paths apply (they check nothing else). */
-    private final boolean fastPaths;
+    /**
+     * Thread caching on, debug mode and leak detection off, and not closed: the fast paths apply (they check
+     * nothing else). One volatile read where {@code closed} and a final flag took two; close() clears it first.
+     */
+    private volatile boolean fastPaths;
     /** Debug mode's quarantine of freed small blocks; null when debug mode is off. */
     private final Quarantine quarantine;
     private final boolean poison;
@@ -258,7 +261,7 @@ public final class OffHeapAllocator implements Allocator {
 
     @Override
     public long allocate(long byteSize) {
-        if (byteSize >= 0 && byteSize <= SMALL_MAX && fastPaths && !closed) {
+        if (byteSize >= 0 && byteSize <= SMALL_MAX && fastPaths) {
             Thread thread = Thread.currentThread();
             if (!thread.isVirtual()) {
                 int sizeClass = SizeClasses.index(byteSize);
@@ -439,8 +442,8 @@ public final class OffHeapAllocator implements Allocator {
     @Override
     public void free(long address) {
         long offset = address - base;
-        if (offset >= 0 && offset < rangeBytes && fastPaths && !closed) { // closed first: a volatile read makes
-            if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) { // the JIT load again what follows it
+        if (offset >= 0 && offset < rangeBytes && fastPaths) { // the volatile read first: the JIT loads again
+            if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) { // what it read before one
                 int slot = slab.slotAt(offset - slab.offset());
                 if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.live[slot] != 0) {
                     freeLocal(slab, slot);
@@ -862,6 +865,7 @@ public final class OffHeapAllocator implements Allocator {
             if (trackLeaks) {
                 reportLeaks();
             }
+            fastPaths = false;
             closed = true;
             releaseAction.explicit = true;
             release.clean();
