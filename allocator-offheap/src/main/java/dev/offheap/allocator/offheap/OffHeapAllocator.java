@@ -460,7 +460,7 @@ public final class OffHeapAllocator implements Allocator {
     /** The owner's free: clear {@code live}, push the slot; no lock, no atomic, no access to the block. */
     private void freeLocal(Slab slab, int slot) {
         int top = slab.pushLocal(slot);
-        if ((top == slab.availableAt || top == slab.slotCount) && !slab.isCurrent) {
+        if (!slab.isCurrent && (top == slab.availableAt || top == slab.slotCount)) {
             afterLocalFree(slab, top);
         }
     }
