@@ -158,6 +158,21 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         return sizeOf(liveBlock("usableSize", address)) - OVERHEAD;
     }
 
+    /**
+     * Where the allocation that returned {@code address} may have written: from the footer of a free block split
+     * off before it to the tags of one split off after it ({@link #writtenEnd}). Nothing outside was written
+     * except tags that were there already. For a caller that tracks which pages hold data (a heap over reserved
+     * memory that hands free pages back to the OS).
+     */
+    public final long writtenStart(long address) {
+        return address - PAYLOAD - FOOTER_FROM_END;
+    }
+
+    /** The end of what the allocation that returned {@code address} may have written; see {@link #writtenStart}. */
+    public final long writtenEnd(long address) {
+        return address - PAYLOAD + sizeOf(liveBlock("writtenEnd", address)) + FREE_BLOCK_TAGS;
+    }
+
     @Override
     public long maxAlignment() {
         return 1L << 20;

@@ -76,6 +76,59 @@ class BoundaryTagVerifyTest {
         assertTrue(discarded[0] > 0, "no free space was ever visited");
     }
 
+    /**
+     * {@link BoundaryTagAllocator#writtenStart}/{@code writtenEnd} bound what an allocation wrote: every byte that
+     * was free space before it and is not after it lies in that range, the block's payload included (aligned
+     * allocations too, whose leading gap becomes a free block of its own).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"implicit", "explicit", "segregated"})
+    void anAllocationWritesFreeSpaceOnlyWhereWrittenStartAndEndSay(String design) {
+        BoundaryTagAllocator allocator = create(design, Arena.ofAuto().allocate(4 << 20, 1 << 16));
+        SplittableRandom random = new SplittableRandom(13);
+        List<Long> live = new ArrayList<>();
+        int checked = 0;
+        for (int i = 0; i < 1_000; i++) {
+            if (live.isEmpty() || random.nextInt(3) > 0) {
+                List<long[]> before = freeSpace(allocator);
+                long alignment = 16L << random.nextInt(9);
+                long address = allocator.allocate(random.nextLong(1, 20_000), alignment);
+                long start = allocator.writtenStart(address);
+                long end = allocator.writtenEnd(address);
+                assertTrue(start < address && address + allocator.usableSize(address) <= end, "payload outside");
+                List<long[]> after = freeSpace(allocator);
+                for (long[] was : before) {
+                    long from = was[0];
+                    for (long[] still : after) { // both in address order; what lies between the stretches left
+                        if (still[1] <= from || still[0] >= was[1]) {
+                            continue;
+                        }
+                        assertLostWithin(from, Math.max(from, still[0]), start, end);
+                        from = Math.max(from, still[1]);
+                    }
+                    assertLostWithin(from, was[1], start, end);
+                }
+                live.add(address);
+                checked++;
+            } else {
+                allocator.free(live.remove(random.nextInt(live.size())));
+            }
+        }
+        assertTrue(checked > 500, "too few allocations checked: " + checked);
+    }
+
+    private static void assertLostWithin(long from, long to, long start, long end) {
+        assertTrue(from >= to || (from >= start && to <= end), "free space [0x" + Long.toHexString(from) + ", 0x"
+                + Long.toHexString(to) + ") was written outside [0x" + Long.toHexString(start) + ", 0x"
+                + Long.toHexString(end) + ")");
+    }
+
+    private static List<long[]> freeSpace(BoundaryTagAllocator allocator) {
+        List<long[]> stretches = new ArrayList<>();
+        allocator.forEachFreeSpace((from, to) -> stretches.add(new long[] {from, to}));
+        return stretches;
+    }
+
     private static MemorySegment block(BoundaryTagAllocator allocator, long address) {
         return MemorySegment.ofAddress(address).reinterpret(allocator.usableSize(address));
     }
