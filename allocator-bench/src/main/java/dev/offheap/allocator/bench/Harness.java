@@ -700,7 +700,7 @@ public final class Harness {
                                      these three measured at 64 B by default);
                                      for the cache workload: offheap-cache, ohc, ohc-wtinylfu, chronicle-map,
                                      ehcache-offheap
-                  --sizes LIST       block sizes of the pair workload (default: 16,64,256,1024,4096,65536)
+                  --sizes LIST       block sizes of the pair workload (default: 16,64,256,1024,4096,65536,131072)
                   --trace FILE       an alloc-trace v1 file to replay (repeatable; default: ../shared/traces/*.gz)
                   --iterations N     measured JMH iterations per figure (default 3)
                   --warmups N        warmup JMH iterations per figure (default 2)
@@ -715,7 +715,7 @@ public final class Harness {
         boolean help;
         List<String> workloads = WORKLOADS;
         List<String> peers;
-        List<Long> sizes = List.of(16L, 64L, 256L, 1024L, 4096L, 65536L);
+        List<Long> sizes = List.of(16L, 64L, 256L, 1024L, 4096L, 65536L, 131072L);
         List<Path> traces = new ArrayList<>();
         int iterations = 3;
         int warmups = 2;
