@@ -442,8 +442,9 @@ public final class OffHeapAllocator implements Allocator {
     @Override
     public void free(long address) {
         long offset = address - base;
-        if (offset >= 0 && offset < rangeBytes && fastPaths) { // the volatile read first: the JIT loads again
-            if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) { // what it read before one
+        // fastPaths (volatile) is read before the slab's fields: after a volatile read the JIT loads them again.
+        if (offset >= 0 && offset < rangeBytes && fastPaths) {
+            if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) {
                 int slot = slab.slotAt(offset - slab.offset());
                 if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.live[slot] != 0) {
                     freeLocal(slab, slot);
