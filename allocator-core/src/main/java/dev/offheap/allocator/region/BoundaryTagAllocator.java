@@ -114,6 +114,19 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         freeReturningUsable(address);
     }
 
+    /**
+     * Everything {@link #free} checks, without freeing: a live block starts at {@code address} and the tags a free
+     * would read around it are intact; its usable bytes. For a caller that keeps freed blocks for reuse and must
+     * reject what a free would reject, when it would.
+     */
+    public final long checkFreeable(long address) {
+        ensureOpen("free", address);
+        long block = liveBlock("free", address);
+        long size = sizeOf(block);
+        requireIntactNeighbours("free", address, block, size);
+        return size - OVERHEAD;
+    }
+
     /** As {@link #free}; returns the usable bytes the block had, for a caller that tracks where memory was freed. */
     public final long freeReturningUsable(long address) {
         ensureOpen("free", address);

@@ -1,6 +1,7 @@
 package dev.offheap.allocator.offheap;
 
 import dev.offheap.allocator.AllocatorStats;
+import dev.offheap.allocator.DoubleFreeException;
 import dev.offheap.allocator.HeapCorruptionException;
 import dev.offheap.allocator.InvalidAddressException;
 import dev.offheap.allocator.OffHeapOutOfMemoryException;
@@ -35,7 +36,9 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       {@code free} (a thread that frees an address got it through a happens-before edge from the thread
  *       that allocated it, which came after the span's publication here);</li>
  *   <li>the partial slabs per class (QUEUED: dead threads' slabs with free slots), adopted by caches;</li>
- *   <li>the medium chunks, each a {@link SegregatedListAllocator} over a 4 MiB span (medium lock);</li>
+ *   <li>the medium chunks, each a {@link SegregatedListAllocator} over a 4 MiB span (medium lock), and the
+ *       {@link MediumStash}: up to 8 freed medium blocks (2 MiB) kept allocated in their chunks for the next
+ *       allocation of about their size, which then skips the region allocator's split, coalesce and tags;</li>
  *   <li>the cap ({@code maxBytes}), checked against the pages in spans <em>before</em> any page is taken;</li>
  *   <li>the registry of caches, to reclaim dead threads' slabs and to add up stats;</li>
  *   <li>the purge: free pages go back to the OS once they have been free for the decay time, and so do the
@@ -88,6 +91,8 @@ final class GlobalHeap {
     private final ArrayDeque<Slab>[] partial;
     private final ArrayList<Slab> slabs = new ArrayList<>();
     private final ArrayList<MediumChunk> mediumChunks = new ArrayList<>();
+    /** Medium blocks freed but kept for the next allocation of their size (medium lock). */
+    private final MediumStash stash;
     private final ArrayList<HugeSpan> hugeSpans = new ArrayList<>();
     private final ArrayList<ThreadCache> caches = new ArrayList<>();
 
@@ -119,6 +124,7 @@ final class GlobalHeap {
         int pages = (int) (rangeBytes >>> PAGE_SHIFT);
         this.buddy = new PageBuddy(pages);
         this.pageMap = new Span[pages];
+        this.stash = new MediumStash(memory.address());
         this.mediumChunkOrder = Math.min(MEDIUM_CHUNK_ORDER, buddy.maxOrder);
         this.partial = new ArrayDeque[SMALL_CLASSES];
         for (int c = 0; c < SMALL_CLASSES; c++) {
@@ -376,6 +382,13 @@ final class GlobalHeap {
         }
         mediumLock.lock();
         try {
+            long reused = stash.take(byteSize, alignment);
+            if (reused != 0) {
+                MediumChunk chunk = (MediumChunk) pageMap[(int) (reused - memory.address() >>> PAGE_SHIFT)];
+                chunk.blocks.usableSize(reused); // its tags, checked as the chunk would before reusing them
+                mediumAllocations++;
+                return reused;
+            }
             for (int i = mediumChunks.size() - 1; i >= 0; i--) {
                 MediumChunk chunk = mediumChunks.get(i);
                 if (chunk.purging != 0) {
@@ -416,17 +429,38 @@ final class GlobalHeap {
         }
     }
 
+    /**
+     * Frees a medium block: into the {@link MediumStash} if there is room (it stays allocated in its chunk, marked),
+     * else in its chunk. Either way it is checked first: a live block of the chunk, not stashed already.
+     */
     void freeMedium(MediumChunk chunk, long address) {
         mediumLock.lock();
         try {
-            long usable = chunk.blocks.freeReturningUsable(address);
-            long first = (address - memory.address() >>> PAGE_SHIFT) - chunk.firstPage;
-            long last = (address + usable - 1 - memory.address() >>> PAGE_SHIFT) - chunk.firstPage;
-            for (long p = first; p <= last; p++) {
-                chunk.freedEpoch[(int) p] = epoch; // its pages wait a whole purge tick before they go back
+            requireNotStashed("free", chunk, address);
+            long usable = chunk.blocks.checkFreeable(address); // what a free in the chunk would reject, rejected
+            if (!stash.offer(chunk, address, usable, epoch)) {
+                freeInChunk(chunk, address);
             }
         } finally {
             mediumLock.unlock();
+        }
+    }
+
+    /** Medium lock held: frees a live block in its chunk. */
+    private void freeInChunk(MediumChunk chunk, long address) {
+        long usable = chunk.blocks.freeReturningUsable(address);
+        long first = (address - memory.address() >>> PAGE_SHIFT) - chunk.firstPage;
+        long last = (address + usable - 1 - memory.address() >>> PAGE_SHIFT) - chunk.firstPage;
+        for (long p = first; p <= last; p++) {
+            chunk.freedEpoch[(int) p] = epoch; // its pages wait a whole purge tick before they go back
+        }
+    }
+
+    /** Medium lock held: a stashed block is a freed one to every call that needs a live block. */
+    private void requireNotStashed(String call, MediumChunk chunk, long address) {
+        if (stash.holds(chunk, address)) {
+            throw new DoubleFreeException(address, call + "(" + hex(address) + "): the block was already freed"
+                    + " (double free or use after free)");
         }
     }
 
@@ -473,9 +507,10 @@ final class GlobalHeap {
         chunk.cleanPages &= ~written;
     }
 
-    long usableMedium(MediumChunk chunk, long address) {
+    long usableMedium(String call, MediumChunk chunk, long address) {
         mediumLock.lock();
         try {
+            requireNotStashed(call, chunk, address);
             return chunk.blocks.usableSize(address);
         } finally {
             mediumLock.unlock();
@@ -486,6 +521,7 @@ final class GlobalHeap {
     long reallocateMedium(MediumChunk chunk, long address, long newByteSize) {
         mediumLock.lock();
         try {
+            requireNotStashed("reallocate", chunk, address);
             if (newByteSize > MEDIUM_MAX || newByteSize <= GlobalHeap.SMALL_MAX || chunk.purging != 0) {
                 return 0;
             }
@@ -647,6 +683,7 @@ final class GlobalHeap {
         releaseEmpty();
         if (mediumLock.tryLock()) {
             try {
+                stash.drain(Integer.MAX_VALUE, this::freeInChunk);
                 releaseEmptyMedium();
             } finally {
                 mediumLock.unlock();
@@ -696,6 +733,7 @@ final class GlobalHeap {
         // lists (purgesInFlight): an allocateMedium holding the medium lock may be waiting for them to come back.
         mediumLock.lock();
         try {
+            stash.drain(epochLimit, this::freeInChunk); // what was stashed before this tick began
             releaseEmptyMedium();
         } finally {
             mediumLock.unlock();
@@ -876,6 +914,17 @@ final class GlobalHeap {
                         || owner.thread != null && !owner.thread.isAlive();
                 verifySlab(slab, still, canary);
             }
+            String stashProblem = stash.verify(mediumChunks::contains);
+            if (stashProblem != null) {
+                throw broken("medium stash: " + stashProblem);
+            }
+            int stashMarks = 0;
+            for (MediumChunk chunk : mediumChunks) {
+                stashMarks += Long.bitCount(chunk.stashed);
+            }
+            if (stashMarks != stash.count()) {
+                throw broken("medium chunks mark " + stashMarks + " stashed blocks, the stash holds " + stash.count());
+            }
             for (MediumChunk chunk : mediumChunks) {
                 chunk.blocks.verify();
                 long notFree = chunk.cleanPages & ~chunk.pagesInFreeSpace(memory.address());
@@ -983,7 +1032,11 @@ final class GlobalHeap {
                 }
             }
             for (MediumChunk chunk : mediumChunks) {
-                chunk.blocks.forEachLiveBlock(visitor::visit);
+                chunk.blocks.forEachLiveBlock((address, usable) -> {
+                    if (!stash.holds(chunk, address)) {
+                        visitor.visit(address, usable);
+                    }
+                });
             }
             for (HugeSpan huge : hugeSpans) {
                 visitor.visit(base + huge.offset(), huge.byteSize());
@@ -1058,6 +1111,9 @@ final class GlobalHeap {
                 liveBlocks += chunk.blocks.liveBlocks();
                 free += chunk.blocks.freeBytes() - Long.bitCount(chunk.cleanPages) * PAGE_BYTES;
             }
+            allocated -= stash.bytes(); // freed, kept allocated in their chunks for reuse: free to the caller
+            liveBlocks -= stash.count();
+            free += stash.bytes();
         } finally {
             mediumLock.unlock();
         }

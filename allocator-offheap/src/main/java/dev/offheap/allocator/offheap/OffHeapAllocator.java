@@ -612,7 +612,7 @@ public final class OffHeapAllocator implements Allocator {
                 if (resized != 0) {
                     return resized;
                 }
-                usable = heap.usableMedium(chunk, address);
+                usable = heap.usableMedium("reallocate", chunk, address);
             }
             case HugeSpan huge -> {
                 hugeStart("reallocate", huge, address);
@@ -636,7 +636,7 @@ public final class OffHeapAllocator implements Allocator {
                 int slot = liveSlot("usableSize", slab, address);
                 yield slab.requested != null ? slab.requested[slot] : slab.slotBytes;
             }
-            case MediumChunk chunk -> heap.usableMedium(chunk, address);
+            case MediumChunk chunk -> heap.usableMedium("usableSize", chunk, address);
             case HugeSpan huge -> {
                 hugeStart("usableSize", huge, address);
                 yield huge.byteSize();

@@ -1,0 +1,133 @@
+package dev.offheap.allocator.offheap;
+
+import java.util.function.Predicate;
+
+import static dev.offheap.allocator.internal.Checks.hex;
+
+/**
+ * Medium blocks that were freed but not yet given back to their chunk: the next medium allocation of about their
+ * size takes one as it is, without the region allocator's split, coalesce and tag writes. Guarded by the heap's
+ * medium lock, like the chunks.
+ *
+ * <p>A stashed block stays allocated in its chunk and is marked in {@link MediumChunk#stashed}, so that every call
+ * that needs a live block (free, usableSize, segment, reallocate) and every walk over live blocks sees it as freed:
+ * <pre>
+ *   entries [0, count): address, usable bytes, chunk, and the purge epoch of the free; the newest on top
+ *   count &lt;= MAX_BLOCKS,   bytes == sum of usable &lt;= MAX_BYTES   (a medium block is at most 1 MiB and a tag)
+ *   chunk.stashed bit p  &lt;=&gt;  an entry's address lies in page p of that chunk
+ *                              (one block starts per page at most: medium blocks are larger than a page)
+ * </pre>
+ * A hit must fit: {@code asked <= usable <= asked + asked / 8}, at the alignment asked. Entries go back to their
+ * chunk at the first purge after the epoch they were stashed in (so an idle heap keeps none for long), at once when
+ * the heap is short of pages, and on trim.
+ */
+final class MediumStash {
+    static final int MAX_BLOCKS = 8;
+    static final long MAX_BYTES = 2L << 20;
+
+    /** Gives a block back to its chunk (medium lock held). */
+    @FunctionalInterface
+    interface ChunkFree {
+        void free(MediumChunk chunk, long address);
+    }
+
+    private final long rangeAddress;
+    private final long[] addresses = new long[MAX_BLOCKS];
+    private final long[] usables = new long[MAX_BLOCKS];
+    private final MediumChunk[] chunks = new MediumChunk[MAX_BLOCKS];
+    private final int[] epochs = new int[MAX_BLOCKS];
+    private int count;
+    private long bytes;
+
+    MediumStash(long rangeAddress) {
+        this.rangeAddress = rangeAddress;
+    }
+
+    /** The bit of {@link MediumChunk#stashed} for the block at {@code address} of {@code chunk}. */
+    long bit(MediumChunk chunk, long address) {
+        return 1L << (address - rangeAddress - chunk.offset() >>> PageBuddy.PAGE_SHIFT);
+    }
+
+    boolean holds(MediumChunk chunk, long address) {
+        return (chunk.stashed & bit(chunk, address)) != 0;
+    }
+
+    /** Keeps a live block that its caller frees, if there is room; false: the caller frees it in its chunk. */
+    boolean offer(MediumChunk chunk, long address, long usable, int epoch) {
+        if (count == MAX_BLOCKS || bytes + usable > MAX_BYTES) {
+            return false;
+        }
+        addresses[count] = address;
+        usables[count] = usable;
+        chunks[count] = chunk;
+        epochs[count] = epoch;
+        count++;
+        bytes += usable;
+        chunk.stashed |= bit(chunk, address);
+        return true;
+    }
+
+    /** A stashed block for an allocation of {@code byteSize} at {@code alignment}, taken out; 0 if none fits. */
+    long take(long byteSize, long alignment) {
+        for (int i = count - 1; i >= 0; i--) {
+            long usable = usables[i];
+            if (usable >= byteSize && usable - byteSize <= byteSize >>> 3 && (addresses[i] & (alignment - 1)) == 0) {
+                long address = addresses[i];
+                remove(i);
+                return address;
+            }
+        }
+        return 0;
+    }
+
+    /** Gives back to their chunks the entries stashed in epoch {@code epochLimit} or before. */
+    void drain(int epochLimit, ChunkFree chunkFree) {
+        for (int i = count - 1; i >= 0; i--) {
+            if (epochs[i] <= epochLimit) {
+                MediumChunk chunk = chunks[i];
+                long address = addresses[i];
+                remove(i);
+                chunkFree.free(chunk, address);
+            }
+        }
+    }
+
+    private void remove(int i) {
+        MediumChunk chunk = chunks[i];
+        chunk.stashed &= ~bit(chunk, addresses[i]);
+        bytes -= usables[i];
+        count--;
+        System.arraycopy(addresses, i + 1, addresses, i, count - i);
+        System.arraycopy(usables, i + 1, usables, i, count - i);
+        System.arraycopy(chunks, i + 1, chunks, i, count - i);
+        System.arraycopy(epochs, i + 1, epochs, i, count - i);
+        chunks[count] = null;
+    }
+
+    int count() {
+        return count;
+    }
+
+    long bytes() {
+        return bytes;
+    }
+
+    /**
+     * The first broken invariant of the class comment that the entries show, or null; {@code held} tells a chunk
+     * the heap still holds. (That no other block is marked is for the caller, who sees every chunk.)
+     */
+    String verify(Predicate<MediumChunk> held) {
+        long sum = 0;
+        for (int i = 0; i < count; i++) {
+            MediumChunk chunk = chunks[i];
+            if (!held.test(chunk) || !holds(chunk, addresses[i])) {
+                return "the stashed block at " + hex(addresses[i]) + " is not marked in a chunk the heap holds";
+            }
+            if (chunk.blocks.usableSize(addresses[i]) != usables[i]) {
+                return "the stashed block at " + hex(addresses[i]) + " is no longer " + usables[i] + " bytes";
+            }
+            sum += usables[i];
+        }
+        return sum == bytes ? null : "the stash holds " + sum + " bytes, its count says " + bytes;
+    }
+}
