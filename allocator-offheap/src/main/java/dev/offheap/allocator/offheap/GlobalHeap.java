@@ -37,7 +37,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       that allocated it, which came after the span's publication here);</li>
  *   <li>the partial slabs per class (QUEUED: dead threads' slabs with free slots), adopted by caches;</li>
  *   <li>the medium chunks, each a {@link SegregatedListAllocator} over a 4 MiB span (medium lock), and the
- *       {@link MediumStash}: up to 8 freed medium blocks (2 MiB) kept allocated in their chunks for the next
+ *       {@link MediumStash}: up to 4 freed medium blocks (2 MiB) kept allocated in their chunks for the next
  *       allocation of about their size, which then skips the region allocator's split, coalesce and tags;</li>
  *   <li>the cap ({@code maxBytes}), checked against the pages in spans <em>before</em> any page is taken;</li>
  *   <li>the registry of caches, to reclaim dead threads' slabs and to add up stats;</li>
@@ -389,17 +389,14 @@ final class GlobalHeap {
                 mediumAllocations++;
                 return reused;
             }
-            for (int i = mediumChunks.size() - 1; i >= 0; i--) {
-                MediumChunk chunk = mediumChunks.get(i);
-                if (chunk.purging != 0) {
-                    continue; // its free pages are being handed back without the lock
-                }
-                long address = chunk.blocks.tryAllocate(byteSize, alignment);
-                if (address != 0) {
-                    mediumAllocations++;
-                    recommitWritten(chunk, address);
-                    return address;
-                }
+            long address = allocateInChunks(byteSize, alignment);
+            if (address == 0 && stash.count() > 0) {
+                // The stash never makes the heap grow: its blocks go back (and coalesce) before a new chunk is taken.
+                stash.drain(Integer.MAX_VALUE, this::freeInChunk);
+                address = allocateInChunks(byteSize, alignment);
+            }
+            if (address != 0) {
+                return address;
             }
             MediumChunk chunk;
             lock.lock();
@@ -420,13 +417,30 @@ final class GlobalHeap {
             } finally {
                 lock.unlock();
             }
-            long address = chunk.blocks.tryAllocate(byteSize, alignment);
+            address = chunk.blocks.tryAllocate(byteSize, alignment);
             mediumAllocations++;
             recommitWritten(chunk);
             return address;
         } finally {
             mediumLock.unlock();
         }
+    }
+
+    /** Medium lock held: a block from the chunks the heap has, newest first; 0 if none can hold it. */
+    private long allocateInChunks(long byteSize, long alignment) {
+        for (int i = mediumChunks.size() - 1; i >= 0; i--) {
+            MediumChunk chunk = mediumChunks.get(i);
+            if (chunk.purging != 0) {
+                continue; // its free pages are being handed back without the lock
+            }
+            long address = chunk.blocks.tryAllocate(byteSize, alignment);
+            if (address != 0) {
+                mediumAllocations++;
+                recommitWritten(chunk, address);
+                return address;
+            }
+        }
+        return 0;
     }
 
     /**

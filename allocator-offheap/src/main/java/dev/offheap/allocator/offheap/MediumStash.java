@@ -19,10 +19,12 @@ import static dev.offheap.allocator.internal.Checks.hex;
  * </pre>
  * A hit must fit: {@code asked <= usable <= asked + asked / 8}, at the alignment asked. Entries go back to their
  * chunk at the first purge after the epoch they were stashed in (so an idle heap keeps none for long), at once when
- * the heap is short of pages, and on trim.
+ * the heap is short of pages or the medium heap would take a new chunk (the stash never makes it grow), and on
+ * trim. What it costs: stashed blocks do not coalesce with their neighbours while stashed, so the chunks' free
+ * space is more cut up; peak committed memory on the traces moved by -4% to +10% with 4 blocks (more with 8).
  */
 final class MediumStash {
-    static final int MAX_BLOCKS = 8;
+    static final int MAX_BLOCKS = 4;
     static final long MAX_BYTES = 2L << 20;
 
     /** Gives a block back to its chunk (medium lock held). */

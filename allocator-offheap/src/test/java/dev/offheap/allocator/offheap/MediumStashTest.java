@@ -52,6 +52,23 @@ class MediumStashTest {
     }
 
     @Test
+    void theStashGoesBackBeforeTheHeapTakesANewChunk() {
+        try (OffHeapAllocator allocator = create(-1)) {
+            long a = allocator.allocate(900_000);
+            long b = allocator.allocate(900_000);
+            long c = allocator.allocate(900_000);
+            long d = allocator.allocate(900_000);
+            assertTrue(a < b && b < c && c < d && d - a < 4 << 20, "four neighbours in one 4 MiB chunk");
+            allocator.free(a);
+            allocator.free(b); // both stashed: no room left in the chunk for 1 MB unless they coalesce
+            long big = allocator.allocate(1_000_000);
+            assertTrue(big >= a && big < c, "1 MB went to a new chunk instead of where a and b were: "
+                    + Long.toHexString(big));
+            allocator.verify();
+        }
+    }
+
+    @Test
     void trimGivesAStashedBlockBackAndWithItTheChunk() {
         try (OffHeapAllocator allocator = create(-1)) {
             long block = allocator.allocate(100_000);
