@@ -124,7 +124,7 @@ final class GlobalHeap {
         int pages = (int) (rangeBytes >>> PAGE_SHIFT);
         this.buddy = new PageBuddy(pages);
         this.pageMap = new Span[pages];
-        this.stash = new MediumStash(memory.address());
+        this.stash = new MediumStash();
         this.mediumChunkOrder = Math.min(MEDIUM_CHUNK_ORDER, buddy.maxOrder);
         this.partial = new ArrayDeque[SMALL_CLASSES];
         for (int c = 0; c < SMALL_CLASSES; c++) {
@@ -384,8 +384,6 @@ final class GlobalHeap {
         try {
             long reused = stash.take(byteSize, alignment);
             if (reused != 0) {
-                MediumChunk chunk = (MediumChunk) pageMap[(int) (reused - memory.address() >>> PAGE_SHIFT)];
-                chunk.blocks.usableSize(reused); // its tags, checked as the chunk would before reusing them
                 mediumAllocations++;
                 return reused;
             }
@@ -444,13 +442,13 @@ final class GlobalHeap {
     }
 
     /**
-     * Frees a medium block: into the {@link MediumStash} if there is room (it stays allocated in its chunk, marked),
+     * Frees a medium block: into the {@link MediumStash} if there is room (it stays allocated in its chunk),
      * else in its chunk. Either way it is checked first: a live block of the chunk, not stashed already.
      */
     void freeMedium(MediumChunk chunk, long address) {
         mediumLock.lock();
         try {
-            requireNotStashed("free", chunk, address);
+            requireNotStashed("free", address);
             long usable = chunk.blocks.checkFreeable(address); // what a free in the chunk would reject, rejected
             if (!stash.offer(chunk, address, usable, epoch)) {
                 freeInChunk(chunk, address);
@@ -471,8 +469,8 @@ final class GlobalHeap {
     }
 
     /** Medium lock held: a stashed block is a freed one to every call that needs a live block. */
-    private void requireNotStashed(String call, MediumChunk chunk, long address) {
-        if (stash.holds(chunk, address)) {
+    private void requireNotStashed(String call, long address) {
+        if (stash.holds(address)) {
             throw new DoubleFreeException(address, call + "(" + hex(address) + "): the block was already freed"
                     + " (double free or use after free)");
         }
@@ -524,7 +522,7 @@ final class GlobalHeap {
     long usableMedium(String call, MediumChunk chunk, long address) {
         mediumLock.lock();
         try {
-            requireNotStashed(call, chunk, address);
+            requireNotStashed(call, address);
             return chunk.blocks.usableSize(address);
         } finally {
             mediumLock.unlock();
@@ -535,7 +533,7 @@ final class GlobalHeap {
     long reallocateMedium(MediumChunk chunk, long address, long newByteSize) {
         mediumLock.lock();
         try {
-            requireNotStashed("reallocate", chunk, address);
+            requireNotStashed("reallocate", address);
             if (newByteSize > MEDIUM_MAX || newByteSize <= GlobalHeap.SMALL_MAX || chunk.purging != 0) {
                 return 0;
             }
@@ -932,13 +930,6 @@ final class GlobalHeap {
             if (stashProblem != null) {
                 throw broken("medium stash: " + stashProblem);
             }
-            int stashMarks = 0;
-            for (MediumChunk chunk : mediumChunks) {
-                stashMarks += Long.bitCount(chunk.stashed);
-            }
-            if (stashMarks != stash.count()) {
-                throw broken("medium chunks mark " + stashMarks + " stashed blocks, the stash holds " + stash.count());
-            }
             for (MediumChunk chunk : mediumChunks) {
                 chunk.blocks.verify();
                 long notFree = chunk.cleanPages & ~chunk.pagesInFreeSpace(memory.address());
@@ -1047,7 +1038,7 @@ final class GlobalHeap {
             }
             for (MediumChunk chunk : mediumChunks) {
                 chunk.blocks.forEachLiveBlock((address, usable) -> {
-                    if (!stash.holds(chunk, address)) {
+                    if (!stash.holds(address)) {
                         visitor.visit(address, usable);
                     }
                 });

@@ -30,8 +30,6 @@ final class MediumChunk extends Span {
      *  release here meanwhile. */
     long purging;
     final int[] freedEpoch;
-    /** Bit p: the block whose address lies in page p is freed but kept allocated in the heap's {@link MediumStash}. */
-    long stashed;
 
     MediumChunk(int firstPage, int pageCount, SegregatedListAllocator blocks, int epoch) {
         super(firstPage, pageCount);

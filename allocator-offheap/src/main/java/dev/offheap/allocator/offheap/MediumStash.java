@@ -9,19 +9,18 @@ import static dev.offheap.allocator.internal.Checks.hex;
  * size takes one as it is, without the region allocator's split, coalesce and tag writes. Guarded by the heap's
  * medium lock, like the chunks.
  *
- * <p>A stashed block stays allocated in its chunk and is marked in {@link MediumChunk#stashed}, so that every call
- * that needs a live block (free, usableSize, segment, reallocate) and every walk over live blocks sees it as freed:
+ * <p>A stashed block stays allocated in its chunk; every call that needs a live block (free, usableSize, segment,
+ * reallocate) and every walk over live blocks asks {@link #holds} and sees it as freed:
  * <pre>
  *   entries [0, count): address, usable bytes, chunk, and the purge epoch of the free; the newest on top
  *   count &lt;= MAX_BLOCKS,   bytes == sum of usable &lt;= MAX_BYTES   (a medium block is at most 1 MiB and a tag)
- *   chunk.stashed bit p  &lt;=&gt;  an entry's address lies in page p of that chunk
- *                              (one block starts per page at most: medium blocks are larger than a page)
  * </pre>
- * A hit must fit: {@code asked <= usable <= asked + asked / 8}, at the alignment asked. Entries go back to their
- * chunk at the first purge after the epoch they were stashed in (so an idle heap keeps none for long), at once when
- * the heap is short of pages or the medium heap would take a new chunk (the stash never makes it grow), and on
- * trim. What it costs: stashed blocks do not coalesce with their neighbours while stashed, so the chunks' free
- * space is more cut up; peak committed memory on the traces moved by -4% to +10% with 4 blocks (more with 8).
+ * A hit must fit: {@code asked <= usable <= asked + asked / 8}, at the alignment asked, and its tags must still be
+ * intact. Entries go back to their chunk at the first purge after the epoch they were stashed in (so an idle heap
+ * keeps none for long), at once when the heap is short of pages or the medium heap would take a new chunk (the
+ * stash never makes it grow), and on trim. What it costs: stashed blocks do not coalesce with their neighbours
+ * while stashed, so the chunks' free space is more cut up (peak committed memory on the traces, TraceReplay: -4% to
+ * +10% with 4 blocks, more with 8).
  */
 final class MediumStash {
     static final int MAX_BLOCKS = 4;
@@ -33,7 +32,6 @@ final class MediumStash {
         void free(MediumChunk chunk, long address);
     }
 
-    private final long rangeAddress;
     private final long[] addresses = new long[MAX_BLOCKS];
     private final long[] usables = new long[MAX_BLOCKS];
     private final MediumChunk[] chunks = new MediumChunk[MAX_BLOCKS];
@@ -41,17 +39,14 @@ final class MediumStash {
     private int count;
     private long bytes;
 
-    MediumStash(long rangeAddress) {
-        this.rangeAddress = rangeAddress;
-    }
-
-    /** The bit of {@link MediumChunk#stashed} for the block at {@code address} of {@code chunk}. */
-    long bit(MediumChunk chunk, long address) {
-        return 1L << (address - rangeAddress - chunk.offset() >>> PageBuddy.PAGE_SHIFT);
-    }
-
-    boolean holds(MediumChunk chunk, long address) {
-        return (chunk.stashed & bit(chunk, address)) != 0;
+    /** Whether the block at {@code address} is stashed: freed, to every caller. At most four compares. */
+    boolean holds(long address) {
+        for (int i = 0; i < count; i++) {
+            if (addresses[i] == address) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Keeps a live block that its caller frees, if there is room; false: the caller frees it in its chunk. */
@@ -65,16 +60,21 @@ final class MediumStash {
         epochs[count] = epoch;
         count++;
         bytes += usable;
-        chunk.stashed |= bit(chunk, address);
         return true;
     }
 
-    /** A stashed block for an allocation of {@code byteSize} at {@code alignment}, taken out; 0 if none fits. */
+    /**
+     * A stashed block for an allocation of {@code byteSize} at {@code alignment}, taken out; 0 if none fits.
+     *
+     * @throws dev.offheap.allocator.HeapCorruptionException if the block's tags were overwritten while it waited
+     *     (checked as its chunk would check them before reusing the block)
+     */
     long take(long byteSize, long alignment) {
         for (int i = count - 1; i >= 0; i--) {
             long usable = usables[i];
             if (usable >= byteSize && usable - byteSize <= byteSize >>> 3 && (addresses[i] & (alignment - 1)) == 0) {
                 long address = addresses[i];
+                chunks[i].blocks.usableSize(address);
                 remove(i);
                 return address;
             }
@@ -95,8 +95,6 @@ final class MediumStash {
     }
 
     private void remove(int i) {
-        MediumChunk chunk = chunks[i];
-        chunk.stashed &= ~bit(chunk, addresses[i]);
         bytes -= usables[i];
         count--;
         System.arraycopy(addresses, i + 1, addresses, i, count - i);
@@ -115,18 +113,23 @@ final class MediumStash {
     }
 
     /**
-     * The first broken invariant of the class comment that the entries show, or null; {@code held} tells a chunk
-     * the heap still holds. (That no other block is marked is for the caller, who sees every chunk.)
+     * The first broken invariant of the class comment, or null: each entry a live block of a chunk the heap
+     * still holds ({@code held}), of the size recorded, none twice, and the bytes adding up.
      */
     String verify(Predicate<MediumChunk> held) {
         long sum = 0;
         for (int i = 0; i < count; i++) {
-            MediumChunk chunk = chunks[i];
-            if (!held.test(chunk) || !holds(chunk, addresses[i])) {
-                return "the stashed block at " + hex(addresses[i]) + " is not marked in a chunk the heap holds";
+            long address = addresses[i];
+            if (!held.test(chunks[i])) {
+                return "the stashed block at " + hex(address) + " lies in a chunk the heap no longer holds";
             }
-            if (chunk.blocks.usableSize(addresses[i]) != usables[i]) {
-                return "the stashed block at " + hex(addresses[i]) + " is no longer " + usables[i] + " bytes";
+            if (chunks[i].blocks.usableSize(address) != usables[i]) {
+                return "the stashed block at " + hex(address) + " is no longer " + usables[i] + " bytes";
+            }
+            for (int j = 0; j < i; j++) {
+                if (addresses[j] == address) {
+                    return "the block at " + hex(address) + " is stashed twice";
+                }
             }
             sum += usables[i];
         }
