@@ -8,6 +8,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -64,12 +65,18 @@ class OffHeapCacheConcurrencyTest {
                 .maxValueBytes(16 << 10).segments(4))) {
             AtomicReference<String> failure = new AtomicReference<>();
             AtomicLong hits = new AtomicLong();
-            long deadline = System.nanoTime() + 1_500_000_000L;
+            // Fill past the capacity first, so that the race starts with a full cache and every growing write
+            // evicts, however slow the machine is.
+            for (int id = 0; id < KEYS; id++) {
+                cache.put(key(id), value(id, 3_000));
+            }
+            long evictionsBeforeRace = cache.stats().evictions();
+            AtomicBoolean stop = new AtomicBoolean();
             List<Thread> threads = new ArrayList<>();
             for (int w = 0; w < 2; w++) {
                 threads.add(Thread.ofPlatform().start(() -> {
                     ThreadLocalRandom random = ThreadLocalRandom.current();
-                    while (System.nanoTime() < deadline && failure.get() == null) {
+                    while (!stop.get() && failure.get() == null) {
                         int id = random.nextInt(4) == 0 ? random.nextInt(KEYS) : random.nextInt(HOT_KEYS);
                         int op = random.nextInt(10);
                         if (op < 7) {
@@ -86,7 +93,7 @@ class OffHeapCacheConcurrencyTest {
                 threads.add(Thread.ofPlatform().start(() -> {
                     ThreadLocalRandom random = ThreadLocalRandom.current();
                     MemorySegment dst = Arena.ofAuto().allocate(16 << 10);
-                    while (System.nanoTime() < deadline && failure.get() == null) {
+                    while (!stop.get() && failure.get() == null) {
                         int id = random.nextInt(4) == 0 ? random.nextInt(KEYS) : random.nextInt(HOT_KEYS);
                         String problem = null;
                         if (random.nextBoolean()) {
@@ -108,13 +115,22 @@ class OffHeapCacheConcurrencyTest {
                     }
                 }));
             }
+            // Race for 1.5 s, longer (up to 30 s) until evictions and reads have both happened during it.
+            long start = System.nanoTime();
+            Thread.sleep(1_500);
+            while (System.nanoTime() - start < 30_000_000_000L && failure.get() == null
+                    && (cache.stats().evictions() - evictionsBeforeRace < 100 || hits.get() <= 1000)) {
+                Thread.sleep(50);
+            }
+            stop.set(true);
             for (Thread t : threads) {
                 t.join();
             }
             assertNull(failure.get());
             assertTrue(hits.get() > 1000, "readers hit " + hits.get() + " times");
             CacheStats stats = cache.stats();
-            assertTrue(stats.evictions() > 0, stats.toString());
+            assertTrue(stats.evictions() - evictionsBeforeRace >= 100,
+                    "evictions during the race: " + (stats.evictions() - evictionsBeforeRace) + "; " + stats);
             assertTrue(stats.weightBytes() <= 4 << 20, stats.toString());
             assertEquals(stats.entries(), cache.allocator().stats().liveBlocks(),
                     "every live block is an indexed entry: none leaked, none freed twice");
