@@ -109,8 +109,12 @@ public final class Harness {
                 }
                 case "replace" -> options.peersOr(MULTI_PEERS).forEach(peer -> tasks.add(jmhTask("replace",
                         "ReplaceBenchmark.replace", peer, Map.of(), "256 B", results, false)));
-                case "sizemix" -> options.peersOr(MULTI_PEERS).forEach(peer -> tasks.add(jmhTask("sizemix",
-                        "SizeMixBenchmark.replace", peer, Map.of(), "mix", results, false)));
+                case "sizemix" -> options.peersOr(MULTI_PEERS).forEach(peer -> {
+                    tasks.add(jmhTask("sizemix", "SizeMixBenchmark.replace", peer, Map.of("mix", "small-heavy"),
+                            "mix", results, false));
+                    tasks.add(jmhTask("sizemix", "SizeMixBenchmark.replace", peer, Map.of("mix", "medium"),
+                            "medium mix", results, false));
+                });
                 case "xmalloc" -> options.peersOr(MULTI_PEERS).forEach(peer -> tasks.add(jmhTask("xmalloc",
                         "ProducerConsumerBenchmark.xmalloc", peer, Map.of(), "64 B", results, false)));
                 case "latency" -> options.peersOr(LATENCY_PEERS).forEach(peer -> tasks.add(latencyTask(peer, results)));
@@ -545,8 +549,8 @@ public final class Harness {
                 case "pair" -> "Workload 1: allocate + write first and last byte + free, one thread; ns per pair"
                         + " (lower is better); B/op from JMH's gc profiler.";
                 case "replace" -> "Workload 2: random replacement among 8,192 live 256 B blocks; ns per replacement.";
-                case "sizemix" -> "Workload 3: 128 live blocks replaced with a small-heavy size mix (to 256 KiB);"
-                        + " ns per replacement.";
+                case "sizemix" -> "Workload 3: 128 live blocks replaced with a small-heavy size mix (to 256 KiB),"
+                        + " and with a medium mix (every size from 64 KiB to 1 MiB, log-uniform); ns per replacement.";
                 case "xmalloc" -> "Workload 4: one thread allocates batches of 4,096 x 64 B, another frees them;"
                         + " blocks per microsecond, both threads together (higher is better).";
                 case "latency" -> "Workload 1 at 64 B in JMH's sample mode: ns per single pair at each percentile"

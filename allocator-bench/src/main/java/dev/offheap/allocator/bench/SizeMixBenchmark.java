@@ -18,8 +18,10 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Workload 3: 128 live blocks replaced at random with sizes from a small-heavy mix (90% up to 512 B, 9% up
- * to 16 KiB, 1% up to 256 KiB). Stresses the switch between size classes and the medium path.
+ * Workload 3: 128 live blocks replaced at random with sizes from a mix. {@code small-heavy} (the harness's):
+ * 90% up to 512 B, 9% up to 16 KiB, 1% up to 256 KiB; stresses the switch between size classes. {@code medium}:
+ * every size from 64 KiB to 1 MiB, log-uniform; stresses the medium path (no two sizes alike, so a cache of
+ * recently freed blocks of one size rarely helps).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -33,9 +35,12 @@ public class SizeMixBenchmark {
     @Param({"offheap", "malloc", "netty-pooled", "netty-adaptive"})
     public String peer;
 
+    @Param({"small-heavy", "medium"})
+    public String mix;
+
     private Peer allocator;
     private final long[] blocks = new long[LIVE];
-    private final long[] mix = new long[1 << 16];
+    private final long[] sizes = new long[1 << 16];
     private final int[] order = new int[1 << 16];
     private int next;
 
@@ -43,14 +48,20 @@ public class SizeMixBenchmark {
     public void setUp() {
         allocator = Peer.create(peer, 256L << 20, 256 * 1024);
         SplittableRandom random = new SplittableRandom(7);
-        for (int i = 0; i < mix.length; i++) {
-            int dice = random.nextInt(100);
-            mix[i] = dice < 90 ? random.nextLong(8, 513) : dice < 99 ? random.nextLong(513, 16385)
-                    : random.nextLong(16385, 256 * 1024 + 1);
+        for (int i = 0; i < sizes.length; i++) {
+            sizes[i] = switch (mix) {
+                case "small-heavy" -> {
+                    int dice = random.nextInt(100);
+                    yield dice < 90 ? random.nextLong(8, 513) : dice < 99 ? random.nextLong(513, 16385)
+                            : random.nextLong(16385, 256 * 1024 + 1);
+                }
+                case "medium" -> (long) Math.pow(2, random.nextDouble(16, 20)) + 1;
+                default -> throw new IllegalArgumentException("mix '" + mix + "': known mixes are small-heavy, medium");
+            };
             order[i] = random.nextInt(LIVE);
         }
         for (int i = 0; i < LIVE; i++) {
-            blocks[i] = allocator.allocate(mix[i]);
+            blocks[i] = allocator.allocate(sizes[i]);
         }
     }
 
@@ -62,9 +73,9 @@ public class SizeMixBenchmark {
 
     @Benchmark
     public long replace() {
-        int n = next++ & (mix.length - 1);
+        int n = next++ & (sizes.length - 1);
         int i = order[n];
-        long size = mix[n];
+        long size = sizes[n];
         allocator.free(blocks[i]);
         long block = allocator.allocate(size);
         allocator.touch(block, size);
