@@ -56,7 +56,7 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
     final long firstBlock;
     /** The offset just past the last block. */
     final long heapEnd;
-    private final long maxPayload;
+    final long maxPayload;
 
     BoundaryTagAllocator(MemorySegment region, long magic, long headerBytes, String displayName) {
         super(region, magic, displayName);
@@ -480,6 +480,11 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
             throw new HeapCorruptionException("verify(): " + this + ": free blocks hold " + freeBytes
                     + " bytes, the header counts " + counted);
         }
+        verifyFreeIndex();
+    }
+
+    /** Checks what the free-block index keeps beside its lists, if anything; part of {@link #verify()}. */
+    void verifyFreeIndex() {
     }
 
     /** Walks every block: O(blocks). For stats and messages, not for allocation. */

@@ -1,5 +1,6 @@
 package dev.offheap.allocator.region;
 
+import dev.offheap.allocator.HeapCorruptionException;
 import dev.offheap.allocator.SizeClasses;
 
 import java.lang.foreign.MemorySegment;
@@ -13,11 +14,14 @@ import java.nio.ByteBuffer;
  *
  * <p>Not thread-safe: one thread at a time.
  *
- * <p>The layout, invariants and steps are {@link BoundaryTagAllocator}'s; the header adds:
+ * <p>The layout, invariants and steps are {@link BoundaryTagAllocator}'s; the header adds the list heads:
  * <pre>
- *   header: | RegionHeaderLayout (64) | NONEMPTY bitmap (3 x 8) | LIST[0] | LIST[1] | ... | LIST[COUNT-1] |
+ *   header: | RegionHeaderLayout (64) | LIST[0] | LIST[1] | ... | LIST[COUNT-1] |
  * </pre>
- * Invariant: bit {@code c} of NONEMPTY is set if and only if {@code LIST[c] != 0}.
+ * and the Java object holds the bitmap of non-empty lists, {@code nonEmpty}: a heap of many regions (the
+ * production allocator's medium chunks) asks each whether a block may fit ({@link #mightFit}) without reading
+ * the region's memory, a cache and TLB miss per region asked.
+ * Invariant: bit {@code c} of {@code nonEmpty} is set if and only if {@code LIST[c] != 0}.
  *
  * <h2>Good fit</h2>
  * For a block of size {@code s} in class {@code c}: first fit in list {@code c} (its blocks are within 25%
@@ -36,12 +40,14 @@ public final class SegregatedListAllocator extends BoundaryTagAllocator {
 
     private static final long MAGIC = 0x5345475245474154L; // "SEGREGAT"
     private static final int BITMAP_WORDS = (SizeClasses.COUNT + 63) / 64;
-    /** Header field: bitmap of non-empty lists. */
-    private static final long NONEMPTY = RegionHeaderLayout.SPECIFIC;
     /** Header field: {@code LISTS + 8 c} holds the first free block of class {@code c}, 0 if none. */
-    private static final long LISTS = NONEMPTY + BITMAP_WORDS * (long) Long.BYTES;
+    private static final long LISTS = RegionHeaderLayout.SPECIFIC;
+
+    /** Bit {@code c} is set if and only if the list of class {@code c} is not empty. */
+    private final long[] nonEmpty;
 
     private SegregatedListAllocator(MemorySegment region, String displayName) {
+        nonEmpty = new long[BITMAP_WORDS]; // before super(): formatting the region files its first free block
         super(region, MAGIC, LISTS + SizeClasses.COUNT * (long) Long.BYTES, displayName);
     }
 
@@ -77,8 +83,7 @@ public final class SegregatedListAllocator extends BoundaryTagAllocator {
     void insertFree(long block) {
         int sizeClass = SizeClasses.index(sizeOf(block));
         pushFree(list(sizeClass), block);
-        long word = NONEMPTY + (sizeClass >>> 6) * (long) Long.BYTES;
-        putLong(word, getLong(word) | (1L << sizeClass));
+        nonEmpty[sizeClass >>> 6] |= 1L << sizeClass;
     }
 
     @Override
@@ -86,8 +91,28 @@ public final class SegregatedListAllocator extends BoundaryTagAllocator {
         int sizeClass = SizeClasses.index(sizeOf(block));
         unlinkFree(list(sizeClass), block);
         if (getLong(list(sizeClass)) == 0) {
-            long word = NONEMPTY + (sizeClass >>> 6) * (long) Long.BYTES;
-            putLong(word, getLong(word) & ~(1L << sizeClass));
+            nonEmpty[sizeClass >>> 6] &= ~(1L << sizeClass);
+        }
+    }
+
+    /**
+     * False if no free block is large enough for {@code byteSize} bytes, so an allocation would fail; true if
+     * one may be (an allocation may still fail: the largest class's blocks may all be smaller, or an alignment
+     * gap may not fit). Reads no region memory. For a caller that picks one of many regions.
+     */
+    public boolean mightFit(long byteSize) {
+        return byteSize >= 0 && byteSize <= maxPayload
+                && highestNonEmpty() >= SizeClasses.index(blockSizeFor(byteSize));
+    }
+
+    @Override
+    void verifyFreeIndex() {
+        for (int c = 0; c < SizeClasses.COUNT; c++) {
+            boolean listed = getLong(list(c)) != 0;
+            if (listed != ((nonEmpty[c >>> 6] & (1L << c)) != 0)) {
+                throw new HeapCorruptionException("verify(): " + this + ": the list of class " + c + " is "
+                        + (listed ? "not empty" : "empty") + " but its bit in the non-empty bitmap says otherwise");
+            }
         }
     }
 
@@ -106,7 +131,7 @@ public final class SegregatedListAllocator extends BoundaryTagAllocator {
     /** The largest class whose list is not empty, or -1: from the bitmap, not by reading every list's head. */
     private int highestNonEmpty() {
         for (int w = BITMAP_WORDS - 1; w >= 0; w--) {
-            long bits = getLong(NONEMPTY + w * (long) Long.BYTES);
+            long bits = nonEmpty[w];
             if (bits != 0) {
                 return w * 64 + 63 - Long.numberOfLeadingZeros(bits);
             }
@@ -121,7 +146,7 @@ public final class SegregatedListAllocator extends BoundaryTagAllocator {
     /** The first class {@code >= from} whose list is not empty, or {@link SizeClasses#COUNT}. */
     private int nextNonEmpty(int from) {
         for (int w = from >>> 6; w < BITMAP_WORDS; w++) {
-            long bits = getLong(NONEMPTY + w * (long) Long.BYTES);
+            long bits = nonEmpty[w];
             if (w == from >>> 6) {
                 bits &= -1L << (from & 63);
             }

@@ -428,8 +428,8 @@ final class GlobalHeap {
     private long allocateInChunks(long byteSize, long alignment) {
         for (int i = mediumChunks.size() - 1; i >= 0; i--) {
             MediumChunk chunk = mediumChunks.get(i);
-            if (chunk.purging != 0) {
-                continue; // its free pages are being handed back without the lock
+            if (chunk.purging != 0 || !chunk.blocks.mightFit(byteSize)) {
+                continue; // purging: its free pages are being handed back without the lock
             }
             long address = chunk.blocks.tryAllocate(byteSize, alignment);
             if (address != 0) {
