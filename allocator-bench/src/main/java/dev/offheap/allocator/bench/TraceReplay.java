@@ -11,8 +11,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * prints one {@code RESULT} line: time (the median of five replays after 1.5 s of warm-up replays), peak live
  * bytes, and peak memory: the growth of resident memory (VmHWM over the VmRSS before the replays, read once
  * logging has started: {@link ResidentMemory}), the same measure for every peer (the harness pre-touches the Java
- * heap, so its growth is not in it; the JVM's other memory is, and a library that loads more classes pays for them); for peers that report committed bytes also
- * the most they reported, read every 4,096 events (a read takes the allocator's lock).
+ * heap, so its growth is not in it; the JVM's other memory is, and a library that loads more classes pays for
+ * them); for peers that report committed bytes also the most they reported, read every 4,096 events (on several
+ * threads: every millisecond, by a sampler thread; for OffHeapAllocator a read is one counter, without a lock).
  *
  * <p>With {@code threads} (the third argument) a multi-threaded trace is replayed on as many threads as it
  * names: each thread performs its own events in trace order, and an event waits until the block's previous
