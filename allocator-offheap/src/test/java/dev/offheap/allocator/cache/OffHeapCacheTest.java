@@ -182,10 +182,11 @@ class OffHeapCacheTest {
     @Test
     void entriesExpireAfterTheirTimeToLive() throws InterruptedException {
         cache(16 << 20);
-        cache.put(bytes("short"), value(1, 10), Duration.ofMillis(50));
+        // Lives long enough that a stalled CI machine still reads it before it expires.
+        cache.put(bytes("short"), value(1, 10), Duration.ofMillis(700));
         cache.put(bytes("long"), value(2, 10));
         assertArrayEquals(value(1, 10), cache.get(bytes("short")));
-        Thread.sleep(120);
+        Thread.sleep(800);
         assertNull(cache.get(bytes("short")));
         assertFalse(cache.containsKey(bytes("short")));
         assertTrue(cache.putIfAbsent(bytes("short"), value(3, 10)), "an expired entry counts as absent");
@@ -200,10 +201,10 @@ class OffHeapCacheTest {
     @Test
     void defaultTimeToLiveApplies() throws InterruptedException {
         cache = OffHeapCache.create(new OffHeapCacheConfig().capacityBytes(16 << 20).maxValueBytes(1024)
-                .defaultTimeToLive(Duration.ofMillis(30)));
+                .defaultTimeToLive(Duration.ofMillis(700)));
         cache.put(bytes("k"), value(1, 10));
         assertTrue(cache.containsKey(bytes("k")));
-        Thread.sleep(80);
+        Thread.sleep(800);
         assertNull(cache.get(bytes("k")));
     }
 
