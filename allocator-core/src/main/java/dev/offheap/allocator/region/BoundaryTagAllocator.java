@@ -117,13 +117,13 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
     /**
      * Everything {@link #free} checks, without freeing: a live block starts at {@code address} and the tags a free
      * would read around it are intact; its usable bytes. For a caller that keeps freed blocks for reuse and must
-     * reject what a free would reject, when it would.
+     * reject what a free would reject, when it would; {@code call} names the caller's operation in the message.
      */
-    public final long checkFreeable(long address) {
-        ensureOpen("free", address);
-        long block = liveBlock("free", address);
+    public final long checkFreeable(String call, long address) {
+        ensureOpen(call, address);
+        long block = liveBlock(call, address);
         long size = sizeOf(block);
-        requireIntactNeighbours("free", address, block, size);
+        requireIntactNeighbours(call, address, block, size);
         return size - OVERHEAD;
     }
 

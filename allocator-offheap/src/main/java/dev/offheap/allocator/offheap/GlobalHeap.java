@@ -449,10 +449,14 @@ final class GlobalHeap {
         mediumLock.lock();
         try {
             requireNotStashed("free", address);
-            long usable = chunk.blocks.checkFreeable(address); // what a free in the chunk would reject, rejected
-            if (!stash.offer(chunk, address, usable, epoch)) {
-                freeInChunk(chunk, address);
+            if (stash.count() < MediumStash.MAX_BLOCKS) {
+                // What a free in the chunk would reject, rejected; a full stash leaves the checks to that free.
+                long usable = chunk.blocks.checkFreeable("free", address);
+                if (stash.offer(chunk, address, usable, epoch)) {
+                    return;
+                }
             }
+            freeInChunk(chunk, address);
         } finally {
             mediumLock.unlock();
         }

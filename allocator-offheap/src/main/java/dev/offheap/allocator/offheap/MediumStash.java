@@ -66,15 +66,16 @@ final class MediumStash {
     /**
      * A stashed block for an allocation of {@code byteSize} at {@code alignment}, taken out; 0 if none fits.
      *
-     * @throws dev.offheap.allocator.HeapCorruptionException if the block's tags were overwritten while it waited
-     *     (checked as its chunk would check them before reusing the block)
+     * @throws dev.offheap.allocator.HeapCorruptionException or {@link dev.offheap.allocator.InvalidAddressException}
+     *     if the block's tags or its neighbours' were overwritten while it waited (checked as a free would check
+     *     them), the stash unchanged
      */
     long take(long byteSize, long alignment) {
         for (int i = count - 1; i >= 0; i--) {
             long usable = usables[i];
             if (usable >= byteSize && usable - byteSize <= byteSize >>> 3 && (addresses[i] & (alignment - 1)) == 0) {
                 long address = addresses[i];
-                chunks[i].blocks.usableSize(address);
+                chunks[i].blocks.checkFreeable("allocate", address);
                 remove(i);
                 return address;
             }

@@ -2,7 +2,12 @@ package dev.offheap.allocator.offheap;
 
 import dev.offheap.allocator.AllocatorStats;
 import dev.offheap.allocator.DoubleFreeException;
+import dev.offheap.allocator.HeapCorruptionException;
+import dev.offheap.allocator.internal.Checks;
 import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -48,6 +53,24 @@ class MediumStashTest {
             assertEquals(freed.allocatedBytes(), after.allocatedBytes());
             allocator.verify();
             assertEquals(block, allocator.allocate(100_000), "the misuse did not lose the stashed block");
+        }
+    }
+
+    /** A write after free that hits the tags of a stashed block is reported by the allocation that would reuse it. */
+    @Test
+    void aStashedBlockWhoseTagsWereOverwrittenIsReportedByTheAllocationAndStaysStashed() {
+        try (OffHeapAllocator allocator = create(-1)) {
+            long block = allocator.allocate(100_000);
+            long usable = allocator.usableSize(block);
+            allocator.free(block);
+            AllocatorStats before = allocator.stats();
+            // the footer sits right after the usable bytes: a write just past the freed block's end
+            MemorySegment.ofAddress(block + usable).reinterpret(Long.BYTES).set(ValueLayout.JAVA_LONG, 0, 0xBADL);
+            HeapCorruptionException e = assertThrows(HeapCorruptionException.class, () -> allocator.allocate(99_000));
+            assertTrue(e.getMessage().startsWith("allocate(" + Checks.hex(block) + ")"), e.getMessage());
+            AllocatorStats after = allocator.stats();
+            assertEquals(before.liveBlocks(), after.liveBlocks(), "nothing was taken");
+            assertEquals(before.allocatedBytes(), after.allocatedBytes());
         }
     }
 
