@@ -9,18 +9,15 @@ abstract sealed class Span permits Slab, MediumChunk, HugeSpan {
     final int firstPage;
     /** The number of pages. */
     final int pageCount;
-    /** Range offset of the first byte: stored, one load on the fast paths instead of a load and a shift. */
-    private final long offset;
 
     Span(int firstPage, int pageCount) {
         this.firstPage = firstPage;
         this.pageCount = pageCount;
-        this.offset = (long) firstPage << PageBuddy.PAGE_SHIFT;
     }
 
     /** Range offset of the first byte. */
     final long offset() {
-        return offset;
+        return (long) firstPage << PageBuddy.PAGE_SHIFT;
     }
 
     final long byteSize() {
