@@ -11,5 +11,4 @@ module dev.offheap.allocator.offheap {
 
     exports dev.offheap.allocator.offheap;
     exports dev.offheap.allocator.offheap.jfr;
-    exports dev.offheap.allocator.cache;
 }
