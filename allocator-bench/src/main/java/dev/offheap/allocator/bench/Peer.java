@@ -207,7 +207,7 @@ public abstract class Peer implements AutoCloseable {
 
         @Override
         public long allocate(long size) {
-            return call(MALLOC, size);
+            return requireBlock(call(MALLOC, size), size);
         }
 
         @Override
@@ -218,6 +218,17 @@ public abstract class Peer implements AutoCloseable {
         @Override
         public void free(long handle) {
             callVoid(FREE, handle);
+        }
+
+        /**
+         * The block malloc returned, or an error: a null block must not reach {@link #touchAddress}, which would
+         * write at {@code size - 1} through the unbounded segment.
+         */
+        static long requireBlock(long address, long size) {
+            if (address == 0 && size > 0) {
+                throw new OutOfMemoryError("malloc(" + size + ") returned NULL");
+            }
+            return address;
         }
 
         /** {@code long f(long)}; the handle is a static final at every call site, so the JIT inlines it. */
@@ -241,7 +252,7 @@ public abstract class Peer implements AutoCloseable {
         @Override
         public long reallocate(long handle, long oldSize, long newSize) {
             try {
-                return (long) REALLOC.invokeExact(handle, newSize);
+                return requireBlock((long) REALLOC.invokeExact(handle, newSize), newSize);
             } catch (Throwable t) {
                 throw new IllegalStateException(t);
             }
@@ -250,7 +261,8 @@ public abstract class Peer implements AutoCloseable {
         @Override
         public long allocateAligned(long size, long alignment) {
             try {
-                return (long) ALIGNED_ALLOC.invokeExact(alignment, (size + alignment - 1) & -alignment);
+                return requireBlock((long) ALIGNED_ALLOC.invokeExact(alignment, (size + alignment - 1) & -alignment),
+                        size);
             } catch (Throwable t) {
                 throw new IllegalStateException(t);
             }
@@ -280,7 +292,7 @@ public abstract class Peer implements AutoCloseable {
 
         @Override
         public long allocate(long size) {
-            return Malloc.call(MALLOC, size);
+            return Malloc.requireBlock(Malloc.call(MALLOC, size), size);
         }
 
         @Override

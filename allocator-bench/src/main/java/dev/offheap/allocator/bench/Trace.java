@@ -112,8 +112,47 @@ final class Trace {
                 maxThread = Math.max(maxThread, thread[n]);
                 n++;
             }
+            requireWellFormed(file, n, kind, id, size, alignment);
             String name = file.getFileName().toString().replace(".trace.gz", "").replace(".gz", "");
             return new Trace(name, n, kind, id, size, alignment, thread, maxId + 1, maxThread + 1);
+        }
+    }
+
+    /**
+     * Rejects a trace that a replay would turn into a use after free: an id allocated twice, or resized or freed
+     * while not live; a negative size; an alignment that is not a power of two. A replay trusts the trace: against
+     * a malloc peer, a resize of a freed block is a realloc of a dangling pointer, which corrupts the C heap and
+     * can crash the JVM (the bench once died that way in a malloc peer's write of a block's last byte).
+     */
+    private static void requireWellFormed(Path file, int events, byte[] kind, int[] id, long[] size, int[] alignment)
+            throws IOException {
+        java.util.BitSet live = new java.util.BitSet();
+        java.util.BitSet seen = new java.util.BitSet();
+        for (int e = 0; e < events; e++) {
+            int block = id[e];
+            String problem = null;
+            if (block < 0) {
+                problem = "a negative id";
+            } else if (kind[e] == ALLOCATE) {
+                if (seen.get(block)) {
+                    problem = "id " + block + " allocated again (ids are never reused)";
+                } else if (alignment[e] != 0 && Integer.bitCount(alignment[e]) != 1) {
+                    problem = "alignment " + alignment[e] + " is not a power of two";
+                }
+                seen.set(block);
+                live.set(block);
+            } else if (!live.get(block)) {
+                problem = (kind[e] == FREE ? "free" : "resize") + " of id " + block + ", which is not live";
+            } else if (kind[e] == FREE) {
+                live.clear(block);
+            }
+            if (problem == null && kind[e] != FREE && size[e] < 0) {
+                problem = "negative size " + size[e];
+            }
+            if (problem != null) {
+                throw new IOException(file + ": event " + (e + 1) + " (not counting comments): " + problem
+                        + "; a replay would corrupt the peer's heap");
+            }
         }
     }
 }
