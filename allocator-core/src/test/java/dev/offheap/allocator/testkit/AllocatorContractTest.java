@@ -26,6 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The contract every {@link Allocator} keeps, run against each implementation (in the manner of JCTools'
@@ -140,9 +141,8 @@ public abstract class AllocatorContractTest {
     @ParameterizedTest
     @ValueSource(longs = {0, 1, 7, 15, 16, 17, 31, 48, 100, 128, 129, 1000, 4096, 10_000})
     void blocksAreAlignedNonZeroAndLargeEnough(long size) {
-        if (size > maxBlockBytes()) {
-            return;
-        }
+        assumeTrue(size <= maxBlockBytes(),
+                () -> "blocks of this allocator are at most " + maxBlockBytes() + " bytes");
         for (int i = 0; i < 8; i++) {
             long address = allocateFilled(size);
             assertNotEquals(0, address);
@@ -256,9 +256,7 @@ public abstract class AllocatorContractTest {
 
     @Test
     void exhaustionThrowsAndTheAllocatorRecovers() {
-        if (!canBeExhausted()) {
-            return;
-        }
+        assumeTrue(canBeExhausted(), "this allocator cannot be exhausted in a test");
         long size = Math.min(64, maxBlockBytes());
         List<Long> blocks = new ArrayList<>();
         OffHeapOutOfMemoryException full = null;
@@ -286,9 +284,7 @@ public abstract class AllocatorContractTest {
 
     @Test
     void afterFreeingEverythingAlmostTheWholeCapacityIsOneBlock() {
-        if (!coalesces()) {
-            return;
-        }
+        assumeTrue(coalesces(), "this allocator does not coalesce free blocks");
         long initialLargest = allocator.stats().largestFreeBlockBytes();
         SplittableRandom random = new SplittableRandom(7);
         List<Long> blocks = new ArrayList<>();

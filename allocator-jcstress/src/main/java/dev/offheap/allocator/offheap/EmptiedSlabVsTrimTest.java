@@ -78,7 +78,7 @@ public class EmptiedSlabVsTrimTest {
     @Arbiter
     public void afterwards(IIII_Result r) {
         Slab slab = emptied.slab;
-        r.r3 = cache.spare[slab.sizeClass] == slab ? 1 : 0;
-        r.r4 = slab.owner == cache && cache.ownedCount[slab.sizeClass] == 2 ? 1 : 0;
+        r.r3 = cache.spare(slab.sizeClass) == slab ? 1 : 0;
+        r.r4 = slab.owner == cache && cache.ownedCount(slab.sizeClass) == 2 ? 1 : 0;
     }
 }

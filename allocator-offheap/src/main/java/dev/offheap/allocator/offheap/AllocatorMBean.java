@@ -64,7 +64,7 @@ final class AllocatorMBean implements OffHeapAllocatorMXBean {
     }
 
     private AllocatorStats stats() {
-        return heap.stats(false);
+        return HeapStats.snapshot(heap, false);
     }
 
     @Override

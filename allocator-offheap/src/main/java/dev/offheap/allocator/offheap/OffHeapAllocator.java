@@ -133,19 +133,7 @@ public final class OffHeapAllocator implements Allocator {
     /** The largest alignment {@link #allocate(long, long)} gives. */
     public static final long MAX_ALIGNMENT = 4L << 20;
 
-    private static final byte POISON = (byte) 0xDE;
-    /** Debug mode: the bytes between a small block's requested size and its slot's end. */
-    private static final byte CANARY = (byte) 0xCA;
-    /** Debug mode: every small block gets at least this many canary bytes after it. */
-    private static final int CANARY_BYTES = 8;
     private static final int CACHE_TABLE_MASK = 1023;
-    /** Releases the memory of an allocator that became unreachable without {@link #close()}. */
-    private static final Cleaner CLEANER = Cleaner.create();
-    private static final ScheduledExecutorService PURGER = Executors.newSingleThreadScheduledExecutor(task -> {
-        Thread thread = new Thread(task, "offheap-purger");
-        thread.setDaemon(true);
-        return thread;
-    });
 
     private final String name;
     private final GlobalHeap heap;
@@ -159,15 +147,12 @@ public final class OffHeapAllocator implements Allocator {
      * nothing else). One volatile read where {@code closed} and a final flag took two; close() clears it first.
      */
     private volatile boolean fastPaths;
-    /** Debug mode's quarantine of freed small blocks; null when debug mode is off. */
-    private final Quarantine quarantine;
+    /** Debug mode's canaries, poison and quarantine; null when debug mode is off. */
+    private final DebugChecks debug;
     private final boolean poison;
     private final long largeAllocationThreshold;
-    private final boolean trackLeaks;
-    private final boolean sampleLeaks;
-    private final int leakSampleOneIn;
-    /** Allocation stacks by address, when leak detection records any; null when it is off. */
-    private final ConcurrentHashMap<Long, StackTraceElement[]> allocationStacks;
+    /** Allocation stacks of live blocks; null when leak detection is off. */
+    private final LeakTracker leaks;
     private final ThreadLocal<ThreadCache> threadCaches;
     /**
      * The fast way to a thread's cache: by {@code threadId & CACHE_TABLE_MASK}, checked against the cache's
@@ -177,10 +162,8 @@ public final class OffHeapAllocator implements Allocator {
      */
     private final ThreadCache[] cacheByThreadId = new ThreadCache[CACHE_TABLE_MASK + 1];
     private final SharedCaches sharedCaches;
-    private final ScheduledFuture<?> purgeTask;
     private final AllocatorMBean mbean;
-    private final Release releaseAction;
-    private final Cleaner.Cleanable release;
+    private final Lifecycle lifecycle;
     private volatile boolean closed;
 
     private OffHeapAllocator(OffHeapAllocatorConfig config) {
@@ -193,7 +176,7 @@ public final class OffHeapAllocator implements Allocator {
             throw new IllegalArgumentException("OffHeapAllocator '" + name + "' over " + config.memorySource()
                     + ": needs at least " + 4 * PAGE_BYTES + " bytes aligned to " + MAX_ALIGNMENT);
         }
-        this.heap = new GlobalHeap(name, range, config.maxBytes(), config.debugLevel() > 0 ? POISON : 0);
+        this.heap = new GlobalHeap(name, range, config.maxBytes(), config.debugLevel() > 0 ? DebugChecks.POISON : 0);
         this.memory = heap.memory;
         this.base = memory.address();
         this.rangeBytes = heap.rangeBytes;
@@ -201,26 +184,22 @@ public final class OffHeapAllocator implements Allocator {
         this.threadCaching = config.threadCaching();
         this.poison = config.debugLevel() > 0;
         this.fastPaths = threadCaching && !poison && config.leakDetection() == LeakDetection.OFF;
-        this.quarantine = poison ? new Quarantine() : null;
+        this.debug = poison ? new DebugChecks(memory, pageMap) : null;
         this.largeAllocationThreshold = config.largeAllocationThresholdBytes();
-        this.trackLeaks = config.leakDetection() != LeakDetection.OFF;
-        this.sampleLeaks = config.leakDetection() == LeakDetection.SAMPLED;
-        this.leakSampleOneIn = config.leakSampleOneIn();
-        this.allocationStacks = trackLeaks ? new ConcurrentHashMap<>() : null;
+        this.leaks = config.leakDetection() == LeakDetection.OFF ? null
+                : new LeakTracker(config.leakDetection(), config.leakSampleOneIn());
         this.threadCaches = ThreadLocal.withInitial(() -> {
             ThreadCache cache = new ThreadCache(Thread.currentThread(), SMALL_CLASSES);
-            heap.register(cache);
+            heap.registry.register(cache);
             return cache;
         });
         this.sharedCaches = new SharedCaches(2 * Runtime.getRuntime().availableProcessors(), stripe -> {
             ThreadCache cache = new ThreadCache(null, SMALL_CLASSES);
-            heap.register(cache);
+            heap.registry.register(cache);
             return cache;
         });
-        this.purgeTask = schedulePurge(heap, config.decayMillis());
         this.mbean = config.jmx() ? AllocatorMBean.register(heap) : null;
-        this.releaseAction = new Release(name, heap.range, purgeTask, mbean);
-        this.release = CLEANER.register(this, releaseAction);
+        this.lifecycle = new Lifecycle(this, heap, config.decayMillis(), mbean);
         LOG.info("OffHeapAllocator '{}' created: {}, range {} bytes at {}", name, config, rangeBytes, hex(base));
     }
 
@@ -232,28 +211,6 @@ public final class OffHeapAllocator implements Allocator {
     /** An allocator with {@code config}, which is {@linkplain OffHeapAllocatorConfig#conclude() concluded}. */
     public static OffHeapAllocator create(OffHeapAllocatorConfig config) {
         return new OffHeapAllocator(config.conclude());
-    }
-
-    private static ScheduledFuture<?> schedulePurge(GlobalHeap heap, long decayMillis) {
-        if (decayMillis < 0) {
-            return null;
-        }
-        long tick = Math.max(50, decayMillis / 2);
-        WeakReference<GlobalHeap> weak = new WeakReference<>(heap);
-        return PURGER.scheduleWithFixedDelay(() -> {
-            GlobalHeap live = weak.get();
-            if (live != null) {
-                try {
-                    live.purge(false);
-                } catch (RuntimeException e) {
-                    // A purge lets allocations in between long walks, so a close() can come in between too: then
-                    // the walk meets the closed range, and there is nothing left to purge.
-                    if (live.memory.scope().isAlive()) {
-                        LOG.error("OffHeapAllocator '{}': purge failed", live.name, e);
-                    }
-                }
-            }
-        }, tick, tick, TimeUnit.MILLISECONDS);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -285,7 +242,7 @@ public final class OffHeapAllocator implements Allocator {
         int slot = slab.freeStack[top];
         slab.freeTop = top;
         if (poison) {
-            checkPoison(slab, slot);
+            debug.checkPoison(slab, slot);
         }
         slab.live[slot] = 1;
         slab.allocations++;
@@ -311,10 +268,7 @@ public final class OffHeapAllocator implements Allocator {
             if (next == null) {
                 next = heap.refill(cache, sizeClass, byteSize);
             }
-            if (cache.spare[sizeClass] == next) {
-                cache.spare[sizeClass] = null;
-            }
-            cache.setCurrent(sizeClass, next);
+            cache.takeAsCurrent(sizeClass, next);
             return pop(next);
         } finally {
             cache.exitSlowPath();
@@ -355,21 +309,21 @@ public final class OffHeapAllocator implements Allocator {
 
     private long allocateSlow(long byteSize, long byteAlignment) {
         long address = allocateUntracked(byteSize, byteAlignment);
-        if (trackLeaks) {
-            recordStack(address);
+        if (leaks != null) {
+            leaks.allocated(address);
         }
         return address;
     }
 
     private long allocateUntracked(long byteSize, long byteAlignment) {
-        if (quarantine != null) {
+        if (debug != null) {
             try {
                 return allocateChecked(byteSize, byteAlignment);
             } catch (OffHeapOutOfMemoryException full) {
-                if (quarantine.count() == 0) {
+                if (debug.quarantined() == 0) {
                     throw full;
                 }
-                flushQuarantine(); // the quarantine must never be why memory runs out: let it go, try once more
+                debug.flush(this::freeReleased); // the quarantine must never be why memory runs out
             }
         }
         return allocateChecked(byteSize, byteAlignment);
@@ -387,7 +341,7 @@ public final class OffHeapAllocator implements Allocator {
                 event.commit();
             }
         }
-        long slotWanted = poison ? byteSize + CANARY_BYTES : byteSize;
+        long slotWanted = poison ? DebugChecks.slotWanted(byteSize) : byteSize;
         if (slotWanted <= SMALL_MAX) {
             int sizeClass = SizeClasses.index(slotWanted);
             while (sizeClass < SMALL_CLASSES && Long.lowestOneBit(SizeClasses.size(sizeClass)) < alignment) {
@@ -396,13 +350,13 @@ public final class OffHeapAllocator implements Allocator {
             if (sizeClass < SMALL_CLASSES) {
                 long address = allocateSmall(sizeClass, byteSize);
                 if (poison) {
-                    armCanary(address, byteSize);
+                    debug.armCanary(address, byteSize);
                 }
                 return address;
             }
         }
         if (byteSize <= MEDIUM_MAX && alignment <= PAGE_BYTES) {
-            long address = heap.allocateMedium(Math.max(byteSize, SMALL_MAX + 1), alignment);
+            long address = heap.medium.allocate(Math.max(byteSize, SMALL_MAX + 1), alignment);
             if (address != 0) {
                 return address;
             }
@@ -453,8 +407,8 @@ public final class OffHeapAllocator implements Allocator {
             }
         }
         freeSlow(address);
-        if (trackLeaks) {
-            allocationStacks.remove(address); // only once the free went through: a rejected one changes nothing
+        if (leaks != null) {
+            leaks.freed(address); // only once the free went through: a rejected one changes nothing
         }
     }
 
@@ -474,16 +428,12 @@ public final class OffHeapAllocator implements Allocator {
             case Slab slab -> {
                 int slot = liveSlot("free", slab, address);
                 if (poison) {
-                    quarantine(slab, slot, address);
+                    debug.quarantine(slab, slot, address, this::freeReleased);
                     return;
                 }
-                if (slab.ownerThread == Thread.currentThread()) {
-                    freeLocal(slab, slot);
-                } else {
-                    freeRemote(slab, slot, address);
-                }
+                freeReleased(slab, slot, address);
             }
-            case MediumChunk chunk -> heap.freeMedium(chunk, address);
+            case MediumChunk chunk -> heap.medium.free(chunk, address);
             case HugeSpan huge -> {
                 if (offset != huge.offset() || !heap.freeHuge(huge)) {
                     throw heap.invalid("free", address, "no block starts there (inside a huge block of "
@@ -511,69 +461,17 @@ public final class OffHeapAllocator implements Allocator {
         }
     }
 
-    // ---------------------------------------------------------------------------------------------------------
-    // Debug mode: canaries, quarantine, verify
-
-    /** Fills the slot past the requested size with the canary and remembers the size. */
-    private void armCanary(long address, long byteSize) {
-        long offset = address - base;
-        Slab slab = (Slab) pageMap[(int) (offset >>> PAGE_SHIFT)];
-        int slot = slab.slotAt(offset - slab.offset());
-        slab.requested[slot] = (int) byteSize;
-        memory.asSlice(offset + byteSize, slab.slotBytes - byteSize).fill(CANARY);
-    }
-
-    /**
-     * A debug-mode free of a small block: canary checked (an overflow is reported before anything changes),
-     * the block poisoned and parked in the quarantine; the oldest quarantined blocks are checked for writes
-     * after free and really freed.
-     */
-    private void quarantine(Slab slab, int slot, long address) {
-        long offset = address - base;
-        int requested = slab.requested[slot];
-        for (long i = requested; i < slab.slotBytes; i++) {
-            if (memory.get(ValueLayout.JAVA_BYTE, offset + i) != CANARY) {
-                throw new HeapCorruptionException("free(" + hex(address) + "): the block (" + requested + " bytes"
-                        + " asked) was written past its end: canary byte " + (i - requested) + " after it changed"
-                        + " (or the next block was written before its start); the block is still allocated");
-            }
-        }
-        if (!Slab.LIVE.compareAndSet(slab.live, slot, Slab.LIVE_SLOT, Slab.QUARANTINED)) {
-            throw doubleFree("free", address);
-        }
-        memory.asSlice(offset, slab.slotBytes).fill(POISON);
-        quarantine.add(address, slab.slotBytes);
-        for (long oldest = quarantine.pollExcess(); oldest != 0; oldest = quarantine.pollExcess()) {
-            releaseQuarantined(oldest);
-        }
-    }
-
-    private void flushQuarantine() {
-        for (long address = quarantine.poll(); address != 0; address = quarantine.poll()) {
-            releaseQuarantined(address);
-        }
-    }
-
-    /** A block leaves the quarantine: its poison is checked, then it is freed for real. */
-    private void releaseQuarantined(long address) {
-        long offset = address - base;
-        Slab slab = (Slab) pageMap[(int) (offset >>> PAGE_SHIFT)];
-        int slot = slab.slotAt(offset - slab.offset());
-        for (long i = 0; i < slab.slotBytes; i++) {
-            if (memory.get(ValueLayout.JAVA_BYTE, offset + i) != POISON) {
-                // Kept out of circulation for good: corrupted memory is never handed out again.
-                throw new HeapCorruptionException("the block at " + hex(address) + " (" + slab.slotBytes + "-byte"
-                        + " slot) was written after it was freed: byte " + i + " changed while it was in the debug"
-                        + " quarantine (found when it left; the free that let it out went through)");
-            }
-        }
-        Slab.LIVE.setVolatile(slab.live, slot, Slab.LIVE_SLOT);
+    /** A live slot whose free was checked: a local push by the owner, a remote free by anyone else. */
+    private void freeReleased(Slab slab, int slot, long address) {
         if (slab.ownerThread == Thread.currentThread()) {
             freeLocal(slab, slot);
         } else {
             freeRemote(slab, slot, address);
         }
     }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Verify, reallocate, sizes, views
 
     /**
      * Walks the whole heap and checks every invariant the design documents (see {@link GlobalHeap}, {@link Slab},
@@ -587,11 +485,8 @@ public final class OffHeapAllocator implements Allocator {
      */
     public void verify() {
         ensureOpen("verify()");
-        heap.verify(Thread.currentThread(), CANARY);
+        HeapVerifier.verify(heap, Thread.currentThread());
     }
-
-    // ---------------------------------------------------------------------------------------------------------
-    // Reallocate, sizes, views
 
     @Override
     public long reallocate(long address, long newByteSize) {
@@ -608,11 +503,11 @@ public final class OffHeapAllocator implements Allocator {
                 }
             }
             case MediumChunk chunk -> {
-                long resized = heap.reallocateMedium(chunk, address, newByteSize);
+                long resized = heap.medium.reallocate(chunk, address, newByteSize);
                 if (resized != 0) {
                     return resized;
                 }
-                usable = heap.usableMedium("reallocate", chunk, address);
+                usable = heap.medium.usableSize("reallocate", chunk, address);
             }
             case HugeSpan huge -> {
                 hugeStart("reallocate", huge, address);
@@ -636,7 +531,7 @@ public final class OffHeapAllocator implements Allocator {
                 int slot = liveSlot("usableSize", slab, address);
                 yield slab.requested != null ? slab.requested[slot] : slab.slotBytes;
             }
-            case MediumChunk chunk -> heap.usableMedium("usableSize", chunk, address);
+            case MediumChunk chunk -> heap.medium.usableSize("usableSize", chunk, address);
             case HugeSpan huge -> {
                 hugeStart("usableSize", huge, address);
                 yield huge.byteSize();
@@ -698,15 +593,6 @@ public final class OffHeapAllocator implements Allocator {
                 + " freed (double free or use after free), or never handed out");
     }
 
-    private void checkPoison(Slab slab, int slot) {
-        long offset = slab.slotOffset(slot);
-        for (long i = SlabLayout.NEXT + Integer.BYTES; i < slab.slotBytes; i++) {
-            if (memory.get(ValueLayout.JAVA_BYTE, offset + i) != POISON) {
-                throw slab.corrupted(slot, "byte " + i + " was overwritten after free");
-            }
-        }
-    }
-
     // ---------------------------------------------------------------------------------------------------------
     // Maintenance, stats, close
 
@@ -719,8 +605,8 @@ public final class OffHeapAllocator implements Allocator {
      */
     public long trim() {
         ensureOpen("trim()");
-        if (quarantine != null) {
-            flushQuarantine();
+        if (debug != null) {
+            debug.flush(this::freeReleased);
         }
         if (threadCaching && !Thread.currentThread().isVirtual()) {
             heap.trimCache(threadCache(Thread.currentThread()));
@@ -736,12 +622,6 @@ public final class OffHeapAllocator implements Allocator {
         return heap.purge(true);
     }
 
-    private void recordStack(long address) {
-        if (!sampleLeaks || ThreadLocalRandom.current().nextInt(leakSampleOneIn) == 0) {
-            allocationStacks.put(address, new Throwable().getStackTrace());
-        }
-    }
-
     /**
      * Every block still allocated, with its allocation stack where {@link LeakDetection} recorded one: what a
      * leak report needs. A snapshot: blocks that other threads allocate or free meanwhile may or may not be in
@@ -750,29 +630,9 @@ public final class OffHeapAllocator implements Allocator {
     public List<LiveBlock> liveBlocks() {
         ensureOpen("liveBlocks()");
         List<LiveBlock> blocks = new ArrayList<>();
-        heap.forEachLiveBlock((address, usable) -> {
-            StackTraceElement[] stack = trackLeaks ? allocationStacks.get(address) : null;
-            blocks.add(new LiveBlock(address, usable, stack == null ? List.of() : List.of(stack)));
-        });
+        HeapStats.forEachLiveBlock(heap, (address, usable) ->
+                blocks.add(new LiveBlock(address, usable, leaks == null ? List.of() : leaks.stackOf(address))));
         return blocks;
-    }
-
-    /** Logs the blocks still live at close, at error, when leak detection is on. */
-    private void reportLeaks() {
-        List<LiveBlock> leaked = liveBlocks();
-        if (leaked.isEmpty()) {
-            return;
-        }
-        long bytes = leaked.stream().mapToLong(LiveBlock::usableBytes).sum();
-        StringBuilder detail = new StringBuilder();
-        leaked.stream().filter(b -> !b.allocationStack().isEmpty()).limit(10).forEach(b -> {
-            detail.append(System.lineSeparator()).append("  ").append(hex(b.address())).append(" (")
-                    .append(b.usableBytes()).append(" B) allocated at:");
-            b.allocationStack().stream().skip(1).limit(12).forEach(frame ->
-                    detail.append(System.lineSeparator()).append("      at ").append(frame));
-        });
-        LOG.error("OffHeapAllocator '{}' closed with {} live blocks ({} bytes): a leak, unless the program meant"
-                + " to drop them; the first with recorded stacks:{}", name, leaked.size(), bytes, detail);
     }
 
     /**
@@ -808,13 +668,13 @@ public final class OffHeapAllocator implements Allocator {
 
     /** Slabs the purge took out of live threads' caches since creation (package-private: for tests). */
     long slabsTakenFromLiveCaches() {
-        return heap.slabsTakenFromLiveCaches();
+        return heap.registry.slabsTakenFromLiveCaches();
     }
 
     /** Slow paths (slab switches, emptied slabs) the calling platform thread's cache took (package-private: for
      *  tests). */
     long slowPathsOfCallingThread() {
-        return threadCaches.get().slowPaths;
+        return threadCaches.get().slowPaths();
     }
 
     /** Purges that handed memory back to the OS since creation. */
@@ -836,15 +696,16 @@ public final class OffHeapAllocator implements Allocator {
      */
     @Override
     public AllocatorStats stats() {
-        AllocatorStats stats = heap.stats(closed);
-        if (quarantine == null || quarantine.count() == 0) {
+        AllocatorStats stats = HeapStats.snapshot(heap, closed);
+        int quarantined = debug == null ? 0 : debug.quarantined();
+        if (quarantined == 0) {
             return stats;
         }
         // Quarantined blocks are freed as far as the program is concerned (their bytes are not counted already).
         return new AllocatorStats(stats.reservedBytes(), stats.committedBytes(),
                 stats.allocatedBytes(), stats.threadCachedBytes(), stats.freeBytes(),
-                stats.largestFreeBlockBytes(), stats.liveBlocks() - quarantine.count(), stats.allocations(),
-                stats.frees() + quarantine.count(), stats.sizeClasses());
+                stats.largestFreeBlockBytes(), stats.liveBlocks() - quarantined, stats.allocations(),
+                stats.frees() + quarantined, stats.sizeClasses());
     }
 
     /**
@@ -863,48 +724,16 @@ public final class OffHeapAllocator implements Allocator {
             if (closed) {
                 return;
             }
-            if (trackLeaks) {
-                reportLeaks();
+            if (leaks != null) {
+                LeakTracker.report(name, liveBlocks());
             }
             fastPaths = false;
             closed = true;
-            releaseAction.explicit = true;
-            release.clean();
+            lifecycle.closeExplicitly();
         } finally {
             heap.lock.unlock();
         }
         LOG.info("OffHeapAllocator '{}' closed", name);
-    }
-
-    /** What {@link #close()} and the cleaner do; holds no reference to the allocator. */
-    private static final class Release implements Runnable {
-        private final String name;
-        private final MemorySource.Range range;
-        private final ScheduledFuture<?> purgeTask;
-        private final AllocatorMBean mbean;
-        /** Set by {@link #close()}; a release without it is the cleaner's, for an allocator never closed. */
-        private volatile boolean explicit;
-
-        Release(String name, MemorySource.Range range, ScheduledFuture<?> purgeTask, AllocatorMBean mbean) {
-            this.name = name;
-            this.range = range;
-            this.purgeTask = purgeTask;
-            this.mbean = mbean;
-        }
-
-        @Override
-        public void run() {
-            if (purgeTask != null) {
-                purgeTask.cancel(false);
-            }
-            if (mbean != null) {
-                mbean.unregister();
-            }
-            if (!explicit) {
-                LOG.warn("OffHeapAllocator '{}' became unreachable without close(); releasing its memory", name);
-            }
-            range.close();
-        }
     }
 
     private void ensureOpen(String call) {

@@ -274,13 +274,27 @@ final class PageBuddy {
         return (committed[page >>> 6] >>> page & 1) != 0;
     }
 
+    /** Receives one free block. */
+    @FunctionalInterface
+    interface FreeBlockVisitor {
+        void visit(int firstPage, int order);
+    }
+
+    /** Every free block, by order; lock held. */
+    void forEachFreeBlock(FreeBlockVisitor visitor) {
+        for (int k = 0; k <= maxOrder; k++) {
+            for (int p = head[k]; p != -1; p = next[p]) {
+                visitor.visit(p, k);
+            }
+        }
+    }
+
     /**
-     * Checks the free lists against the invariants above and against the page map (a free page belongs to no
-     * span). Lock held.
+     * Checks the free lists against the invariants above. Lock held.
      *
      * @return the problem found first, or null
      */
-    String verify(Span[] pageMap) {
+    String verify() {
         long free = 0;
         for (int k = 0; k <= maxOrder; k++) {
             if ((head[k] != -1) != ((nonEmpty >>> k & 1) != 0)) {
@@ -293,12 +307,6 @@ final class PageBuddy {
                 }
                 if (tag[p] != (byte) (FREE | k) || (p & ((1 << k) - 1)) != 0 || p + (1 << k) > pages) {
                     return "free list of order " + k + ": page " + p + " is not a free, aligned block of that order";
-                }
-                for (int q = p; q < p + (1 << k); q++) {
-                    if (pageMap[q] != null) {
-                        return "page " + q + " is both free (in the block of order " + k + " at page " + p
-                                + ") and in a span";
-                    }
                 }
                 free += 1L << k;
                 previous = p;

@@ -248,6 +248,30 @@ final class Slab extends Span {
         return freeTop > 0 || remote != 0;
     }
 
+    /** The heap lock holder: {@code cache} owns the slab from now on; its remote frees are taken first. */
+    void adoptBy(ThreadCache cache, MemorySegment memory) {
+        ownerThread = cache.thread;
+        owner = cache;
+        state = OWNED;
+        collectRemote(memory);
+    }
+
+    /**
+     * The purger, holding the owning cache's trim flag, the slab having no live block: the cache no longer owns
+     * it; the caller releases it.
+     */
+    void disown() {
+        ownerThread = null;
+        owner = null;
+    }
+
+    /** The heap lock holder: the slab's pages go back to the page layer; nobody owns it or frees into it. */
+    void markReleased() {
+        state = RELEASED;
+        ownerThread = null;
+        owner = null;
+    }
+
     /**
      * The lock holder, the slab's owner dead (or the slab adopted with nothing free): gives the slab up
      * (DETACHED), then looks for free slots, the remote list included: the Dekker handshake with

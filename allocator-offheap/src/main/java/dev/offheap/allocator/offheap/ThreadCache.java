@@ -63,17 +63,17 @@ final class ThreadCache {
     final ReentrantLock lock;
     /** One slab per small size class; {@link Slab#EMPTY} until the first allocation of that class. */
     final Slab[] current;
-    final Slab[][] owned;
-    final int[] ownedCount;
-    final Slab[] available;
-    final Slab[] spare;
+    private final Slab[][] owned;
+    private final int[] ownedCount;
+    private final Slab[] available;
+    private final Slab[] spare;
     private final boolean[] remoteHint;
     /** 1 while the owner is in a slow path or the purger trims this cache; see the class comment. */
     private volatile int slowPath;
     /** Slow paths the owner took (owner writes, the purger reads racily to tell an idle thread). */
-    int slowPaths;
+    private int slowPaths;
     /** {@link #slowPaths} at the last purge (heap lock holder only). */
-    int slowPathsAtLastPurge;
+    private int slowPathsAtLastPurge;
 
     ThreadCache(Thread thread, int classes) {
         this.thread = thread;
@@ -112,6 +112,42 @@ final class ThreadCache {
         return SLOW_PATH.compareAndSet(this, 0, 1);
     }
 
+    /** Slow paths the owner took so far (racy when read by another thread). */
+    int slowPaths() {
+        return slowPaths;
+    }
+
+    /**
+     * Heap lock holder (the purge): whether the owner took no slow path since the last call, so that it may be
+     * idle; remembers the count for the next call.
+     */
+    boolean idleSinceLastPurge() {
+        int now = slowPaths;
+        boolean idle = now == slowPathsAtLastPurge;
+        slowPathsAtLastPurge = now;
+        return idle;
+    }
+
+    /** The number of size classes. */
+    int classes() {
+        return current.length;
+    }
+
+    /** How many slabs of class {@code c} the cache owns (owner, or heap lock holder for a dead owner). */
+    int ownedCount(int c) {
+        return ownedCount[c];
+    }
+
+    /** Class {@code c}'s spare slab, or null. */
+    Slab spare(int c) {
+        return spare[c];
+    }
+
+    /** The {@code i}-th owned slab of class {@code c}. */
+    Slab ownedAt(int c, int i) {
+        return owned[c][i];
+    }
+
     /** Whether the owner is gone, so its slabs must be reclaimed. Pairs with the thread's termination. */
     boolean ownerDied() {
         return thread != null && !thread.isAlive();
@@ -141,6 +177,16 @@ final class ThreadCache {
         if (current[c] == slab) {
             setCurrent(c, Slab.EMPTY);
         }
+    }
+
+    /**
+     * Owner, in a slow path: the slab it found for class {@code c} (which may have been the spare) becomes current.
+     */
+    void takeAsCurrent(int c, Slab slab) {
+        if (spare[c] == slab) {
+            spare[c] = null;
+        }
+        setCurrent(c, slab);
     }
 
     /** Owner (or a shared cache's lock holder): {@code slab} becomes class {@code c}'s current slab. */
@@ -187,8 +233,7 @@ final class ThreadCache {
         }
         slab.collectRemote(memory);
         removeOwned(slab);
-        slab.ownerThread = null;
-        slab.owner = null;
+        slab.disown();
         return slab;
     }
 

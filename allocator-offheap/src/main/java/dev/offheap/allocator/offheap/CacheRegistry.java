@@ -1,0 +1,143 @@
+package dev.offheap.allocator.offheap;
+
+import java.util.ArrayList;
+
+/**
+ * Every cache of one allocator, thread caches and shared caches alike: what lets the heap reclaim a dead
+ * thread's slabs, trim a live thread's unused ones, and add up the figures. Guarded by the heap lock: every
+ * method but {@link #register} expects the caller to hold it.
+ *
+ * <h2>What it does with the caches</h2>
+ * <ul>
+ *   <li><b>dead threads</b> ({@link #reclaimDead}): every slab of the cache goes back to the heap: empty ones
+ *       are released, partly used ones detached and queued for adoption by other caches (their remote frees
+ *       are not lost: see {@link Slab#detach()});</li>
+ *   <li><b>live threads</b> ({@link #trimLive}): the slabs a thread holds but cannot be using, taken under the
+ *       cache's trim flag ({@link ThreadCache#tryEnterToTrim()}), one slab per step;</li>
+ *   <li><b>shared caches</b> ({@link #trimShared}): their empty slabs, under the cache's try-lock.</li>
+ * </ul>
+ * Registration reclaims dead caches whenever the registry doubles, so thread churn keeps it near the number of
+ * live threads even without the purger.
+ */
+final class CacheRegistry {
+
+    private final GlobalHeap heap;
+    private final ArrayList<ThreadCache> caches = new ArrayList<>();
+    private int reclaimAtCount = 16;
+    /** Slabs the purge took out of live threads' caches ({@link #trimLive}). */
+    private long slabsTakenFromLiveCaches;
+
+    CacheRegistry(GlobalHeap heap) {
+        this.heap = heap;
+    }
+
+    /** Adds a cache, first reclaiming dead threads' caches if the registry doubled since the last time. */
+    void register(ThreadCache cache) {
+        heap.lock.lock();
+        try {
+            if (caches.size() >= reclaimAtCount) {
+                reclaimDead();
+                reclaimAtCount = Math.max(16, 2 * caches.size());
+            }
+            caches.add(cache);
+        } finally {
+            heap.lock.unlock();
+        }
+    }
+
+    /** Lock held: gives back the slabs of every cache whose thread has died. */
+    void reclaimDead() {
+        ArrayList<ThreadCache> dead = new ArrayList<>();
+        caches.removeIf(cache -> cache.ownerDied() && dead.add(cache));
+        // Out of the registry first: the walk below lets waiting threads in between slabs, and nobody else
+        // reaches a dead thread's cache (remote freers only touch its slabs).
+        for (ThreadCache cache : dead) {
+            releaseSlabs(cache, false);
+        }
+    }
+
+    /**
+     * Lock held: gives back the slabs of a cache whose thread died ({@code onlyEmpty} false: partly used ones
+     * are detached and queued for other caches), or the empty slabs of a cache being trimmed.
+     */
+    void releaseSlabs(ThreadCache cache, boolean onlyEmpty) {
+        for (int c = 0; c < cache.classes(); c++) {
+            for (int i = cache.ownedCount(c) - 1; i >= 0; i--) {
+                Slab slab = cache.ownedAt(c, i);
+                slab.collectRemote(heap.memory);
+                if (slab.isEmpty()) {
+                    cache.removeOwned(slab);
+                    heap.release(slab);
+                } else if (!onlyEmpty) {
+                    cache.removeOwned(slab);
+                    heap.detach(slab);
+                }
+                heap.letWaitersIn();
+                i = Math.min(i, cache.ownedCount(c));
+            }
+        }
+    }
+
+    /**
+     * Lock held: takes from live threads' caches the slabs they hold but cannot use soon: owned, not current,
+     * no live block (after their remote frees); the spare too if the thread took no slow path since the last
+     * purge. A producer whose blocks all went to other threads, then idle, keeps only its current slabs. One
+     * slab per step, each under the cache's {@link ThreadCache#tryEnterToTrim() trim flag}; a cache whose owner
+     * is in a slow path is left for the next purge.
+     */
+    void trimLive() {
+        nextCache:
+        for (ThreadCache cache : caches.toArray(ThreadCache[]::new)) { // a copy: the walk lets registrations in
+            if (cache.thread == null || cache.ownerDied()) {
+                continue;
+            }
+            boolean idle = cache.idleSinceLastPurge();
+            for (int c = 0; c < cache.classes(); c++) {
+                for (int i = Integer.MAX_VALUE; ; i--) {
+                    if (!cache.tryEnterToTrim()) {
+                        continue nextCache; // the owner is in a slow path: busy, not idle
+                    }
+                    try {
+                        i = Math.min(i, cache.ownedCount(c) - 1); // the owner changes the list between steps
+                        if (i < 0) {
+                            break;
+                        }
+                        Slab slab = cache.takeUnused(c, i, idle, heap.memory);
+                        if (slab != null) {
+                            heap.release(slab);
+                            slabsTakenFromLiveCaches++;
+                        }
+                    } finally {
+                        cache.exitSlowPath();
+                    }
+                    heap.letWaitersIn();
+                }
+            }
+        }
+    }
+
+    /**
+     * Lock held: gives back the empty slabs of the shared caches that are not in use right now (try-lock, so
+     * an allocating virtual thread is never waited for).
+     */
+    void trimShared() {
+        for (ThreadCache cache : caches.toArray(ThreadCache[]::new)) { // a copy: the walk lets registrations in
+            if (cache.thread == null && cache.lock.tryLock()) {
+                try {
+                    releaseSlabs(cache, true);
+                } finally {
+                    cache.lock.unlock();
+                }
+            }
+        }
+    }
+
+    /** Lock held. */
+    int size() {
+        return caches.size();
+    }
+
+    long slabsTakenFromLiveCaches() {
+        return slabsTakenFromLiveCaches;
+    }
+}
