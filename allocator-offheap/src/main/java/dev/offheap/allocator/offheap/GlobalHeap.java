@@ -1,20 +1,16 @@
 package dev.offheap.allocator.offheap;
 
-import dev.offheap.allocator.AllocatorStats;
 import dev.offheap.allocator.DoubleFreeException;
-import dev.offheap.allocator.HeapCorruptionException;
 import dev.offheap.allocator.InvalidAddressException;
 import dev.offheap.allocator.OffHeapOutOfMemoryException;
 import dev.offheap.allocator.SizeClasses;
 import dev.offheap.allocator.offheap.jfr.CapReachedEvent;
 import dev.offheap.allocator.offheap.jfr.PurgeEvent;
 import dev.offheap.allocator.offheap.jfr.SpanEvent;
-import dev.offheap.allocator.region.SegregatedListAllocator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -110,7 +106,11 @@ final class GlobalHeap {
         }
     }
 
-    /** Pages of a slab of class {@code sizeClass}: room for at least 8 slots, from 64 KiB up to 256 KiB. */
+    /**
+     * Pages of a slab of class {@code sizeClass}: a power of two from 1 to 4 (64 KiB to 256 KiB), the smallest
+     * with room for 8 slots where 4 pages allow it; the largest classes get fewer (40 KiB: 6, 48 KiB: 5,
+     * 56 and 64 KiB: 4).
+     */
     static int slabPages(int sizeClass) {
         long slot = SizeClasses.size(sizeClass);
         long wanted = (slot * 8 + PAGE_BYTES - 1) >>> PAGE_SHIFT;
@@ -566,6 +566,49 @@ final class GlobalHeap {
             allocations += retired;
         }
         return allocations;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Addresses and their errors
+
+    /** The span holding {@code address}, or the error for an address outside every span. */
+    Span spanOf(String call, long address) {
+        long offset = address - memory.address();
+        if (offset < 0 || offset >= rangeBytes) {
+            throw invalid(call, address, "outside its range [" + hex(memory.address()) + ", "
+                    + hex(memory.address() + rangeBytes) + ")");
+        }
+        Span span = pageMap[(int) (offset >>> PAGE_SHIFT)];
+        if (span == null) {
+            throw invalid(call, address, "no block there (free pages: never handed out, or already freed)");
+        }
+        return span;
+    }
+
+    /** The live slot starting at {@code address}, or the error: no slot starts there, or it is not live. */
+    int liveSlot(String call, Slab slab, long address) {
+        int slot = slab.slotAt(address - memory.address() - slab.offset());
+        if (slot < 0) {
+            throw invalid(call, address, "no block starts there (blocks here are " + slab.slotBytes
+                    + " bytes from " + hex(memory.address() + slab.offset()) + ")");
+        }
+        if (slab.live[slot] != Slab.LIVE_SLOT) {
+            throw doubleFree(call, address);
+        }
+        return slot;
+    }
+
+    /** Checks that {@code address} is the huge block's start. */
+    void hugeStart(String call, HugeSpan huge, long address) {
+        if (address - memory.address() != huge.offset()) {
+            throw invalid(call, address, "no block starts there (inside a huge block at "
+                    + hex(memory.address() + huge.offset()) + ")");
+        }
+    }
+
+    DoubleFreeException doubleFree(String call, long address) {
+        return new DoubleFreeException(address, call + "(" + hex(address) + "): the block is not allocated: already"
+                + " freed (double free or use after free), or never handed out");
     }
 
     InvalidAddressException invalid(String call, long address, String reason) {

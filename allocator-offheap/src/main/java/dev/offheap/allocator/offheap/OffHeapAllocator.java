@@ -3,8 +3,6 @@ package dev.offheap.allocator.offheap;
 import dev.offheap.allocator.Allocator;
 import dev.offheap.allocator.AllocatorClosedException;
 import dev.offheap.allocator.AllocatorStats;
-import dev.offheap.allocator.DoubleFreeException;
-import dev.offheap.allocator.HeapCorruptionException;
 import dev.offheap.allocator.OffHeapOutOfMemoryException;
 import dev.offheap.allocator.SizeClasses;
 import dev.offheap.allocator.internal.Checks;
@@ -14,17 +12,8 @@ import org.slf4j.LoggerFactory;
 
 import javax.management.ObjectName;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ThreadLocalRandom;
-import java.lang.ref.WeakReference;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 
 import static dev.offheap.allocator.internal.Checks.hex;
 import static dev.offheap.allocator.offheap.GlobalHeap.MEDIUM_MAX;
@@ -422,11 +411,11 @@ public final class OffHeapAllocator implements Allocator {
 
     private void freeSlow(long address) {
         ensureOpen("free", address);
-        Span span = spanOf("free", address);
+        Span span = heap.spanOf("free", address);
         long offset = address - base;
         switch (span) {
             case Slab slab -> {
-                int slot = liveSlot("free", slab, address);
+                int slot = heap.liveSlot("free", slab, address);
                 if (poison) {
                     debug.quarantine(slab, slot, address, this::freeReleased);
                     return;
@@ -449,7 +438,7 @@ public final class OffHeapAllocator implements Allocator {
      */
     private void freeRemote(Slab slab, int slot, long address) {
         if (!slab.pushRemote(memory, slot)) {
-            throw doubleFree("free", address);
+            throw heap.doubleFree("free", address);
         }
         if (slab.claimForQueue()) {
             heap.enqueuePartial(slab);
@@ -491,12 +480,12 @@ public final class OffHeapAllocator implements Allocator {
     @Override
     public long reallocate(long address, long newByteSize) {
         ensureOpen("reallocate", address);
-        Span span = spanOf("reallocate", address);
+        Span span = heap.spanOf("reallocate", address);
         Checks.requireResize(address, newByteSize, heap.maxBytes, this);
         long usable;
         switch (span) {
             case Slab slab -> {
-                int slot = liveSlot("reallocate", slab, address);
+                int slot = heap.liveSlot("reallocate", slab, address);
                 usable = slab.requested != null ? slab.requested[slot] : slab.slotBytes;
                 if (!poison && newByteSize <= usable && newByteSize > usable / 2) {
                     return address; // in debug mode a resize always moves, so the canary follows the new size
@@ -510,7 +499,7 @@ public final class OffHeapAllocator implements Allocator {
                 usable = heap.medium.usableSize("reallocate", chunk, address);
             }
             case HugeSpan huge -> {
-                hugeStart("reallocate", huge, address);
+                heap.hugeStart("reallocate", huge, address);
                 usable = huge.byteSize();
                 if (newByteSize <= usable && newByteSize > usable / 2) {
                     return address;
@@ -526,14 +515,14 @@ public final class OffHeapAllocator implements Allocator {
     @Override
     public long usableSize(long address) {
         ensureOpen("usableSize", address);
-        return switch (spanOf("usableSize", address)) {
+        return switch (heap.spanOf("usableSize", address)) {
             case Slab slab -> {
-                int slot = liveSlot("usableSize", slab, address);
+                int slot = heap.liveSlot("usableSize", slab, address);
                 yield slab.requested != null ? slab.requested[slot] : slab.slotBytes;
             }
             case MediumChunk chunk -> heap.medium.usableSize("usableSize", chunk, address);
             case HugeSpan huge -> {
-                hugeStart("usableSize", huge, address);
+                heap.hugeStart("usableSize", huge, address);
                 yield huge.byteSize();
             }
         };
@@ -555,42 +544,6 @@ public final class OffHeapAllocator implements Allocator {
     public MemorySegment range() {
         ensureOpen("range()");
         return memory;
-    }
-
-    private Span spanOf(String call, long address) {
-        long offset = address - base;
-        if (offset < 0 || offset >= rangeBytes) {
-            throw heap.invalid(call, address, "outside its range [" + hex(base) + ", " + hex(base + rangeBytes) + ")");
-        }
-        Span span = pageMap[(int) (offset >>> PAGE_SHIFT)];
-        if (span == null) {
-            throw heap.invalid(call, address, "no block there (free pages: never handed out, or already freed)");
-        }
-        return span;
-    }
-
-    private int liveSlot(String call, Slab slab, long address) {
-        int slot = slab.slotAt(address - base - slab.offset());
-        if (slot < 0) {
-            throw heap.invalid(call, address, "no block starts there (blocks here are " + slab.slotBytes
-                    + " bytes from " + hex(base + slab.offset()) + ")");
-        }
-        if (slab.live[slot] != Slab.LIVE_SLOT) {
-            throw doubleFree(call, address);
-        }
-        return slot;
-    }
-
-    private void hugeStart(String call, HugeSpan huge, long address) {
-        if (address - base != huge.offset()) {
-            throw heap.invalid(call, address, "no block starts there (inside a huge block at "
-                    + hex(base + huge.offset()) + ")");
-        }
-    }
-
-    private DoubleFreeException doubleFree(String call, long address) {
-        return new DoubleFreeException(address, call + "(" + hex(address) + "): the block is not allocated: already"
-                + " freed (double free or use after free), or never handed out");
     }
 
     // ---------------------------------------------------------------------------------------------------------
