@@ -66,9 +66,12 @@ public abstract class Peer implements AutoCloseable {
         };
     }
 
-    /** A region of reserved address space (mmap), so that resident memory shows what an allocator touched. */
+    /**
+     * A region of reserved address space (mmap), so that resident memory shows what an allocator touched; the
+     * source reserves more than asked, and the rest stays untouched address space.
+     */
     private static MemorySegment region(long bytes) {
-        return MemorySource.reserved().open(bytes, 4096).segment();
+        return MemorySource.reserved().open(bytes).segment().asSlice(0, bytes);
     }
 
     final String name;

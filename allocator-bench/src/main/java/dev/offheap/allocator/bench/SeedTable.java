@@ -50,7 +50,7 @@ final class SeedTable {
 
     static Allocator create(String design, long regionBytes) {
         Supplier<java.lang.foreign.MemorySegment> region =
-                () -> MemorySource.reserved().open(regionBytes, 4096).segment();
+                () -> MemorySource.reserved().open(regionBytes).segment().asSlice(0, regionBytes);
         return switch (design) {
             case "bump" -> BumpAllocator.over(region.get());
             case "implicit" -> ImplicitListAllocator.over(region.get());

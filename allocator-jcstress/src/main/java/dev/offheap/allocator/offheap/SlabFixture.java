@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class SlabFixture {
     private static final int PAGES = 1 << 14;
     private static final MemorySegment MEMORY = MemorySource.reserved()
-            .open(PAGES * PageBuddy.PAGE_BYTES, PageBuddy.PAGE_BYTES).segment();
+            .open(PAGES * PageBuddy.PAGE_BYTES).segment().asSlice(0, PAGES * PageBuddy.PAGE_BYTES);
     private static final AtomicInteger NEXT_PAGE = new AtomicInteger();
 
     final MemorySegment memory = MEMORY;

@@ -81,17 +81,19 @@ final class CacheRegistry {
     /**
      * Lock held: takes from live threads' caches the slabs they hold but cannot use soon: owned, not current,
      * no live block (after their remote frees); the spare too if the thread took no slow path since the last
-     * purge. A producer whose blocks all went to other threads, then idle, keeps only its current slabs. One
-     * slab per step, each under the cache's {@link ThreadCache#tryEnterToTrim() trim flag}; a cache whose owner
-     * is in a slow path is left for the next purge.
+     * purge, or every spare when {@code now} (a {@code trim()}, or the cap: the thread's next slow path takes a
+     * slab from the heap again if it needs one). A producer whose blocks all went to other threads, then idle,
+     * keeps only its current slabs. One slab per step, each under the cache's
+     * {@link ThreadCache#tryEnterToTrim() trim flag}; a cache whose owner is in a slow path is left for the next
+     * purge.
      */
-    void trimLive() {
+    void trimLive(boolean now) {
         nextCache:
         for (ThreadCache cache : caches.toArray(ThreadCache[]::new)) { // a copy: the walk lets registrations in
             if (cache.thread == null || cache.ownerDied()) {
                 continue;
             }
-            boolean idle = cache.idleSinceLastPurge();
+            boolean idle = now || cache.idleSinceLastPurge();
             for (int c = 0; c < cache.classes(); c++) {
                 for (int i = Integer.MAX_VALUE; ; i--) {
                     if (!cache.tryEnterToTrim()) {

@@ -40,8 +40,19 @@ final class GlobalHeap {
 
     private static final Logger LOG = LoggerFactory.getLogger(GlobalHeap.class);
 
-    private static final String SLAB = "slab";
-    private static final String HUGE = "huge block";
+    /** What a run of pages is for: where it is taken from, whether it is committed whole when taken. */
+    enum SpanKind {
+        SLAB("slab", true), MEDIUM("medium chunk", false), HUGE("huge block", true);
+
+        final String label;
+        /** Committed whole when taken; a medium chunk commits its pages as its blocks are written. */
+        final boolean commitsWhole;
+
+        SpanKind(String label, boolean commitsWhole) {
+            this.label = label;
+            this.commitsWhole = commitsWhole;
+        }
+    }
 
     /**
      * Largest size served from slabs, so from thread caches without the heap lock. 64 KiB, a common buffer size
@@ -65,9 +76,12 @@ final class GlobalHeap {
     final MemorySource.Range range;
     final MemorySegment memory;
     final long rangeBytes;
+    /** The cap: committed bytes never exceed it (for a fixed range, the range's size when smaller). */
     final long maxBytes;
+    /** {@link #maxBytes} in pages. */
+    private final long capPages;
     final Span[] pageMap;
-    private final PageBuddy buddy;
+    private final PageLayer pages;
     final MediumHeap medium;
     final CacheRegistry registry;
     private final ArrayDeque<Slab>[] partial;
@@ -94,11 +108,15 @@ final class GlobalHeap {
         this.range = range;
         this.memory = range.segment();
         this.rangeBytes = memory.byteSize() & -PAGE_BYTES;
-        this.maxBytes = Math.min(maxBytes, rangeBytes);
-        int pages = (int) (rangeBytes >>> PAGE_SHIFT);
-        this.buddy = new PageBuddy(pages);
-        this.pageMap = new Span[pages];
-        this.medium = new MediumHeap(this, buddy.maxOrder);
+        // A range that cannot give pages back is committed whole from the start: its size is the cap there.
+        this.maxBytes = range.canDecommit() ? maxBytes : Math.min(maxBytes, rangeBytes);
+        this.capPages = this.maxBytes >>> PAGE_SHIFT;
+        int pageCount = (int) (rangeBytes >>> PAGE_SHIFT);
+        // Reserved address space gets two areas (slabs apart); a fixed range one, so a huge block may use all of it.
+        int smallPages = range.canDecommit() ? pageCount / 2 & -64 : pageCount;
+        this.pages = new PageLayer(pageCount, smallPages > 0 ? smallPages : pageCount);
+        this.pageMap = new Span[pageCount];
+        this.medium = new MediumHeap(this, pages.maxOrder());
         this.registry = new CacheRegistry(this);
         this.partial = new ArrayDeque[SMALL_CLASSES];
         for (int c = 0; c < SMALL_CLASSES; c++) {
@@ -156,10 +174,9 @@ final class GlobalHeap {
                 }
                 detach(slab); // nothing free after all: leave it for its remote frees
             }
-            int pages = slabPages(sizeClass);
-            int page = takePages(pages, 31 - Integer.numberOfLeadingZeros(pages), requested, SLAB);
-            buddy.commit(page, pages);
-            slab = new Slab(page, pages, sizeClass, (int) SizeClasses.size(sizeClass));
+            int count = slabPages(sizeClass);
+            int page = takePages(count, 31 - Integer.numberOfLeadingZeros(count), requested, SpanKind.SLAB);
+            slab = new Slab(page, count, sizeClass, (int) SizeClasses.size(sizeClass));
             if (newSlabFill != 0) {
                 memory.asSlice(slab.offset(), slab.byteSize()).fill(newSlabFill);
                 slab.requested = new int[slab.slotCount];
@@ -229,7 +246,7 @@ final class GlobalHeap {
             last.heapIndex = slab.heapIndex;
         }
         unmap(slab);
-        givePages(slab.firstPage, slab.pageCount, SLAB);
+        givePages(slab.firstPage, slab.pageCount, SpanKind.SLAB);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -237,11 +254,9 @@ final class GlobalHeap {
 
     long allocateHuge(long byteSize, long alignment) {
         int pages = (int) ((byteSize + PAGE_BYTES - 1) >>> PAGE_SHIFT);
-        int alignOrder = Math.max(0, 63 - Long.numberOfLeadingZeros(alignment) - PAGE_SHIFT);
         lock.lock();
         try {
-            int page = takePages(pages, alignOrder, byteSize, HUGE);
-            buddy.commit(page, pages);
+            int page = takeAlignedPages(pages, alignment, byteSize);
             HugeSpan span = new HugeSpan(page, pages);
             hugeSpans.add(span);
             map(span);
@@ -251,6 +266,30 @@ final class GlobalHeap {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Lock held: a committed run of {@code pages} whose address is a multiple of {@code alignment}. The buddy
+     * aligns runs within the range; where the range's start is not aligned that far (a caller's region is
+     * aligned to a page only), a longer run is taken and its ends given back.
+     */
+    private int takeAlignedPages(int pages, long alignment, long requested) {
+        long base = memory.address();
+        if (alignment <= PAGE_BYTES || (base & (alignment - 1)) == 0) {
+            int alignOrder = Math.max(0, 63 - Long.numberOfLeadingZeros(alignment) - PAGE_SHIFT);
+            return takePages(pages, alignOrder, requested, SpanKind.HUGE);
+        }
+        int slack = (int) (alignment >>> PAGE_SHIFT) - 1;
+        int run = takePages(pages + slack, 0, requested, SpanKind.HUGE);
+        long runStart = base + ((long) run << PAGE_SHIFT);
+        int lead = (int) ((((runStart + alignment - 1) & -alignment) - runStart) >>> PAGE_SHIFT);
+        if (lead > 0) {
+            givePages(run, lead, SpanKind.HUGE);
+        }
+        if (slack > lead) {
+            givePages(run + lead + pages, slack - lead, SpanKind.HUGE);
+        }
+        return run + lead;
     }
 
     /** Frees a huge block; the caller checked that the address is the span's start. */
@@ -264,7 +303,7 @@ final class GlobalHeap {
             hugeSpans.remove(span);
             hugeFrees++;
             hugeLiveBytes -= span.byteSize();
-            givePages(span.firstPage, span.pageCount, HUGE);
+            givePages(span.firstPage, span.pageCount, SpanKind.HUGE);
             return true;
         } finally {
             lock.unlock();
@@ -272,72 +311,187 @@ final class GlobalHeap {
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // Pages
+    // Pages and the cap
 
     /**
-     * Takes a run of pages for a span, after checking the cap; they keep their committed bits, and the caller
-     * commits what it will use. Lock held.
+     * Lock held: a run of pages for a span, within the cap. Slabs and huge blocks are committed here, whole;
+     * a medium chunk commits its pages as its blocks are written ({@link MediumHeap}), each time through
+     * {@link #commitWithinCap}. If the run or the cap's room is missing, the heap first {@linkplain #makeRoom
+     * makes room} and tries once more; then it refuses, saying which of the two it was.
+     *
+     * @throws OffHeapOutOfMemoryException at the cap, or with no run of free pages left
      */
-    int takePages(int pages, int alignOrder, long requested, String kind) {
-        if ((spanPages + pages) * PAGE_BYTES > maxBytes) {
-            releaseEmptyAtCap();
-        }
-        if ((spanPages + pages) * PAGE_BYTES > maxBytes) {
-            CapReachedEvent event = new CapReachedEvent();
-            if (event.isEnabled()) {
-                event.allocator = name;
-                event.requestedBytes = requested;
-                event.maxBytes = maxBytes;
-                event.usedBytes = spanPages * PAGE_BYTES;
-                event.commit();
+    int takePages(int count, int alignOrder, long requested, SpanKind kind) {
+        boolean commits = kind.commitsWhole;
+        for (boolean roomMade = false; ; ) {
+            int page = pages.allocatePages(count, alignOrder, kind == SpanKind.SLAB);
+            if (page < 0 && purgesInFlight > 0) {
+                purgeDone.awaitUninterruptibly(); // the pages being decommitted come back in a moment
+                continue;
             }
-            // No walk over the slabs for a live-bytes figure here: a cache meets the cap as a matter of course
-            // (evict and retry), and the walk held the lock 200 us a time on 1 GiB of 64-byte blocks.
-            throw new OffHeapOutOfMemoryException("allocate(" + requested + "): OffHeapAllocator '" + name
-                    + "' is at its cap: " + spanPages * PAGE_BYTES + " bytes in use of maxBytes " + maxBytes
-                    + ", " + pages * PAGE_BYTES + " more needed; free blocks, or raise maxBytes (stats() shows how"
-                    + " much of what is in use is live)", requested, maxBytes - spanPages * PAGE_BYTES,
-                    largestFreeLocked());
+            if (page >= 0) {
+                if (!commits || fitsCap(pages.uncommittedIn(page, count))) {
+                    if (commits) {
+                        pages.commit(page, count);
+                    }
+                    spanPages += count;
+                    spanEvent(kind, count, true);
+                    warnNearCap();
+                    return page;
+                }
+                pages.freeRange(page, count, epoch); // over the cap: give the run back untouched
+            }
+            if (roomMade) {
+                throw page < 0 ? noRun(requested, count) : capReached(requested, count);
+            }
+            makeRoom();
+            roomMade = true;
         }
-        int page = buddy.allocatePages(pages, alignOrder);
-        if (page < 0) {
-            releaseEmptyAtCap();
-            page = buddy.allocatePages(pages, alignOrder);
-        }
-        while (page < 0 && purgesInFlight > 0) {
-            purgeDone.awaitUninterruptibly(); // the pages being decommitted come back in a moment
-            page = buddy.allocatePages(pages, alignOrder);
-        }
-        if (page < 0) {
-            throw new OffHeapOutOfMemoryException("allocate(" + requested + "): OffHeapAllocator '" + name
-                    + "' has no run of " + pages + " free pages left in its " + rangeBytes + "-byte range ("
-                    + buddy.freePages() * PAGE_BYTES + " bytes free, but fragmented); free blocks, or use a larger"
-                    + " range", requested, buddy.freePages() * PAGE_BYTES, largestFreeLocked());
-        }
-        spanPages += pages;
-        spanEvent(kind, pages, true);
-        if (!warnedNearCap && spanPages * PAGE_BYTES > maxBytes / 10 * 9) {
-            warnedNearCap = true;
-            LOG.warn("OffHeapAllocator '{}' is above 90% of its cap: {} of {} bytes in spans", name,
-                    spanPages * PAGE_BYTES, maxBytes);
-        }
-        return page;
     }
 
-    void givePages(int page, int pages, String kind) {
-        buddy.freeRange(page, pages, epoch);
-        spanPages -= pages;
-        spanEvent(kind, pages, false);
-        if (warnedNearCap && spanPages * PAGE_BYTES < maxBytes / 10 * 8) {
+    /**
+     * Lock held: commits the run if that stays within the cap, making room first if it must.
+     *
+     * @return false, nothing changed, if it would not fit even then
+     */
+    boolean commitWithinCap(int page, int count) {
+        if (!fitsCap(pages.uncommittedIn(page, count))) {
+            makeRoom();
+            if (!fitsCap(pages.uncommittedIn(page, count))) {
+                return false;
+            }
+        }
+        pages.commit(page, count);
+        warnNearCap();
+        return true;
+    }
+
+    /** Without a lock, racy: whether committing {@code morePages} would keep the committed pages within the cap. */
+    boolean fitsCapUnlocked(long morePages) {
+        return !range.canDecommit() || fitsCap(morePages);
+    }
+
+    /** Whether committing {@code morePages} keeps the committed pages within the cap. */
+    private boolean fitsCap(long morePages) {
+        return pages.committedPages() + morePages <= capPages;
+    }
+
+    /**
+     * Without a lock, cheap (two volatile reads): whether a slab of {@code sizeClass} could not be committed now
+     * without making room. The owner of a cache then looks through its own slabs before asking for one.
+     */
+    boolean atCapFor(int sizeClass) {
+        return range.canDecommit() && pages.committedPages() + slabPages(sizeClass) > capPages;
+    }
+
+    /**
+     * Heap lock held, at the cap or short of a run: takes back everything that needs no owner's help, in the
+     * order of what it costs. Dead threads' caches are reclaimed; empty queued slabs, the live caches' empty
+     * non-current slabs and spares, and the shared caches' empty slabs go back; the medium stash goes back to its
+     * chunks and empty chunks go back (if the medium lock can be had without waiting: the lock order forbids
+     * waiting for it here); then every free page still committed, in the buddy and in the medium chunks' free
+     * space, is handed back to the OS now, so that committed memory is what the spans hold.
+     */
+    private void makeRoom() {
+        releaseEmpty();
+        registry.trimLive(true);
+        registry.trimShared();
+        if (!range.canDecommit()) {
+            return;
+        }
+        if (medium.lock.tryLock()) {
+            try {
+                medium.drainAndReleaseEmpty(Integer.MAX_VALUE);
+                medium.decommitFreeSpaceNow();
+            } finally {
+                medium.lock.unlock();
+            }
+        }
+        // At the cap the madvise calls run under the lock: an allocation waiting here wants exactly these pages.
+        long[] blocks = pages.takePurgeable(Integer.MAX_VALUE);
+        for (long block : blocks) {
+            range.decommit((block >>> 8) << PAGE_SHIFT, (1L << (block & 0xff)) << PAGE_SHIFT);
+        }
+        purgedBytes += pages.returnPurged(blocks, epoch) * PAGE_BYTES;
+    }
+
+    private void warnNearCap() {
+        if (!warnedNearCap && committedBytes() > maxBytes / 10 * 9) {
+            warnedNearCap = true;
+            LOG.warn("OffHeapAllocator '{}' is above 90% of its cap: {} of maxBytes {} committed", name,
+                    committedBytes(), maxBytes);
+        }
+    }
+
+    /** The refusal at the cap for a medium block (room was made); takes the heap lock for the figures. */
+    OffHeapOutOfMemoryException capReachedUnlocked(long requested) {
+        lock.lock();
+        try {
+            return capReached(requested, 0);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Lock held, room made: the refusal at the cap, with the figures a user needs to act on it. */
+    private OffHeapOutOfMemoryException capReached(long requested, int count) {
+        long committed = committedBytes();
+        CapReachedEvent event = new CapReachedEvent();
+        if (event.isEnabled()) {
+            event.allocator = name;
+            event.requestedBytes = requested;
+            event.maxBytes = maxBytes;
+            event.usedBytes = committed;
+            event.commit();
+        }
+        long[] slabFigures = slabFigures();
+        return new OffHeapOutOfMemoryException("allocate(" + requested + "): OffHeapAllocator '" + name
+                + "' is at its cap: maxBytes " + maxBytes + ", committed " + committed
+                + (count > 0 ? ", " + count * PAGE_BYTES + " more needed" : "") + "; in blocks: " + slabFigures[0] + " bytes of small blocks, " + hugeLiveBytes
+                + " of huge ones (medium: see stats()); free in thread caches: " + slabFigures[1] + " bytes, which"
+                + " only their threads can use. Free blocks, call trim() (empty slabs of every thread go back),"
+                + " or raise maxBytes", requested, Math.max(0, maxBytes - committed), largestFreeLocked());
+    }
+
+    /** Lock held: live bytes in slabs, and free bytes in slabs that caches own: one read per slab. */
+    private long[] slabFigures() {
+        long live = 0;
+        long cached = 0;
+        for (Slab slab : slabs) {
+            long slabLive = Math.max(0, slab.liveBlocks());
+            live += slabLive * slab.slotBytes;
+            if (slab.owner != null) {
+                cached += (slab.slotCount - slabLive) * slab.slotBytes;
+            }
+        }
+        return new long[] {live, cached};
+    }
+
+    /** Lock held, room made: the refusal for want of a run of free pages (a fixed range, fragmented). */
+    private OffHeapOutOfMemoryException noRun(long requested, int count) {
+        long free = pages.freePages() * PAGE_BYTES;
+        return new OffHeapOutOfMemoryException("allocate(" + requested + "): OffHeapAllocator '" + name
+                + "' has no run of " + count + " free 64 KiB pages in its " + rangeBytes + "-byte range: "
+                + free + " bytes are free but fragmented, the largest run " + pages.largestFreeBytes()
+                + " bytes (committed " + committedBytes() + " of maxBytes " + maxBytes + "). Free blocks"
+                + (range.canDecommit() ? "" : ", or give the allocator a larger region"), requested, free,
+                largestFreeLocked());
+    }
+
+    void givePages(int page, int count, SpanKind kind) {
+        pages.freeRange(page, count, epoch);
+        spanPages -= count;
+        spanEvent(kind, count, false);
+        if (warnedNearCap && committedBytes() < maxBytes / 10 * 8) {
             warnedNearCap = false;
         }
     }
 
-    private void spanEvent(String kind, int pages, boolean acquired) {
+    private void spanEvent(SpanKind kind, int pages, boolean acquired) {
         SpanEvent event = new SpanEvent();
         if (event.isEnabled()) {
             event.allocator = name;
-            event.kind = kind;
+            event.kind = kind.label;
             event.bytes = pages * PAGE_BYTES;
             event.acquired = acquired;
             event.commit();
@@ -373,22 +527,6 @@ final class GlobalHeap {
         }
     }
 
-    /**
-     * Heap lock held, short of pages: {@link #releaseEmpty}, and the medium stash and empty medium chunks too if
-     * the medium lock can be had without waiting (the lock order forbids waiting for it here); the purge gives
-     * them back in any case.
-     */
-    private void releaseEmptyAtCap() {
-        releaseEmpty();
-        if (medium.lock.tryLock()) {
-            try {
-                medium.drainAndReleaseEmpty(Integer.MAX_VALUE);
-            } finally {
-                medium.lock.unlock();
-            }
-        }
-    }
-
     // ---------------------------------------------------------------------------------------------------------
     // Purge
 
@@ -405,7 +543,7 @@ final class GlobalHeap {
             epoch++;
             epochLimit = everything ? Integer.MAX_VALUE : epoch - 1;
             registry.trimShared();
-            registry.trimLive();
+            registry.trimLive(everything);
             releaseEmpty();
         } finally {
             lock.unlock();
@@ -425,7 +563,7 @@ final class GlobalHeap {
         long[] blocks;
         lock.lock();
         try {
-            blocks = buddy.takePurgeable(epochLimit);
+            blocks = pages.takePurgeable(epochLimit);
             if (blocks.length > 0) {
                 purgesInFlight++;
             }
@@ -444,7 +582,7 @@ final class GlobalHeap {
         if (blocks.length > 0) {
             lock.lock();
             try {
-                bytes += buddy.returnPurged(blocks, epoch) * PAGE_BYTES;
+                bytes += pages.returnPurged(blocks, epoch) * PAGE_BYTES;
                 purgesInFlight--;
                 purgeDone.signalAll();
             } finally {
@@ -477,8 +615,7 @@ final class GlobalHeap {
      * a medium one (looked at only if the medium lock can be had).
      */
     long largestFreeLocked() {
-        int order = buddy.largestFreeOrder();
-        long largest = order < 0 ? 0 : Math.min(PAGE_BYTES << order, maxBytes - spanPages * PAGE_BYTES);
+        long largest = Math.min(pages.largestFreeBytes(), headroomBytes());
         if (medium.lock.tryLock()) {
             try {
                 largest = Math.max(largest, medium.largestFreeBlockBytes());
@@ -494,17 +631,16 @@ final class GlobalHeap {
      * arena, a caller's region) counts as committed whole.
      */
     long committedBytes() {
-        return range.canDecommit() ? buddy.committedPages() * PAGE_BYTES : rangeBytes;
+        return range.canDecommit() ? pages.committedPages() * PAGE_BYTES : rangeBytes;
     }
 
-    /** {@code maxBytes} minus the bytes in spans. */
+    /**
+     * {@code maxBytes} minus what the cap counts: the bytes committed, or for a fixed range (committed whole from
+     * the start) the bytes in spans. Without a lock (racy for a fixed range).
+     */
     long headroomBytes() {
-        lock.lock();
-        try {
-            return maxBytes - spanPages * PAGE_BYTES;
-        } finally {
-            lock.unlock();
-        }
+        long counted = range.canDecommit() ? committedBytes() : spanPages * PAGE_BYTES;
+        return Math.max(0, maxBytes - counted);
     }
 
     int cacheCount() {
@@ -525,8 +661,8 @@ final class GlobalHeap {
     }
 
     /** The page layer (heap lock held). */
-    PageBuddy pages() {
-        return buddy;
+    PageLayer pages() {
+        return pages;
     }
 
     /** The purge tick, for the epochs of freed pages and stashed blocks. */

@@ -74,7 +74,7 @@ final class HeapStats {
                 allocated = heap.hugeLiveBytes();
                 liveBlocks = heap.hugeSpans().size();
                 // Free bytes in committed memory: free pages not yet handed back to the OS, and free room in spans.
-                PageBuddy pages = heap.pages();
+                PageLayer pages = heap.pages();
                 free = (heap.range.canDecommit() ? pages.dirtyFreePages() : pages.freePages()) * PAGE_BYTES;
                 committed = heap.committedBytes();
                 largestFree = closed ? 0 : heap.largestFreeLocked();

@@ -62,7 +62,7 @@ final class HeapVerifier {
         if (heap.purgeInFlight()) {
             return; // a purge holds free blocks out of the buddy: the free lists are not whole now
         }
-        PageBuddy buddy = heap.pages();
+        PageLayer buddy = heap.pages();
         String problem = buddy.verify();
         if (problem == null) {
             String[] inSpan = new String[1];

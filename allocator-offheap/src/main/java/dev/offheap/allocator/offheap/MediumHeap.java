@@ -42,10 +42,10 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  */
 final class MediumHeap {
 
+    /** {@link #allocateInChunks}: a chunk could hold the block, but not within the cap. */
+    private static final long OVER_CAP = -1;
     /** Pages of a medium chunk (4 MiB), fewer when the range is smaller. */
     private static final int CHUNK_ORDER = 6;
-
-    private static final String MEDIUM = "medium chunk";
 
     /** The medium lock; see the class comment for the order. */
     final ReentrantLock lock = new ReentrantLock();
@@ -79,13 +79,20 @@ final class MediumHeap {
                 stash.drain(Integer.MAX_VALUE, this::freeInChunk);
                 address = allocateInChunks(byteSize, alignment);
             }
+            if (address == OVER_CAP) {
+                throw heap.capReachedUnlocked(byteSize);
+            }
             if (address != 0) {
                 return address;
             }
             MediumChunk chunk = newChunk((int) chunkPages, byteSize);
             address = chunk.blocks.tryAllocate(byteSize, alignment);
+            // A new chunk's region header and end tag were written too, not only the block and its tags.
+            if (!commitWithinCap(chunk, chunk.cleanPages & ~chunk.pagesInFreeSpace(heap.memory.address()))) {
+                discard(chunk);
+                throw heap.capReachedUnlocked(byteSize);
+            }
             allocations++;
-            recommitWritten(chunk);
             return address;
         } finally {
             lock.unlock();
@@ -96,7 +103,7 @@ final class MediumHeap {
     private MediumChunk newChunk(int chunkPages, long requested) {
         heap.lock.lock();
         try {
-            int page = heap.takePages(chunkPages, chunkOrder, requested, MEDIUM);
+            int page = heap.takePages(chunkPages, chunkOrder, requested, GlobalHeap.SpanKind.MEDIUM);
             MediumChunk chunk = new MediumChunk(page, chunkPages, SegregatedListAllocator.over(heap.memory.asSlice(
                     (long) page << PAGE_SHIFT, (long) chunkPages << PAGE_SHIFT), "OffHeapAllocator '" + heap.name
                     + "'"), heap.epoch());
@@ -116,8 +123,12 @@ final class MediumHeap {
         }
     }
 
-    /** Medium lock held: a block from the chunks the heap has, newest first; 0 if none can hold it. */
+    /**
+     * Medium lock held: a block from the chunks the heap has, newest first; 0 if none can hold it;
+     * {@link #OVER_CAP} if some could, but only by committing pages past the cap (room made first).
+     */
     private long allocateInChunks(long byteSize, long alignment) {
+        boolean overCap = false;
         for (int i = chunks.size() - 1; i >= 0; i--) {
             MediumChunk chunk = chunks.get(i);
             if (chunk.purging != 0 || !chunk.blocks.mightFit(byteSize)) {
@@ -125,12 +136,57 @@ final class MediumHeap {
             }
             long address = chunk.blocks.tryAllocate(byteSize, alignment);
             if (address != 0) {
-                allocations++;
-                recommitWritten(chunk, address);
-                return address;
+                if (recommitWritten(chunk, address)) {
+                    allocations++;
+                    return address;
+                }
+                undo(chunk, address); // another chunk may hold it in pages already committed
+                overCap = true;
+                i = Math.min(i, chunks.size()); // making room may have released empty chunks
             }
         }
-        return 0;
+        return overCap ? OVER_CAP : 0;
+    }
+
+    /**
+     * Medium lock held: a chunk just taken whose pages could not be committed within the cap goes back at once,
+     * its whole span handed back to the OS (its header pages were written but not counted).
+     */
+    private void discard(MediumChunk chunk) {
+        chunks.remove(chunk);
+        chunk.blocks.close();
+        heap.range.decommit(chunk.offset(), chunk.byteSize());
+        heap.lock.lock();
+        try {
+            heap.pages().decommitted(chunk.firstPage, chunk.pageCount);
+            heap.unmap(chunk);
+            heap.givePages(chunk.firstPage, chunk.pageCount, GlobalHeap.SpanKind.MEDIUM);
+        } finally {
+            heap.lock.unlock();
+        }
+    }
+
+    /** Medium lock held: resizes in the chunk, or 0 if the chunk cannot hold the new size (the caller moves it). */
+    private static long resizeInChunk(MediumChunk chunk, long address, long newByteSize) {
+        try {
+            return chunk.blocks.reallocate(address, newByteSize);
+        } catch (OffHeapOutOfMemoryException full) {
+            return 0;
+        }
+    }
+
+    /**
+     * Medium lock held: takes back a block just placed whose pages could not be committed within the cap. The
+     * free space is as it was; the pages the placement wrote (its tags) are handed back to the OS again.
+     */
+    private void undo(MediumChunk chunk, long address) {
+        long written = writtenPages(chunk, address) & chunk.cleanPages;
+        chunk.blocks.freeReturningUsable(address);
+        for (long due = written; due != 0; due &= ~runAt(due)) {
+            long run = runAt(due);
+            heap.range.decommit((long) (chunk.firstPage + Long.numberOfTrailingZeros(run)) << PAGE_SHIFT,
+                    (long) Long.bitCount(run) << PAGE_SHIFT);
+        }
     }
 
     /**
@@ -175,46 +231,70 @@ final class MediumHeap {
     }
 
     /**
-     * After an allocation or resize in a chunk: its clean pages that are no longer wholly free space (the block
-     * took them, or the tags of the rest of a split free block landed there) count as committed again.
+     * After an allocation that returned {@code address}: the clean pages it may have written count as committed
+     * again, within the cap. Only those pages can have stopped being clean, so the chunk's free space is not
+     * walked (that walk was a third of a 128 KiB allocate+free pair in a new chunk).
+     *
+     * @return false if they would not fit under the cap even after making room
      */
-    private void recommitWritten(MediumChunk chunk) {
-        if (chunk.cleanPages != 0) {
-            recommit(chunk, chunk.cleanPages & ~chunk.pagesInFreeSpace(heap.memory.address()));
-        }
+    private boolean recommitWritten(MediumChunk chunk, long address) {
+        return chunk.cleanPages == 0 || commitWithinCap(chunk, writtenPages(chunk, address));
     }
 
     /**
-     * As {@link #recommitWritten(MediumChunk)} after an allocation that returned {@code address}: only the pages
-     * it may have written can have stopped being clean, so the chunk's free space is not walked (that walk was a
-     * third of a 128 KiB allocate+free pair in a new chunk).
+     * Medium lock held: the chunk's clean pages among {@code written} count as committed again, within the cap
+     * (the heap makes room if it must).
+     *
+     * @return false if they would not fit even then; runs committed before the one that did not fit stay
+     *     committed (they were written), the rest stay clean
      */
-    private void recommitWritten(MediumChunk chunk, long address) {
-        if (chunk.cleanPages != 0) {
-            long chunkAddress = heap.memory.address() + chunk.offset();
-            long start = chunk.blocks.writtenStart(address) - chunkAddress;
-            long end = chunk.blocks.writtenEnd(address) - chunkAddress;
-            long first = Math.max(0, start >> PAGE_SHIFT);
-            long last = Math.min(chunk.pageCount - 1, end - 1 >> PAGE_SHIFT);
-            long pages = last - first + 1 == Long.SIZE ? -1L : ((1L << (last - first + 1)) - 1) << first;
-            recommit(chunk, chunk.cleanPages & pages);
-        }
-    }
-
-    /** Medium lock held: the chunk's clean pages in {@code written} count as committed again. */
-    private void recommit(MediumChunk chunk, long written) {
-        if (written == 0) {
-            return;
+    private boolean commitWithinCap(MediumChunk chunk, long written) {
+        if ((written & chunk.cleanPages) == 0) {
+            return true;
         }
         heap.lock.lock();
         try {
-            for (long bits = written; bits != 0; bits &= bits - 1) {
-                heap.pages().commit(chunk.firstPage + Long.numberOfTrailingZeros(bits), 1);
+            for (long due = written & chunk.cleanPages; due != 0; due &= ~runAt(due)) {
+                long run = runAt(due);
+                if (!heap.commitWithinCap(chunk.firstPage + Long.numberOfTrailingZeros(run), Long.bitCount(run))) {
+                    return false;
+                }
+                chunk.cleanPages &= ~run;
             }
+            return true;
         } finally {
             heap.lock.unlock();
         }
-        chunk.cleanPages &= ~written;
+    }
+
+    /** The pages of the chunk an allocation at {@code address} may have written: the block and its tags. */
+    private long writtenPages(MediumChunk chunk, long address) {
+        long chunkAddress = heap.memory.address() + chunk.offset();
+        long start = chunk.blocks.writtenStart(address) - chunkAddress;
+        long end = chunk.blocks.writtenEnd(address) - chunkAddress;
+        long first = Math.max(0, start >> PAGE_SHIFT);
+        long last = Math.min(chunk.pageCount - 1, end - 1 >> PAGE_SHIFT);
+        return last - first + 1 == Long.SIZE ? -1L : ((1L << (last - first + 1)) - 1) << first;
+    }
+
+    /**
+     * Medium and heap locks held, at the cap: every page of every chunk that lies wholly in free space and is
+     * still committed goes back to the OS now, and becomes clean.
+     */
+    void decommitFreeSpaceNow() {
+        for (MediumChunk chunk : chunks) {
+            if (chunk.purging != 0) {
+                continue; // a purge is handing back its pages without the lock
+            }
+            long due = chunk.pagesInFreeSpace(heap.memory.address()) & ~chunk.cleanPages;
+            for (long rest = due; rest != 0; rest &= ~runAt(rest)) {
+                long run = runAt(rest);
+                int first = chunk.firstPage + Long.numberOfTrailingZeros(run);
+                heap.range.decommit((long) first << PAGE_SHIFT, (long) Long.bitCount(run) << PAGE_SHIFT);
+                heap.pages().decommitted(first, Long.bitCount(run));
+            }
+            chunk.cleanPages |= due;
+        }
     }
 
     long usableSize(String call, MediumChunk chunk, long address) {
@@ -235,12 +315,27 @@ final class MediumHeap {
             if (newByteSize > GlobalHeap.MEDIUM_MAX || newByteSize <= GlobalHeap.SMALL_MAX || chunk.purging != 0) {
                 return 0;
             }
+            if (chunk.cleanPages == 0) {
+                return resizeInChunk(chunk, address, newByteSize);
+            }
+            // The resize may write over clean pages: at most the new block's and two for tags. Checked and
+            // committed under the heap lock, so that nothing commits in between; near the cap the caller moves
+            // the block instead, and that allocation is checked against the cap exactly.
+            heap.lock.lock();
             try {
-                long resized = chunk.blocks.reallocate(address, newByteSize);
-                recommitWritten(chunk);
+                if (!heap.fitsCapUnlocked((newByteSize >>> PAGE_SHIFT) + 2)) {
+                    return 0;
+                }
+                long resized = resizeInChunk(chunk, address, newByteSize);
+                long written = chunk.cleanPages & ~chunk.pagesInFreeSpace(heap.memory.address());
+                for (long due = written; due != 0; due &= ~runAt(due)) {
+                    long run = runAt(due);
+                    heap.pages().commit(chunk.firstPage + Long.numberOfTrailingZeros(run), Long.bitCount(run));
+                }
+                chunk.cleanPages &= ~written;
                 return resized;
-            } catch (OffHeapOutOfMemoryException full) {
-                return 0; // the chunk is full: the caller moves the block elsewhere
+            } finally {
+                heap.lock.unlock();
             }
         } finally {
             lock.unlock();
@@ -260,7 +355,7 @@ final class MediumHeap {
                 heap.lock.lock();
                 try {
                     heap.unmap(chunk);
-                    heap.givePages(chunk.firstPage, chunk.pageCount, MEDIUM);
+                    heap.givePages(chunk.firstPage, chunk.pageCount, GlobalHeap.SpanKind.MEDIUM);
                 } finally {
                     heap.lock.unlock();
                 }

@@ -5,6 +5,8 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 
 import static dev.offheap.allocator.internal.Checks.hex;
+import static dev.offheap.allocator.offheap.OffHeapAllocator.MAX_ALIGNMENT;
+import static dev.offheap.allocator.offheap.PageBuddy.PAGE_BYTES;
 
 /**
  * Where an {@link OffHeapAllocator}'s memory comes from: one contiguous range, so that a block's metadata
@@ -13,32 +15,43 @@ import static dev.offheap.allocator.internal.Checks.hex;
  * <ul>
  *   <li>{@link #reserved()} (the default): address space reserved with anonymous {@code mmap}
  *       ({@code MAP_NORESERVE}), backed by memory only where touched, handed back with
- *       {@code madvise(MADV_DONTNEED)} and unmapped on close. Linux and macOS.</li>
+ *       {@code madvise(MADV_DONTNEED)} and unmapped on close. Linux and macOS, and it needs native access
+ *       ({@code --enable-native-access=ALL-UNNAMED}, or the module name): without it the allocator refuses to
+ *       start and says so, rather than fall back to memory committed up front. Address space is not memory:
+ *       the range is reserved at about four times {@code maxBytes} (at most {@code maxBytes} + 64 GiB), so that
+ *       spans never lack a contiguous run; the cap counts the pages committed in it.</li>
  *   <li>{@link #of(MemorySegment)} / {@link #of(ByteBuffer)}: a caller's native region (a memory-mapped
  *       file, a shared-memory segment, a direct buffer). Every byte the allocator hands out, thread caches
  *       and huge blocks included, comes from that region; nothing is given back to the OS (it is the
- *       caller's), and closing the allocator leaves the region to its owner.</li>
- *   <li>{@link #arena()}: the portable fallback, one {@code Arena.ofShared()} allocation: committed at once
- *       and never decommitted.</li>
+ *       caller's), and closing the allocator leaves the region to its owner. The allocator uses the part of
+ *       the region from its first 64 KiB boundary, in whole 64 KiB pages, at most {@code maxBytes}: all of a
+ *       mapped file or a page-aligned region whose size is a multiple of 64 KiB.</li>
+ *   <li>{@link #arena()}: one {@code Arena.ofShared()} allocation of {@code maxBytes}, for platforms without
+ *       mmap: committed (zeroed, so resident) in full at creation and never decommitted; the allocator logs a
+ *       warning saying so.</li>
  * </ul>
  *
  * <p>Sources are descriptions; each allocator opens its own range from one. Thread-safe.
  */
 public sealed interface MemorySource {
 
-    /** Reserved address space through {@code mmap}, or {@link #arena()} where mmap is not available. */
+    /**
+     * Reserved address space through {@code mmap}. Opening it fails, naming the flag to add, where the JVM denies
+     * native access or the platform has no mmap; choose {@link #arena()} explicitly to run there anyway.
+     */
     static MemorySource reserved() {
         return Reserved.INSTANCE;
     }
 
-    /** The portable fallback: one shared-arena allocation of the whole capacity. */
+    /** One shared-arena allocation of the whole capacity, committed at creation (see the class comment). */
     static MemorySource arena() {
         return ArenaBacked.INSTANCE;
     }
 
     /**
-     * A caller's native region. The allocator uses all of it (capacity = the region's size, or
-     * {@code maxBytes} if smaller) and formats nothing outside it.
+     * A caller's native region. The allocator uses it from its first 64 KiB boundary, in whole 64 KiB pages,
+     * up to {@code maxBytes} (all of a page-aligned region whose size is a multiple of 64 KiB), and formats
+     * nothing outside it; the log line at creation says how much it uses.
      *
      * @throws IllegalArgumentException if the segment is on the heap or read-only
      */
@@ -67,8 +80,15 @@ public sealed interface MemorySource {
         return of(MemorySegment.ofBuffer(directBuffer));
     }
 
-    /** Opens a range of at least {@code byteSize} bytes (a region gives what it has) aligned to {@code alignment}. */
-    Range open(long byteSize, long alignment);
+    /**
+     * Opens the range for an allocator capped at {@code maxBytes}: reserved address space of about four times
+     * that, aligned to 4 MiB; an arena of {@code maxBytes}; or the part of a region described above.
+     *
+     * @throws IllegalStateException if the source cannot be had here (no native access, no mmap), saying what
+     *     to do
+     * @throws IllegalArgumentException if a region holds less than the allocator needs
+     */
+    Range open(long maxBytes);
 
     /**
      * One opened range: its memory as a segment whose scope closes with {@link #close()}, and the ability (or
@@ -143,11 +163,25 @@ public sealed interface MemorySource {
     enum Reserved implements MemorySource {
         INSTANCE;
 
+        /** At most this much address space beyond the cap (1 TiB caps do not reserve 4 TiB). */
+        private static final long MAX_SLACK = 64L << 30;
+
+        /** The address space reserved for a cap: the cap plus three times it, at most 64 GiB more. */
+        static long rangeFor(long maxBytes) {
+            long bytes = maxBytes + Math.min(3 * maxBytes, MAX_SLACK);
+            return (bytes + MAX_ALIGNMENT - 1) & -MAX_ALIGNMENT;
+        }
+
         @Override
-        public Range open(long byteSize, long alignment) {
+        public Range open(long maxBytes) {
             if (!NativeMemory.SUPPORTED) {
-                return ArenaBacked.INSTANCE.open(byteSize, alignment);
+                throw new IllegalStateException("MemorySource.reserved() needs mmap through FFM downcalls, and "
+                        + NativeMemory.UNAVAILABLE + ": run the JVM with --enable-native-access=ALL-UNNAMED (or"
+                        + " the name of the module that holds dev.offheap.allocator.offheap), or choose"
+                        + " MemorySource.arena(), which commits all of maxBytes at creation");
             }
+            long byteSize = rangeFor(maxBytes);
+            long alignment = MAX_ALIGNMENT;
             long mapped = byteSize + alignment;
             long start = NativeMemory.reserve(mapped);
             long aligned = (start + alignment - 1) & -alignment;
@@ -161,7 +195,7 @@ public sealed interface MemorySource {
 
         @Override
         public String toString() {
-            return NativeMemory.SUPPORTED ? "reserved address space (mmap)" : "arena (mmap unavailable here)";
+            return "reserved address space (mmap)";
         }
     }
 
@@ -170,9 +204,9 @@ public sealed interface MemorySource {
         INSTANCE;
 
         @Override
-        public Range open(long byteSize, long alignment) {
+        public Range open(long maxBytes) {
             Arena arena = Arena.ofShared();
-            MemorySegment segment = arena.allocate(byteSize, alignment);
+            MemorySegment segment = arena.allocate(maxBytes & -PAGE_BYTES, MAX_ALIGNMENT);
             // Arena memory cannot be given back piecemeal.
             return new OpenRange(segment, null, arena::close);
         }
@@ -186,13 +220,15 @@ public sealed interface MemorySource {
     /** A caller's region. */
     record Region(MemorySegment region) implements MemorySource {
         @Override
-        public Range open(long byteSize, long alignment) {
-            long skip = ((region.address() + alignment - 1) & -alignment) - region.address();
-            if (skip >= region.byteSize()) {
-                throw new IllegalArgumentException("a region of " + region.byteSize() + " bytes at "
-                        + hex(region.address()) + " holds no " + alignment + "-byte aligned span");
+        public Range open(long maxBytes) {
+            long skip = ((region.address() + PAGE_BYTES - 1) & -PAGE_BYTES) - region.address();
+            long usable = Math.min(maxBytes, Math.max(0, region.byteSize() - skip)) & -PAGE_BYTES;
+            if (usable < 4 * PAGE_BYTES) {
+                throw new IllegalArgumentException("MemorySource.of(a region of " + region.byteSize() + " bytes at "
+                        + hex(region.address()) + "): from its first 64 KiB boundary it holds " + usable
+                        + " bytes in whole 64 KiB pages (with maxBytes " + maxBytes + "); the allocator needs at"
+                        + " least " + 4 * PAGE_BYTES);
             }
-            long usable = Math.min(byteSize, (region.byteSize() - skip) & -alignment);
             // The caller's scope stays in force: if the caller frees the region, accesses throw, never crash.
             MemorySegment segment = region.asSlice(skip, usable);
             // The caller's memory: never decommitted behind the caller's back, and freed by the caller.

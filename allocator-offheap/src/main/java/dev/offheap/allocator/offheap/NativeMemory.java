@@ -23,6 +23,8 @@ final class NativeMemory {
 
     /** Whether mmap-based reservation works here. */
     static final boolean SUPPORTED;
+    /** Why not, when {@link #SUPPORTED} is false: to be read after "mmap is unavailable here because". */
+    static final String UNAVAILABLE;
 
     private static final int PROT_READ = 0x1;
     private static final int PROT_WRITE = 0x2;
@@ -45,6 +47,7 @@ final class NativeMemory {
         MAP_ANONYMOUS = linux ? 0x20 : 0x1000;
         MAP_NORESERVE = linux ? 0x4000 : 0x40;
         MethodHandle mmap = null;
+        String unavailable = linux || mac ? null : "this platform (" + os + ") is neither Linux nor macOS";
         MethodHandle munmap = null;
         MethodHandle madvise = null;
         StructLayout callState = null;
@@ -69,6 +72,9 @@ final class NativeMemory {
                         captureErrno);
             } catch (RuntimeException | LinkageError e) {
                 mmap = null;
+                unavailable = e instanceof IllegalCallerException
+                        ? "the JVM denies this code native access (" + e.getMessage() + ")"
+                        : "the downcalls could not be linked (" + e + ")";
             }
         }
         MMAP = mmap;
@@ -77,6 +83,7 @@ final class NativeMemory {
         CALL_STATE = callState;
         ERRNO = errno;
         SUPPORTED = mmap != null;
+        UNAVAILABLE = unavailable;
     }
 
     private NativeMemory() {

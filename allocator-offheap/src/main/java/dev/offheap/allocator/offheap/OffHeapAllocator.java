@@ -54,10 +54,11 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *
  * <h2>Layout</h2>
  * <pre>
- *   range (aligned to 4 MiB):
- *   | slab | slab | slab | medium chunk (4 MiB) ............ | huge block ....... | free pages ...... |
- *   page:  0      1      2      3                                 67                  90
- *   pageMap: [slabA, slabB, slabC, chunk, chunk, ..., chunk, huge, ..., huge, null, ..., null]
+ *   reserved range (about 4 x maxBytes of address space, aligned to 4 MiB), two areas (PageLayer):
+ *   | slab | slab | slab | free pages ........ | medium chunk (4 MiB) ....... | huge block .... | free ... |
+ *   page:  0      1      2                      split                           split+64
+ *   pageMap: [slabA, slabB, slabC, null, ..., null, chunk, ..., chunk, huge, ..., huge, null, ..., null]
+ *   a caller's region or an arena: one area over the whole range
  *
  *   slab (64 KiB for slots up to 8 KiB, 256 KiB from 32 KiB slots on), out-of-band state in Java:
  *   | slot 0 | slot 1 | slot 2 | ... | slot n-1 | waste |     live[]: 1 byte per slot, freeStack[]: 2 bytes
@@ -66,8 +67,11 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *
  * <h2>Invariants</h2>
  * <ul>
- *   <li>pages in spans {@code <= maxBytes / 64 KiB}, checked before a page is taken (the cap is never
- *       overshot; memory in thread caches counts, since it lies in slabs);</li>
+ *   <li>committed pages {@code <= maxBytes / 64 KiB} at every moment, checked before a page is committed
+ *       ({@link GlobalHeap#takePages}, {@link GlobalHeap#commitWithinCap}); committed = may be resident: in a
+ *       slab or a huge block, written in a medium chunk, or free and not yet handed back to the OS. Memory in
+ *       thread caches counts, since it lies in slabs. A fixed range is committed whole: there the cap is its
+ *       size, and pages in spans are what is checked;</li>
  *   <li>every page is in exactly one span or free in the buddy; {@code pageMap[p] == span} for each page of a
  *       span, null for free pages;</li>
  *   <li>per slab: {@code live slots + freeTop + |remote list| == slotCount} (see {@link Slab});</li>
@@ -157,14 +161,7 @@ public final class OffHeapAllocator implements Allocator {
 
     private OffHeapAllocator(OffHeapAllocatorConfig config) {
         this.name = config.name();
-        // Slack over the cap, so that fragmentation of the buddy does not stop the allocator below its cap.
-        long rangeWanted = Checks.alignUp(config.maxBytes() + config.maxBytes() / 4, MAX_ALIGNMENT);
-        MemorySource.Range range = config.memorySource().open(rangeWanted, MAX_ALIGNMENT);
-        if (range.segment().byteSize() < 4 * PAGE_BYTES) {
-            range.close();
-            throw new IllegalArgumentException("OffHeapAllocator '" + name + "' over " + config.memorySource()
-                    + ": needs at least " + 4 * PAGE_BYTES + " bytes aligned to " + MAX_ALIGNMENT);
-        }
+        MemorySource.Range range = config.memorySource().open(config.maxBytes());
         this.heap = new GlobalHeap(name, range, config.maxBytes(), config.debugLevel() > 0 ? DebugChecks.POISON : 0);
         this.memory = heap.memory;
         this.base = memory.address();
@@ -189,7 +186,24 @@ public final class OffHeapAllocator implements Allocator {
         });
         this.mbean = config.jmx() ? AllocatorMBean.register(heap) : null;
         this.lifecycle = new Lifecycle(this, heap, config.decayMillis(), mbean);
-        LOG.info("OffHeapAllocator '{}' created: {}, range {} bytes at {}", name, config, rangeBytes, hex(base));
+        LOG.info("OffHeapAllocator '{}' created: {}; {}", name, config, describeRange(config.memorySource()));
+        if (config.memorySource() instanceof MemorySource.ArenaBacked) {
+            LOG.warn("OffHeapAllocator '{}' over an Arena: all {} bytes are committed (zeroed) now and stay resident"
+                    + " until close(); MemorySource.reserved() commits only what is used and gives it back", name,
+                    rangeBytes);
+        }
+    }
+
+    /** The range in words, for the log line at creation: what the cap counts, and how much of a region is used. */
+    private String describeRange(MemorySource source) {
+        return switch (source) {
+            case MemorySource.Reserved ignored -> "reserved " + rangeBytes + " bytes of address space at " + hex(base)
+                    + "; the cap, maxBytes " + heap.maxBytes + ", counts committed pages";
+            case MemorySource.ArenaBacked ignored -> "an arena of " + rangeBytes + " bytes at " + hex(base);
+            case MemorySource.Region region -> "uses " + rangeBytes + " of the region's " + region.region().byteSize()
+                    + " bytes, at " + hex(base) + " (" + (base - region.region().address()) + " bytes in, to the first"
+                    + " 64 KiB boundary; whole 64 KiB pages, at most maxBytes)";
+        };
     }
 
     /** An allocator with the default configuration (see {@link OffHeapAllocatorConfig}). */
@@ -253,6 +267,9 @@ public final class OffHeapAllocator implements Allocator {
             Slab next = cache.popAvailable(sizeClass, memory);
             if (next == null) {
                 next = cache.collectHinted(sizeClass, memory);
+            }
+            if (next == null && heap.atCapFor(sizeClass)) {
+                next = cache.anyOwnedWithFree(sizeClass, memory); // the cap: this thread's own frees come first
             }
             if (next == null) {
                 next = heap.refill(cache, sizeClass, byteSize);

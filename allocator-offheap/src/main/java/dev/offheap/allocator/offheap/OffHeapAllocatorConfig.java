@@ -64,8 +64,12 @@ public final class OffHeapAllocatorConfig {
     }
 
     /**
-     * The hard cap: memory taken from the source (slabs, medium chunks, huge blocks) never exceeds it; it is
-     * checked before memory is taken. For a caller's region, the region's size if that is smaller.
+     * The hard cap on committed memory: the pages that may be resident (in slabs, huge blocks, written parts of
+     * medium chunks, and free pages not yet handed back to the OS) never exceed it; it is checked before a page
+     * is committed, and at the cap the allocator first takes back what needs no other thread's help (free pages,
+     * empty slabs, dead threads' caches, the medium stash) before it refuses. Usable to the end: the address space
+     * reserved is about four times this, so a refusal below it for want of a contiguous run does not happen. For
+     * a caller's region or an arena, which are committed whole, the range's size if that is smaller.
      */
     public OffHeapAllocatorConfig maxBytes(long maxBytes) {
         this.maxBytes = maxBytes;

@@ -235,11 +235,15 @@ final class PageBuddy {
     long returnPurged(long[] blocks, int epoch) {
         long purged = 0;
         for (long block : blocks) {
-            int page = (int) (block >>> 8);
-            int order = (int) (block & 0xff);
-            purged += decommitted(page, 1 << order);
-            free(page, order, epoch);
+            purged += returnPurged((int) (block >>> 8), (int) (block & 0xff), epoch);
         }
+        return purged;
+    }
+
+    /** One block of {@link #returnPurged(long[], int)}; returns the pages that were committed. */
+    int returnPurged(int page, int order, int epoch) {
+        int purged = decommitted(page, 1 << order);
+        free(page, order, epoch);
         return purged;
     }
 
@@ -316,7 +320,7 @@ final class PageBuddy {
     }
 
     /** Committed pages in {@code [page, page + count)}: a word of the bitmap at a time. */
-    private int countCommitted(int page, int count) {
+    int countCommitted(int page, int count) {
         int n = 0;
         for (int p = page, end = page + count; p < end; ) {
             int bits = Math.min(64 - (p & 63), end - p); // up to the end of p's word, or of the range

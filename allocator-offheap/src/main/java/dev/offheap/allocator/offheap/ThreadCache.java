@@ -263,6 +263,22 @@ final class ThreadCache {
         return null;
     }
 
+    /**
+     * Owner, at the cap: any owned slab of the class with a free slot, its remote frees collected first, or null.
+     * Below the cap a full slab waits for {@link Slab#availableAt} frees before the owner switches to it; at the
+     * cap one free is enough, so that a thread's own frees make room for its next allocation. O(owned slabs).
+     */
+    Slab anyOwnedWithFree(int sizeClass, MemorySegment memory) {
+        for (int i = 0; i < ownedCount[sizeClass]; i++) {
+            Slab slab = owned[sizeClass][i];
+            slab.collectRemote(memory);
+            if (slab.freeTop > 0) {
+                return slab;
+            }
+        }
+        return null;
+    }
+
     /** Any thread, after a remote free into a slab of this cache: the owner will look at its slabs. */
     void hintRemoteFree(int sizeClass) {
         if (!(boolean) HINT.getOpaque(remoteHint, sizeClass)) {

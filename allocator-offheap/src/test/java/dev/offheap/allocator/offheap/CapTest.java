@@ -1,0 +1,245 @@
+package dev.offheap.allocator.offheap;
+
+import dev.offheap.allocator.OffHeapOutOfMemoryException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The budget: {@code maxBytes} is usable to the end, never exceeded, and freeing makes room again. */
+class CapTest {
+
+    private static final long MIB = 1L << 20;
+
+    private static long size(SplittableRandom random) {
+        int kind = random.nextInt(1000);
+        long from = kind < 970 ? 1 : kind < 998 ? 64 << 10 : 1 << 20;
+        long to = kind < 970 ? 16 << 10 : kind < 998 ? 1 << 20 : 4 << 20;
+        return (long) Math.exp(Math.log(from) + random.nextDouble() * (Math.log(to) - Math.log(from)));
+    }
+
+    @Test
+    void committedNeverExceedsTheCapUnderThreadsAtTheCap() throws Exception {
+        long cap = 24 * MIB;
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("cap-threads")
+                .maxBytes(cap).decayMillis(100))) {
+            AtomicBoolean running = new AtomicBoolean(true);
+            AtomicLong peak = new AtomicLong();
+            AtomicLong refusals = new AtomicLong();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread sampler = Thread.ofPlatform().start(() -> {
+                while (running.get()) {
+                    peak.accumulateAndGet(allocator.committedBytes(), Math::max);
+                }
+            });
+            List<Thread> workers = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                int seed = t;
+                workers.add(Thread.ofPlatform().start(() -> {
+                    SplittableRandom random = new SplittableRandom(seed);
+                    long[] held = new long[256];
+                    try {
+                        for (int i = 0; i < 30_000; i++) {
+                            int slot = random.nextInt(held.length);
+                            if (held[slot] != 0) {
+                                allocator.free(held[slot]);
+                                held[slot] = 0;
+                            }
+                            try {
+                                held[slot] = allocator.allocate(size(random));
+                            } catch (OffHeapOutOfMemoryException full) {
+                                refusals.incrementAndGet();
+                            }
+                        }
+                        for (long address : held) {
+                            if (address != 0) {
+                                allocator.free(address);
+                            }
+                        }
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                }));
+            }
+            for (Thread worker : workers) {
+                worker.join();
+            }
+            running.set(false);
+            sampler.join();
+            assertNull(failure.get());
+            assertTrue(refusals.get() > 0, "the workload must reach the cap to test it");
+            assertTrue(peak.get() <= cap, "committed " + peak.get() + " > maxBytes " + cap);
+            assertTrue(allocator.stats().committedBytes() <= cap);
+            allocator.verify();
+        }
+    }
+
+    @Test
+    void underAMixOfSmallMediumAndHugeBlocksEveryRefusalIsTheCap() {
+        long cap = 64 * MIB;
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("cap-mix")
+                .maxBytes(cap).decayMillis(-1))) {
+            SplittableRandom random = new SplittableRandom(7);
+            List<long[]> live = new ArrayList<>();
+            long asked = 0;
+            int refusals = 0;
+            for (int step = 0; step < 200_000 && refusals < 50; step++) {
+                if (!live.isEmpty() && random.nextBoolean()) {
+                    long[] victim = live.set(random.nextInt(live.size()), live.getLast());
+                    live.removeLast();
+                    allocator.free(victim[0]);
+                    asked -= victim[1];
+                }
+                long size = size(random);
+                try {
+                    live.add(new long[] {allocator.allocate(size), size});
+                    asked += size;
+                } catch (OffHeapOutOfMemoryException full) {
+                    refusals++;
+                    assertTrue(full.getMessage().contains("is at its cap"), full.getMessage());
+                    assertTrue(full.getMessage().contains("maxBytes " + cap), full.getMessage());
+                    // At the cap, what is asked is most of the cap: class rounding and free slots in slabs aside.
+                    assertTrue(asked > cap * 3 / 4, "refused with " + asked + " bytes asked of " + cap);
+                }
+                assertTrue(allocator.committedBytes() <= cap);
+            }
+            assertTrue(refusals > 0, "the workload must reach the cap");
+            for (long[] block : live) {
+                allocator.free(block[0]);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {64, 1024, 200_000, 3 << 20})
+    void aFreeOfTheRequestedSizeAtTheCapLetsTheNextAllocationThrough(long size) {
+        for (boolean randomOrder : new boolean[] {false, true}) {
+            try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig()
+                    .name("cap-room").maxBytes(16 * MIB).decayMillis(-1))) {
+                List<Long> blocks = new ArrayList<>();
+                while (true) {
+                    try {
+                        blocks.add(allocator.allocate(size));
+                    } catch (OffHeapOutOfMemoryException full) {
+                        break;
+                    }
+                }
+                if (randomOrder) {
+                    Collections.shuffle(blocks, new java.util.Random(size));
+                }
+                for (int i = 0; i < 20; i++) {
+                    allocator.free(blocks.removeLast());
+                    long again = allocator.allocate(size); // must not throw: a block of this size was just freed
+                    blocks.add(again);
+                }
+                assertTrue(allocator.committedBytes() <= 16 * MIB);
+                allocator.verify();
+            }
+        }
+    }
+
+    @Test
+    void trimFromAnotherThreadTakesBackAnIdleThreadsEmptySlabsAndSpare() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("cap-idle")
+                .maxBytes(256 * MIB).decayMillis(-1))) {
+            long[] blocks = new long[4_000];
+            CountDownLatch allocated = new CountDownLatch(1);
+            CountDownLatch finish = new CountDownLatch(1);
+            Thread idle = Thread.ofPlatform().start(() -> {
+                for (int i = 0; i < blocks.length; i++) {
+                    blocks[i] = allocator.allocate(1024);
+                }
+                for (int i = 0; i < blocks.length / 2; i++) {
+                    allocator.free(blocks[i]); // its own frees: the first slab it empties stays as its spare
+                }
+                allocated.countDown();
+                try {
+                    finish.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            allocated.await();
+            for (int i = blocks.length / 2; i < blocks.length; i++) {
+                allocator.free(blocks[i]); // remote frees: the rest of its slabs empty, and it never runs again
+            }
+            long before = allocator.stats().threadCachedBytes();
+            allocator.trim();
+            long after = allocator.stats().threadCachedBytes();
+            finish.countDown();
+            idle.join();
+            // The idle thread keeps only its current slab (64 KiB of 1 KiB slots): the spare goes back too.
+            assertTrue(before >= 2_000 * 1024L, "thread-cached before the trim: " + before);
+            assertTrue(after <= 64 * 1024, "thread-cached after the trim: " + after);
+        }
+    }
+
+    @Test
+    void aCallersRegionIsUsedWholeAtPageAlignment() {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment mib = arena.allocate(MIB, 64 << 10);
+            try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("region-1m")
+                    .memorySource(MemorySource.of(mib)).maxBytes(MIB))) {
+                assertEquals(MIB, allocator.range().byteSize());
+                assertEquals(mib.address(), allocator.range().address());
+            }
+            // 8 MiB starting 2 MiB past a 4 MiB boundary: all of it, and a 4 MiB-aligned block still aligned.
+            MemorySegment big = arena.allocate(16 * MIB, 4 * MIB);
+            MemorySegment offset = big.asSlice(2 * MIB, 8 * MIB);
+            try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("region-8m")
+                    .memorySource(MemorySource.of(offset)).maxBytes(8 * MIB))) {
+                assertEquals(8 * MIB, allocator.range().byteSize());
+                long aligned = allocator.allocate(2 * MIB, 4 * MIB);
+                assertEquals(0, aligned % (4 * MIB));
+                allocator.free(aligned);
+                assertEquals(8 * MIB, allocator.stats().committedBytes());
+            }
+            MemorySegment tiny = arena.allocate(192 << 10, 64 << 10);
+            IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class,
+                    () -> OffHeapAllocator.create(new OffHeapAllocatorConfig().name("region-tiny")
+                            .memorySource(MemorySource.of(tiny)).maxBytes(MIB)));
+            assertTrue(tooSmall.getMessage().contains("needs at least 262144"), tooSmall.getMessage());
+        }
+    }
+
+    /** Creates an allocator over reserved address space; run in a child JVM that denies native access. */
+    public static final class CreateReserved {
+        public static void main(String[] args) {
+            OffHeapAllocator.create(new OffHeapAllocatorConfig().name("no-native").maxBytes(64 * MIB)).close();
+            System.out.println("created");
+        }
+    }
+
+    @Test
+    void withoutNativeAccessCreationFailsAndNamesTheFlag() throws IOException, InterruptedException {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process child = new ProcessBuilder(java, "--illegal-native-access=deny", "-cp",
+                System.getProperty("java.class.path"), CreateReserved.class.getName()).redirectErrorStream(true)
+                .start();
+        String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(child.waitFor(60, TimeUnit.SECONDS));
+        assertNotEquals(0, child.exitValue(), output);
+        assertTrue(output.contains("--enable-native-access=ALL-UNNAMED"), output);
+        assertTrue(output.contains("MemorySource.arena()"), output);
+        assertTrue(!output.contains("created"), output);
+    }
+}
