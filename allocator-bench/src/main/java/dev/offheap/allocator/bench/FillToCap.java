@@ -14,9 +14,10 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Workload {@code fill}: how much of {@code maxBytes} a user gets. Each thread keeps a growing set of live blocks:
- * at every step it allocates a new one (half the time) or replaces a random live one (frees it, allocates another),
- * until the first refusal anywhere. Printed at that moment, over the cap: the bytes asked for by live blocks, their
+ * Workload {@code fill}: how much of {@code maxBytes} a user gets. Each thread keeps a slowly growing set of live
+ * blocks: at every step it replaces a random live block (frees it, allocates another of a fresh size), and one step
+ * in {@value #GROW_ONE_IN} it only allocates, until the first refusal anywhere. The churn is the point: a heap that
+ * only grows is easy to fill. Printed at that moment, over the cap: the bytes asked for by live blocks, their
  * usable bytes, the most committed seen (sampled by a thread of its own, and read once more at the refusal), and
  * the refusal's reason. Runs alone:
  *
@@ -29,6 +30,8 @@ public final class FillToCap {
 
     static final long CAP = 256L << 20;
     static final List<String> MIXES = List.of("frag", "to128k", "small");
+    /** One step in this many grows the live set; the others replace a live block. */
+    static final int GROW_ONE_IN = 8;
 
     private FillToCap() {
     }
@@ -87,7 +90,7 @@ public final class FillToCap {
                     SplittableRandom random = new SplittableRandom(seed);
                     try {
                         while (!refused.get()) {
-                            if (!live.isEmpty() && random.nextBoolean()) {
+                            if (!live.isEmpty() && random.nextInt(GROW_ONE_IN) != 0) {
                                 int victim = random.nextInt(live.size());
                                 long[] block = live.get(victim);
                                 allocator.free(block[0]);

@@ -29,7 +29,7 @@ import java.util.stream.Stream;
 public final class Harness {
 
     private static final List<String> WORKLOADS = List.of("pair", "latency", "replace", "sizemix", "xmalloc", "larson",
-            "ring", "seed", "trace", "cache");
+            "ring", "seed", "trace", "cache", "fill");
     private static final List<String> LATENCY_PEERS = List.of("offheap", "malloc", "netty-pooled", "netty-adaptive",
             "netty-offheap");
     private static final List<String> LARSON_PEERS = List.of("offheap", "offheap-nocache", "malloc", "malloc-jemalloc",
@@ -140,6 +140,7 @@ public final class Harness {
                         }
                     }
                 }
+                case "fill" -> tasks.add(new Task("fill to the cap: 3 size mixes, 1 and 8 threads", 15, this::fill));
                 case "cache" -> {
                     for (int readPercent : List.of(90, 50)) {
                         for (String peer : options.peers != null ? options.peers : List.of(CachePeer.NAMES)) {
@@ -505,6 +506,52 @@ public final class Harness {
     }
 
     // -------------------------------------------------------------------------------------------------------
+    // Fill to the cap
+
+    /** Workload {@code fill} ({@link FillToCap}) in a JVM of its own: how much of maxBytes a user gets. */
+    private void fill() throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(javaCommand());
+        command.add(FillToCap.class.getName());
+        String output = runChild(command, Optional.empty());
+        Report.Table table = new Report.Table("fill", "Filling to the cap",
+                "Workload `fill`: OffHeapAllocator with maxBytes " + (FillToCap.CAP >> 20) + " MiB; each thread keeps a"
+                        + " slowly growing set of live blocks (each step replaces a random live block; one in "
+                        + FillToCap.GROW_ONE_IN + " only allocates), until the first refusal anywhere. At that moment, over the cap: bytes asked for by live"
+                        + " blocks, their usable bytes, and the most committed seen. Mixes: frag (97% log-uniform"
+                        + " 1 B-16 KiB, 2.8% 64 KiB-1 MiB, 0.2% 1-4 MiB), to128k (log-uniform 16 B-128 KiB), small"
+                        + " (uniform 16-512 B). Reason: cap (the cap itself was reached) or no-run (no contiguous"
+                        + " run of pages while memory was free).",
+                List.of("mix", "threads", "asked / cap", "usable / cap", "committed / cap", "refused for"),
+                "asked / cap");
+        List<String> lines = output.lines().filter(l -> l.startsWith("RESULT fill ")).toList();
+        if (lines.isEmpty()) {
+            List<String> printed = output.lines().filter(l -> !l.isBlank()).toList();
+            table.add(List.of("-", "-", "-", "-", "-", "failed: " + (printed.isEmpty() ? "no output"
+                    : printed.getLast().strip())));
+        }
+        for (String line : lines) {
+            Map<String, String> fields = Arrays.stream(line.substring("RESULT fill ".length()).split(" "))
+                    .map(f -> f.split("=", 2)).collect(Collectors.toMap(f -> f[0], f -> f[1]));
+            String mix = fields.get("mix");
+            String threads = fields.get("threads");
+            double asked = Double.parseDouble(fields.get("asked"));
+            table.add(List.of(mix, threads, ratio3(asked), ratio3(Double.parseDouble(fields.get("usable"))),
+                    ratio3(Double.parseDouble(fields.get("committed"))), fields.get("reason")));
+            table.chart.put(mix + ", " + threads + " thr", asked);
+            for (String metric : List.of("asked", "usable", "committed")) {
+                report.csv("fill", "offheap", mix + "/" + threads, metric, Double.parseDouble(fields.get(metric)),
+                        "ratio");
+            }
+        }
+        report.tables.add(table);
+    }
+
+    /** A ratio near 1 with three decimals: 0.899 and 0.900 are on two sides of a target. */
+    private static String ratio3(double value) {
+        return String.format(Locale.ROOT, "%.3f", value);
+    }
+
+    // -------------------------------------------------------------------------------------------------------
     // Seed table
 
     private void seedTable() {
@@ -692,7 +739,7 @@ public final class Harness {
 
                 Runs the comparison suite: each workload against each peer, one fresh JVM per figure.
 
-                  --workloads LIST   among pair,latency,replace,sizemix,xmalloc,larson,ring,seed,trace,cache
+                  --workloads LIST   among pair,latency,replace,sizemix,xmalloc,larson,ring,seed,trace,cache,fill
                                      (default: all)
                   --peers LIST       peers for every workload (default: each workload's own list), among
                                      offheap, offheap-nocache, malloc, malloc-jemalloc, malloc-mimalloc,
