@@ -45,7 +45,8 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *   <dt>slab</dt><dd>a span cut into slots of one small class (to 64 KiB), owned by one cache ({@link Slab})</dd>
  *   <dt>cache</dt><dd>one current slab per class: a platform thread's own, or one of a few shared ones that
  *       virtual threads use under a try-lock ({@link ThreadCache}, {@link SharedCaches})</dd>
- *   <dt>local / remote free</dt><dd>a free by the slab's owning thread (plain push) / by any other thread
+ *   <dt>local / remote free</dt><dd>a free by the slab's owning thread (a CAS on the slot's live byte, a
+ *       plain push) / by any other thread
  *       (one CAS onto the slab's remote list, taken whole by the owner when it runs dry)</dd>
  *   <dt>medium chunk</dt><dd>a 4 MiB span holding blocks of 64 KiB to 1 MiB in segregated free lists with
  *       boundary-tag coalescing ({@link MediumChunk})</dd>
@@ -96,8 +97,9 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *
  * <h2>Free</h2>
  * <ol>
- *   <li>page map &rarr; span. A slab owned by the calling thread: check {@code live}, clear it, push the slot on
- *       the free stack ({@link #free(long)}, no lock, no atomic, no access to the block's memory). A slab that
+ *   <li>page map &rarr; span. A slab owned by the calling thread: CAS {@code live} 1 &rarr; 0 (a failed CAS is a
+ *       double free, also when another thread frees the block at the same moment), push the slot on the free
+ *       stack ({@link #free(long)}, no lock, no access to the block's memory). A slab that
  *       was full is filed as available once it has {@link Slab#availableAt} free slots; one that became empty is
  *       kept as the class's spare or given back.</li>
  *   <li>a slab owned by anyone else, or by nobody: CAS {@code live} 1 &rarr; 0 (a failed CAS is a double free),
@@ -406,7 +408,7 @@ public final class OffHeapAllocator implements Allocator {
         if (offset >= 0 && offset < rangeBytes && fastPaths) {
             if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) {
                 int slot = slab.slotAt(offset - slab.offset());
-                if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.live[slot] != 0) {
+                if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.claimLocalFree(slot)) {
                     freeLocal(slab, slot);
                     return;
                 }
@@ -418,7 +420,7 @@ public final class OffHeapAllocator implements Allocator {
         }
     }
 
-    /** The owner's free: clear {@code live}, push the slot; no lock, no atomic, no access to the block. */
+    /** The owner's free, its slot claimed: push the slot; no lock, no access to the block. */
     private void freeLocal(Slab slab, int slot) {
         int top = slab.pushLocal(slot);
         if (!slab.isCurrent && (top == slab.availableAt || top == slab.slotCount)) {
@@ -467,12 +469,17 @@ public final class OffHeapAllocator implements Allocator {
         }
     }
 
-    /** A live slot whose free was checked: a local push by the owner, a remote free by anyone else. */
+    /**
+     * A live slot whose free was checked: the owner claims it (CAS) and pushes it, anyone else frees it remotely
+     * (CAS); a racing free of the same block by the other side makes this one a double free.
+     */
     private void freeReleased(Slab slab, int slot, long address) {
-        if (slab.ownerThread == Thread.currentThread()) {
+        if (slab.ownerThread != Thread.currentThread()) {
+            freeRemote(slab, slot, address);
+        } else if (slab.claimLocalFree(slot)) {
             freeLocal(slab, slot);
         } else {
-            freeRemote(slab, slot, address);
+            throw heap.doubleFree("free", address);
         }
     }
 

@@ -59,10 +59,11 @@
  *       getAndSet. jcstress: {@code RemoteFreeVsCollectTest}, {@code DetachVsRemoteFreeTest}.</dd>
  *
  *   <dt>the {@code live} byte</dt>
- *   <dd>Written plain by the owner (allocate 0 &rarr; 1, local free 1 &rarr; 0), CASed by remote freers. A
- *       remote freer saw the owner's 1 through the address's happens-before edge. Not excluded: the owner's local
- *       free and another thread's free of the same block at the same moment (a double free across threads) can
- *       both pass their checks; see README's misuse table for the guarantee as it stands.</dd>
+ *   <dd>It leaves 1 (live) only by a CAS: 1 &rarr; 0 by the owner's free, 1 &rarr; 3 by a remote freer's, so of
+ *       two frees of one block at the same moment exactly one goes through and the other throws
+ *       {@code DoubleFreeException}. The owner writes 0 &rarr; 1 (allocate) and 3 &rarr; 0 (collect) plain: no
+ *       other thread writes a slot in those states. A remote freer saw the owner's 1 through the address's
+ *       happens-before edge. jcstress: {@code OwnerAndRemoteDoubleFreeTest}, {@code RacingDoubleFreeTest}.</dd>
  *
  *   <dt>detach handshake (Dekker)</dt>
  *   <dd>The heap lock holder detaching a dead thread's slab writes {@code state = DETACHED} (volatile), then reads
