@@ -33,11 +33,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  * copy, tells whether what they read was consistent.
  *
  * <p><b>Policy (W-TinyLFU).</b> Three intrusive LRU queues linked through the entries' headers: window (1% of
- * the segment's weight), probation and protected (80% of the rest). New entries enter the window; the
- * window's overflow is admitted to the main space only if the {@link FrequencySketch} says it is seen more
- * often than all the entries it would displace together (ties keep the victims: one-hit wonders do not
- * displace regulars, and one large value does not displace many small ones as popular). A hit in probation
- * promotes to protected; protected's overflow is demoted to probation. Reads do not touch the queues: they
+ * the segment's bounds), probation and protected (80% of the rest). Both bounds, weight and count, are split
+ * the same way and each queue is held to both, so that a cache bounded by entries gets the same policy as one
+ * bounded by bytes. New entries enter the window; the window's overflow is admitted to the main space only if
+ * the {@link FrequencySketch} says it is seen more often than all the entries it would displace together (ties
+ * keep the victims: one-hit wonders do not displace regulars, and one large value does not displace many small
+ * ones as popular). A hit in probation promotes to protected; protected's overflow is demoted to probation. Reads do not touch the queues: they
  * append the entry's address to a lossy ring ({@code readBuffer}) that writers, or a reader that wins a
  * try-lock every 16 reads, drain under the lock, checking each address is still indexed before using it.
  *
@@ -85,6 +86,8 @@ final class CacheSegment {
     final long maxCount;
     private final long windowMax;
     private final long protectedMax;
+    private final long windowMaxCount;
+    private final long protectedMaxCount;
     private final FrequencySketch sketch;
     /** The table of a closed segment: readers find it where they look up the table anyway, so a closed cache
      *  costs them no read of its own. */
@@ -99,6 +102,7 @@ final class CacheSegment {
     private final long[] head = new long[3];
     private final long[] tail = new long[3];
     private final long[] queueWeight = new long[3];
+    private final long[] queueCount = new long[3];
     long puts;
     long evictions;
     long expirations;
@@ -119,7 +123,9 @@ final class CacheSegment {
         this.maxWeight = maxWeight;
         this.maxCount = maxCount;
         this.windowMax = Math.max(1, maxWeight / 100);
-        this.protectedMax = (maxWeight - windowMax) * 4 / 5;
+        this.protectedMax = (maxWeight - windowMax) / 5 * 4;
+        this.windowMaxCount = Math.max(1, maxCount / 100);
+        this.protectedMaxCount = (maxCount - windowMaxCount) / 5 * 4;
         // Sized for entries of about 1 KiB on average: 4 counters per expected entry, aged every 10 x that many reads.
         this.sketch = new FrequencySketch(Math.min(maxCount, maxWeight / 1024));
     }
@@ -381,7 +387,7 @@ final class CacheSegment {
                 allocator.free(address);
                 address = next;
             }
-            head[q] = tail[q] = queueWeight[q] = 0;
+            head[q] = tail[q] = queueWeight[q] = queueCount[q] = 0;
         }
         table = new Table(16);
         count = 0;
@@ -392,7 +398,7 @@ final class CacheSegment {
     // Policy
 
     private void evictToCapacity() {
-        while (queueWeight[WINDOW] > windowMax && tail[WINDOW] != 0) {
+        while ((queueWeight[WINDOW] > windowMax || queueCount[WINDOW] > windowMaxCount) && tail[WINDOW] != 0) {
             long candidate = tail[WINDOW];
             unlink(candidate);
             admit(candidate);
@@ -409,12 +415,14 @@ final class CacheSegment {
      * is seen more often than <em>all</em> the entries it would displace together: the victims from probation's
      * LRU end, then protected's, until the main space has room for its weight. Comparing with the sum, not
      * victim by victim, keeps one large value from pushing out dozens of small entries that are read as often:
-     * the count of hits is what a cache is for.
+     * the count of hits is what a cache is for. The main space's count bound is met the same way: enough victims
+     * to make room in both.
      */
     private void admit(long candidate) {
-        long mainMax = maxWeight - windowMax;
-        long excessBytes = queueWeight[PROBATION] + queueWeight[PROTECTED] + weightOf(candidate) - mainMax;
-        if (excessBytes <= 0) {
+        long excessBytes = queueWeight[PROBATION] + queueWeight[PROTECTED] + weightOf(candidate)
+                - (maxWeight - windowMax);
+        long excessCount = queueCount[PROBATION] + queueCount[PROTECTED] + 1 - (maxCount - windowMaxCount);
+        if (excessBytes <= 0 && excessCount <= 0) {
             linkFirst(PROBATION, candidate);
             return;
         }
@@ -424,7 +432,7 @@ final class CacheSegment {
         long freedCount = 0;
         int queue = PROBATION;
         long victim = tail[PROBATION];
-        while (freedBytes < excessBytes) {
+        while (freedBytes < excessBytes || freedCount < excessCount) {
             if (victim == 0) {
                 if (queue == PROTECTED) {
                     break;
@@ -441,7 +449,7 @@ final class CacheSegment {
             freedCount++;
             victim = link(victim, PREV);
         }
-        if (freedBytes < excessBytes) {
+        if (freedBytes < excessBytes || freedCount < excessCount) {
             evict(candidate);
             return;
         }
@@ -466,7 +474,8 @@ final class CacheSegment {
         unlink(address);
         if (queue == PROBATION || queue == PROTECTED) {
             linkFirst(PROTECTED, address);
-            while (queueWeight[PROTECTED] > protectedMax && tail[PROTECTED] != address) {
+            while ((queueWeight[PROTECTED] > protectedMax || queueCount[PROTECTED] > protectedMaxCount)
+                    && tail[PROTECTED] != address) {
                 long demoted = tail[PROTECTED];
                 unlink(demoted);
                 linkFirst(PROBATION, demoted);
@@ -597,6 +606,7 @@ final class CacheSegment {
         }
         head[queue] = address;
         queueWeight[queue] += weightOf(address);
+        queueCount[queue]++;
     }
 
     /** Takes the entry out of its queue; a no-op for one in none (queue -1: written, not yet linked). */
@@ -618,6 +628,7 @@ final class CacheSegment {
             tail[queue] = prev;
         }
         queueWeight[queue] -= weightOf(address);
+        queueCount[queue]--;
         range.set(JAVA_INT_UNALIGNED, address - base + QUEUE, -1);
     }
 
