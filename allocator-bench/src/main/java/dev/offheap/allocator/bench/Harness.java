@@ -29,7 +29,7 @@ import java.util.stream.Stream;
 public final class Harness {
 
     private static final List<String> WORKLOADS = List.of("pair", "latency", "replace", "sizemix", "xmalloc", "larson",
-            "ring", "seed", "trace", "cache", "fill");
+            "ring", "seed", "trace", "cache", "cache-trace", "fill");
     private static final List<String> LATENCY_PEERS = List.of("offheap", "malloc", "netty-pooled", "netty-adaptive",
             "netty-offheap");
     private static final List<String> LARSON_PEERS = List.of("offheap", "offheap-nocache", "malloc", "malloc-jemalloc",
@@ -140,6 +140,8 @@ public final class Harness {
                         }
                     }
                 }
+                case "cache-trace" -> tasks.add(new Task("cache-trace: hit rates on " + options.cacheTraces.size()
+                        + " key traces", 10 + 10 * options.cacheTraces.size(), this::cacheTraces));
                 case "fill" -> tasks.add(new Task("fill to the cap: 3 size mixes, 1 and 8 threads", 15, this::fill));
                 case "cache" -> {
                     for (int readPercent : List.of(90, 50)) {
@@ -506,6 +508,66 @@ public final class Harness {
     }
 
     // -------------------------------------------------------------------------------------------------------
+    // Cache hit rates on key traces
+
+    /** Workload {@code cache-trace} ({@link CacheTraceReplay}) in a JVM of its own. */
+    private void cacheTraces() throws IOException, InterruptedException {
+        Report.Table table = new Report.Table("cache-trace", "Cache hit rates on real key traces",
+                "Workload `cache-trace`: each access reads the key; a miss puts it (16-byte values). Budgets: 1/16,"
+                        + " 1/8, 1/4 and 1/2 of the trace's distinct keys. offheap-entries: OffHeapCache with"
+                        + " maxEntries(budget) and bytes to spare; offheap-bytes: capacityBytes for the budget's"
+                        + " entries ('-': below the smallest capacity the cache accepts, one 64 KiB key per"
+                        + " segment); caffeine: maximumSize(budget), maintenance on the caller's thread; lru:"
+                        + " LinkedHashMap in access order. Last column: the lower of the two offheap rates minus"
+                        + " Caffeine's.",
+                List.of("trace", "budget", "offheap-entries", "offheap-bytes", "caffeine", "lru", "offheap - caffeine"),
+                "offheap-entries hit rate - caffeine's");
+        if (options.cacheTraces.isEmpty()) {
+            table.add(List.of("(none)", "-", "-", "-", "-", "-", "no key trace found at ../shared/cachetraces: give"
+                    + " one with --cache-trace FILE"));
+            report.tables.add(table);
+            return;
+        }
+        List<String> command = new ArrayList<>(javaCommand());
+        command.add(CacheTraceReplay.class.getName());
+        options.cacheTraces.forEach(trace -> command.add(trace.toString()));
+        String output = runChild(command, Optional.empty());
+        Map<String, Map<String, String>> rows = new LinkedHashMap<>();
+        output.lines().filter(l -> l.startsWith("RESULT cachetrace ")).forEach(line -> {
+            Map<String, String> fields = Arrays.stream(line.substring("RESULT cachetrace ".length()).split(" "))
+                    .map(f -> f.split("=", 2)).collect(Collectors.toMap(f -> f[0], f -> f[1]));
+            rows.computeIfAbsent(fields.get("trace") + "|" + fields.get("budget"), k -> new LinkedHashMap<>())
+                    .put(fields.get("policy"), fields.get("hitRate"));
+        });
+        if (rows.isEmpty()) {
+            List<String> printed = output.lines().filter(l -> !l.isBlank()).toList();
+            table.add(List.of("-", "-", "-", "-", "-", "-", "failed: " + (printed.isEmpty() ? "no output"
+                    : printed.getLast().strip())));
+        }
+        for (Map.Entry<String, Map<String, String>> row : rows.entrySet()) {
+            String[] key = row.getKey().split("\\|");
+            Map<String, String> rates = row.getValue();
+            List<String> cells = new ArrayList<>(List.of(key[0], key[1]));
+            for (String policy : CacheTraceReplay.POLICIES) {
+                cells.add(rates.getOrDefault(policy, "-"));
+                if (!"-".equals(rates.getOrDefault(policy, "-"))) {
+                    report.csv("cache-trace", policy, key[0] + "/" + key[1], "hitRate",
+                            Double.parseDouble(rates.get(policy)), "ratio");
+                }
+            }
+            double caffeine = Double.parseDouble(rates.getOrDefault("caffeine", "NaN"));
+            double worst = Stream.of("offheap-entries", "offheap-bytes").map(p -> rates.getOrDefault(p, "-"))
+                    .filter(v -> !v.equals("-")).mapToDouble(Double::parseDouble).min().orElse(Double.NaN);
+            cells.add(Double.isNaN(worst) ? "-" : String.format(Locale.ROOT, "%+.3f", worst - caffeine));
+            table.add(cells);
+            if (!Double.isNaN(worst)) {
+                table.chart.put(key[0] + " " + key[1], worst - caffeine);
+            }
+        }
+        report.tables.add(table);
+    }
+
+    // -------------------------------------------------------------------------------------------------------
     // Fill to the cap
 
     /** Workload {@code fill} ({@link FillToCap}) in a JVM of its own: how much of maxBytes a user gets. */
@@ -739,7 +801,8 @@ public final class Harness {
 
                 Runs the comparison suite: each workload against each peer, one fresh JVM per figure.
 
-                  --workloads LIST   among pair,latency,replace,sizemix,xmalloc,larson,ring,seed,trace,cache,fill
+                  --workloads LIST   among pair,latency,replace,sizemix,xmalloc,larson,ring,seed,trace,cache,
+                                     cache-trace,fill
                                      (default: all)
                   --peers LIST       peers for every workload (default: each workload's own list), among
                                      offheap, offheap-nocache, malloc, malloc-jemalloc, malloc-mimalloc,
@@ -753,6 +816,8 @@ public final class Harness {
                                      ehcache-offheap
                   --sizes LIST       block sizes of the pair workload (default: 16,64,256,1024,4096,65536,131072)
                   --trace FILE       an alloc-trace v1 file to replay (repeatable; default: ../shared/traces/*.gz)
+                  --cache-trace FILE a cache key trace, LIRS text or cache2k binary (repeatable; default:
+                                     ../shared/cachetraces/*.gz and *.xz)
                   --iterations N     measured JMH iterations per figure (default 3)
                   --warmups N        warmup JMH iterations per figure (default 2)
                   --seconds S        length of one JMH iteration in seconds (default 0.4)
@@ -768,6 +833,7 @@ public final class Harness {
         List<String> peers;
         List<Long> sizes = List.of(16L, 64L, 256L, 1024L, 4096L, 65536L, 131072L);
         List<Path> traces = new ArrayList<>();
+        List<Path> cacheTraces = new ArrayList<>();
         int iterations = 3;
         int warmups = 2;
         double iterationSeconds = 0.4;
@@ -809,11 +875,30 @@ public final class Harness {
                         }
                         o.traces.add(trace);
                     }
+                    case "--cache-trace" -> {
+                        Path trace = Path.of(value);
+                        if (!Files.isReadable(trace)) {
+                            throw new IllegalArgumentException("--cache-trace " + value + ": no readable file there");
+                        }
+                        o.cacheTraces.add(trace);
+                    }
                     case "--iterations" -> o.iterations = Integer.parseInt(value);
                     case "--warmups" -> o.warmups = Integer.parseInt(value);
                     case "--seconds" -> o.iterationSeconds = Double.parseDouble(value);
                     case "--out" -> o.out = Path.of(value);
                     default -> throw new IllegalArgumentException("unknown option '" + arg + "'");
+                }
+            }
+            if (o.cacheTraces.isEmpty()) {
+                for (Path dir : List.of(Path.of("..", "..", "shared", "cachetraces"),
+                        Path.of("..", "shared", "cachetraces"))) {
+                    if (Files.isDirectory(dir)) {
+                        try (Stream<Path> files = Files.list(dir)) {
+                            o.cacheTraces.addAll(files.filter(f -> f.toString().matches(".*\\.(gz|xz)$")).sorted()
+                                    .toList());
+                        }
+                        break;
+                    }
                 }
             }
             if (o.traces.isEmpty()) {
