@@ -1,18 +1,23 @@
 package dev.offheap.allocator.netty;
 
+import dev.offheap.allocator.AllocatorClosedException;
 import dev.offheap.allocator.offheap.OffHeapAllocator;
 import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetric;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.buffer.UnpooledDirectByteBuf;
 import io.netty.buffer.UnpooledHeapByteBuf;
 import io.netty.buffer.UnpooledUnsafeDirectByteBuf;
+import io.netty.buffer.UnpooledUnsafeHeapByteBuf;
 import io.netty.util.internal.CleanableDirectBuffer;
 import io.netty.util.internal.PlatformDependent;
 
 import java.nio.ByteBuffer;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * A Netty {@link io.netty.buffer.ByteBufAllocator} whose direct buffers are blocks of an {@link OffHeapAllocator}.
@@ -29,11 +34,17 @@ import java.util.Objects;
  * memory differs: {@code allocate} on the way in and {@code free} when the count reaches zero, from whichever
  * thread releases (a cross-thread release is the allocator's lock-free remote free). So the pooling, the cap,
  * the decay back to the OS and every metric are the allocator's: {@link #metric()} reads real figures, never
- * -1. Heap buffers are Netty's unpooled ones.
+ * -1 ({@code usedHeapMemory} counts this adapter's heap buffers, as Netty's unpooled allocator does). Heap
+ * buffers are Netty's unpooled ones. Buffers are leak-aware exactly as Netty's unpooled allocator makes them
+ * ({@code toLeakAwareBuffer}, at Netty's {@code io.netty.leakDetection.level}).
  *
- * <p>The allocator is not closed by this adapter; close it after the last buffer is released (a buffer used
- * after that throws {@link IllegalStateException} rather than touching unmapped memory). At the allocator's cap a
- * buffer request throws {@link dev.offheap.allocator.OffHeapOutOfMemoryException} with the figures.
+ * <p>The allocator is not closed by this adapter; close it after the last buffer is released. A buffer used
+ * after that never crashes the JVM: without Unsafe it throws {@link IllegalStateException} (its memory is a
+ * bounds-checked segment of the closed range); with Unsafe, where Netty reads and writes the raw address (and
+ * native transports write from it), the allocator keeps its memory mapped until the last such buffer is released
+ * ({@link OffHeapAllocator.RawAddressHolder}) and says so at warn level, so a late access reads stale bytes
+ * instead of unmapped memory. At the allocator's cap a buffer request throws
+ * {@link dev.offheap.allocator.OffHeapOutOfMemoryException} with the figures.
  *
  * <p>Built on {@code io.netty.util.internal.CleanableDirectBuffer}, the hook Netty 4.2's unpooled direct buffers
  * allocate through; Netty is a {@code provided} dependency, the application's own.
@@ -41,10 +52,13 @@ import java.util.Objects;
 public final class OffHeapByteBufAllocator extends AbstractByteBufAllocator implements ByteBufAllocatorMetricProvider {
     private final OffHeapAllocator allocator;
     private final boolean unsafe = PlatformDependent.hasUnsafe();
+    /** Live direct buffers whose raw address Netty uses through Unsafe: the allocator stays mapped while any. */
+    private final AtomicLong rawBlocks = new AtomicLong();
+    private final LongAdder heapBytes = new LongAdder();
     private final ByteBufAllocatorMetric metric = new ByteBufAllocatorMetric() {
         @Override
         public long usedHeapMemory() {
-            return 0;
+            return heapBytes.sum();
         }
 
         @Override
@@ -62,6 +76,9 @@ public final class OffHeapByteBufAllocator extends AbstractByteBufAllocator impl
     public OffHeapByteBufAllocator(OffHeapAllocator allocator) {
         super(true);
         this.allocator = Objects.requireNonNull(allocator, "allocator");
+        if (unsafe) {
+            allocator.addRawAddressHolder(() -> rawBlocks.get() > 0);
+        }
     }
 
     /** The allocator the direct buffers come from. */
@@ -71,13 +88,14 @@ public final class OffHeapByteBufAllocator extends AbstractByteBufAllocator impl
 
     @Override
     protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
-        return unsafe ? new UnsafeBlockBuf(this, initialCapacity, maxCapacity)
-                : new BlockBuf(this, initialCapacity, maxCapacity);
+        return toLeakAwareBuffer(unsafe ? new UnsafeBlockBuf(this, initialCapacity, maxCapacity)
+                : new BlockBuf(this, initialCapacity, maxCapacity));
     }
 
     @Override
     protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
-        return new UnpooledHeapByteBuf(this, initialCapacity, maxCapacity);
+        return toLeakAwareBuffer(unsafe ? new CountedUnsafeHeapBuf(this, initialCapacity, maxCapacity)
+                : new CountedHeapBuf(this, initialCapacity, maxCapacity));
     }
 
     @Override
@@ -95,16 +113,31 @@ public final class OffHeapByteBufAllocator extends AbstractByteBufAllocator impl
         return "OffHeapByteBufAllocator(" + allocator.name() + ")";
     }
 
-    /** One block of the allocator as Netty's direct-buffer memory; {@code clean()} frees it. */
+    /**
+     * One block of the allocator as Netty's direct-buffer memory; {@code clean()} frees it. A raw block (Unsafe
+     * mode) is counted before it is allocated and uncounted after it is freed, so that close() can never find the
+     * count at zero while Netty may use the address.
+     */
     private static final class Block implements CleanableDirectBuffer {
-        private final OffHeapAllocator allocator;
+        private final OffHeapByteBufAllocator adapter;
         private final long address;
         private final ByteBuffer buffer;
+        private final boolean raw;
 
-        Block(OffHeapAllocator allocator, int capacity) {
-            this.allocator = allocator;
-            this.address = allocator.allocate(capacity);
-            this.buffer = allocator.segment(address).asSlice(0, capacity).asByteBuffer();
+        Block(OffHeapByteBufAllocator adapter, int capacity, boolean raw) {
+            this.adapter = adapter;
+            this.raw = raw;
+            OffHeapAllocator allocator = adapter.allocator;
+            if (raw) {
+                adapter.rawBlocks.incrementAndGet();
+            }
+            try {
+                this.address = allocator.allocate(capacity);
+                this.buffer = allocator.segment(address).asSlice(0, capacity).asByteBuffer();
+            } catch (RuntimeException | Error e) {
+                released();
+                throw e;
+            }
         }
 
         @Override
@@ -114,7 +147,21 @@ public final class OffHeapByteBufAllocator extends AbstractByteBufAllocator impl
 
         @Override
         public void clean() {
-            allocator.free(address);
+            try {
+                adapter.allocator.free(address);
+            } catch (AllocatorClosedException closed) {
+                // Released after the allocator's close(): the block goes with the allocator's memory.
+            } finally {
+                released();
+            }
+        }
+
+        private void released() {
+            // Dekker with close(): it marks the allocator closed, then reads the count; this lowers the count,
+            // then reads closed. At least one of the two sees the other, so the memory is released exactly once.
+            if (raw && adapter.rawBlocks.decrementAndGet() == 0 && adapter.allocator.isClosed()) {
+                adapter.allocator.rawAddressesReleased();
+            }
         }
 
         @Override
@@ -135,7 +182,7 @@ public final class OffHeapByteBufAllocator extends AbstractByteBufAllocator impl
 
         @Override
         protected CleanableDirectBuffer allocateDirectBuffer(int capacity) {
-            return new Block(((OffHeapByteBufAllocator) alloc()).allocator, capacity);
+            return new Block((OffHeapByteBufAllocator) alloc(), capacity, false);
         }
     }
 
@@ -146,7 +193,51 @@ public final class OffHeapByteBufAllocator extends AbstractByteBufAllocator impl
 
         @Override
         protected CleanableDirectBuffer allocateDirectBuffer(int capacity) {
-            return new Block(((OffHeapByteBufAllocator) alloc()).allocator, capacity);
+            return new Block((OffHeapByteBufAllocator) alloc(), capacity, true);
+        }
+    }
+
+    private static byte[] counted(ByteBufAllocator alloc, byte[] array) {
+        ((OffHeapByteBufAllocator) alloc).heapBytes.add(array.length);
+        return array;
+    }
+
+    private static byte[] uncounted(ByteBufAllocator alloc, byte[] array) {
+        ((OffHeapByteBufAllocator) alloc).heapBytes.add(-array.length);
+        return array;
+    }
+
+    /** Netty's heap buffer, its array counted in {@code usedHeapMemory} (as Netty's unpooled allocator counts). */
+    private static final class CountedHeapBuf extends UnpooledHeapByteBuf {
+        CountedHeapBuf(OffHeapByteBufAllocator alloc, int initialCapacity, int maxCapacity) {
+            super(alloc, initialCapacity, maxCapacity);
+        }
+
+        @Override
+        protected byte[] allocateArray(int initialCapacity) {
+            return counted(alloc(), super.allocateArray(initialCapacity));
+        }
+
+        @Override
+        protected void freeArray(byte[] array) {
+            super.freeArray(uncounted(alloc(), array));
+        }
+    }
+
+    /** {@link CountedHeapBuf} where Netty uses Unsafe. */
+    private static final class CountedUnsafeHeapBuf extends UnpooledUnsafeHeapByteBuf {
+        CountedUnsafeHeapBuf(OffHeapByteBufAllocator alloc, int initialCapacity, int maxCapacity) {
+            super(alloc, initialCapacity, maxCapacity);
+        }
+
+        @Override
+        protected byte[] allocateArray(int initialCapacity) {
+            return counted(alloc(), super.allocateArray(initialCapacity));
+        }
+
+        @Override
+        protected void freeArray(byte[] array) {
+            super.freeArray(uncounted(alloc(), array));
         }
     }
 }

@@ -6,10 +6,13 @@ import dev.offheap.allocator.offheap.OffHeapAllocatorConfig;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.util.IllegalReferenceCountException;
+import io.netty.util.ResourceLeakDetector;
+import io.netty.util.internal.PlatformDependent;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -171,5 +174,64 @@ class OffHeapByteBufAllocatorTest {
         ByteBuf again = netty.directBuffer(40 << 20);
         again.release();
         assertEquals(0, liveBlocks());
+    }
+
+    @Test
+    void eachTestRunUsesTheNettyModeItIsFor() {
+        String expected = System.getProperty("offheap.test.nettyUnsafe");
+        if (expected != null) { // set by the two surefire executions of this module
+            assertEquals(Boolean.parseBoolean(expected), PlatformDependent.hasUnsafe(), "Netty's Unsafe mode");
+        }
+    }
+
+    @Test
+    void heapBuffersCountInUsedHeapMemory() {
+        ByteBuf heap = netty.heapBuffer(1024);
+        assertEquals(1024, netty.metric().usedHeapMemory());
+        heap.capacity(4096);
+        assertEquals(4096, netty.metric().usedHeapMemory());
+        heap.release();
+        assertEquals(0, netty.metric().usedHeapMemory());
+    }
+
+    @Test
+    void buffersAreLeakAwareAsNettysUnpooledOnes() {
+        ResourceLeakDetector.Level level = ResourceLeakDetector.getLevel();
+        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
+        try {
+            ByteBuf direct = netty.directBuffer(16);
+            ByteBuf heap = netty.heapBuffer(16);
+            // What Netty's UnpooledByteBufAllocator returns at this level: a wrapper that reports a buffer
+            // collected without release().
+            assertTrue(direct.getClass().getSimpleName().contains("LeakAware"), direct.getClass().getName());
+            assertTrue(heap.getClass().getSimpleName().contains("LeakAware"), heap.getClass().getName());
+            direct.release();
+            heap.release();
+            assertEquals(0, liveBlocks());
+        } finally {
+            ResourceLeakDetector.setLevel(level);
+        }
+    }
+
+    @Test
+    void aBufferUsedAfterTheAllocatorClosedNeverCrashesTheJvm() {
+        OffHeapAllocator own = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("netty-closed")
+                .maxBytes(16 << 20));
+        OffHeapByteBufAllocator alloc = new OffHeapByteBufAllocator(own);
+        MemorySegment range = own.range();
+        ByteBuf buf = alloc.directBuffer(64);
+        buf.writeLong(42);
+        own.close();
+        assertTrue(own.isClosed());
+        if (PlatformDependent.hasUnsafe()) {
+            // Netty reads the raw address: the memory stays mapped until the buffer is released.
+            assertTrue(range.scope().isAlive(), "unmapped under a live Unsafe buffer");
+            assertEquals(42, buf.getLong(0));
+            assertTrue(buf.release());
+            assertFalse(range.scope().isAlive(), "the memory goes once the last buffer is released");
+        } else {
+            assertThrows(IllegalStateException.class, () -> buf.getLong(0));
+            buf.release();
+        }
     }
 }

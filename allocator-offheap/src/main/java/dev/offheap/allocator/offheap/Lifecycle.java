@@ -37,10 +37,16 @@ final class Lifecycle {
         this.cleanable = CLEANER.register(allocator, release);
     }
 
-    /** {@code close()}: releases now, without the cleaner's warning. */
+    /** {@code close()}: releases now, without the cleaner's warning. Idempotent. */
     void closeExplicitly() {
         release.explicit = true;
         cleanable.clean();
+    }
+
+    /** {@code close()} with the release deferred: the purge and the MBean stop now, the memory stays. */
+    void stop() {
+        release.explicit = true;
+        release.stop();
     }
 
     /** A purge every {@code decayMillis / 2} (at least 50 ms), or none if {@code decayMillis} is negative. */
@@ -74,6 +80,7 @@ final class Lifecycle {
         private final AllocatorMBean mbean;
         /** Set by {@code close()}; a release without it is the cleaner's, for an allocator never closed. */
         private volatile boolean explicit;
+        private boolean unregistered;
 
         Release(String name, MemorySource.Range range, ScheduledFuture<?> purgeTask, AllocatorMBean mbean) {
             this.name = name;
@@ -82,14 +89,20 @@ final class Lifecycle {
             this.mbean = mbean;
         }
 
-        @Override
-        public void run() {
+        /** Cancels the purge ticks and unregisters the MBean; idempotent. */
+        synchronized void stop() {
             if (purgeTask != null) {
                 purgeTask.cancel(false);
             }
-            if (mbean != null) {
+            if (mbean != null && !unregistered) {
+                unregistered = true;
                 mbean.unregister();
             }
+        }
+
+        @Override
+        public void run() {
+            stop();
             if (!explicit) {
                 LOG.warn("OffHeapAllocator '{}' became unreachable without close(); releasing its memory", name);
             }

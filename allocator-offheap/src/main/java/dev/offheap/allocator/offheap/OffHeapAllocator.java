@@ -159,6 +159,10 @@ public final class OffHeapAllocator implements Allocator {
     private final SharedCaches sharedCaches;
     private final AllocatorMBean mbean;
     private final Lifecycle lifecycle;
+    /** Who hands out raw addresses of its blocks; see {@link #addRawAddressHolder}. */
+    private final List<RawAddressHolder> rawAddressHolders = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** close() found raw addresses held: the range stays mapped until {@link #rawAddressesReleased()} (heap lock). */
+    private boolean releaseDeferred;
     private volatile boolean closed;
 
     private OffHeapAllocator(OffHeapAllocatorConfig config) {
@@ -706,11 +710,71 @@ public final class OffHeapAllocator implements Allocator {
             }
             fastPaths = false;
             closed = true;
+            if (rawAddressesHeld()) {
+                releaseDeferred = true;
+                lifecycle.stop();
+                LOG.warn("OffHeapAllocator '{}' closed while code that bypasses its bounds checks (Netty's Unsafe"
+                        + " buffers, native I/O) still holds raw addresses of its blocks: its memory stays mapped"
+                        + " until they are released, so that a late access reads stale memory instead of crashing"
+                        + " the JVM. Release every buffer before close()", name);
+                return;
+            }
             lifecycle.closeExplicitly();
         } finally {
             heap.lock.unlock();
         }
         LOG.info("OffHeapAllocator '{}' closed", name);
+    }
+
+    /**
+     * Something outside the allocator that hands its blocks' raw addresses to accesses the allocator cannot check
+     * (Netty's Unsafe buffers, a native transport writing from {@code memoryAddress()}). Such an access after
+     * {@link #close()} unmapped the memory would crash the JVM, so while any holder says it holds addresses,
+     * close() leaves the memory mapped (every call on the allocator throws all the same), logs a warning, and
+     * the memory goes when the holder calls {@link #rawAddressesReleased()} with none held any more.
+     */
+    @FunctionalInterface
+    public interface RawAddressHolder {
+        /** Whether raw addresses of blocks are held now; read after {@code close()} has marked the allocator closed. */
+        boolean holdsRawAddresses();
+    }
+
+    /** Registers a {@link RawAddressHolder}; it stays registered for the allocator's life. */
+    public void addRawAddressHolder(RawAddressHolder holder) {
+        rawAddressHolders.add(java.util.Objects.requireNonNull(holder, "holder"));
+    }
+
+    /**
+     * A {@link RawAddressHolder} released its last raw address: if {@link #close()} kept the memory mapped for
+     * it and no holder holds any now, the memory is released. Any thread; a no-op otherwise.
+     */
+    public void rawAddressesReleased() {
+        heap.lock.lock();
+        try {
+            if (!releaseDeferred || rawAddressesHeld()) {
+                return;
+            }
+            releaseDeferred = false;
+            lifecycle.closeExplicitly();
+        } finally {
+            heap.lock.unlock();
+        }
+        LOG.info("OffHeapAllocator '{}' released its memory: the last raw address was given back after close()",
+                name);
+    }
+
+    private boolean rawAddressesHeld() {
+        for (RawAddressHolder holder : rawAddressHolders) {
+            if (holder.holdsRawAddresses()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() {
+        return closed;
     }
 
     private void ensureOpen(String call) {
