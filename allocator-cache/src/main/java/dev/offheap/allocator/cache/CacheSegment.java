@@ -375,6 +375,11 @@ final class CacheSegment {
         if (freeEntries) {
             clear();
         }
+        for (int q = WINDOW; q <= PROTECTED; q++) {
+            head[q] = tail[q] = queueWeight[q] = queueCount[q] = 0; // blocks not freed went with the allocator
+        }
+        count = 0;
+        weight = 0;
         table = CLOSED;
     }
 

@@ -157,6 +157,14 @@ public final class OffHeapCache implements AutoCloseable {
     /** The value for {@code key}, or null. */
     public byte[] get(byte[] key) {
         checkKey(key);
+        try {
+            return getArray(key);
+        } catch (IllegalStateException e) {
+            throw closedUnder("get", e);
+        }
+    }
+
+    private byte[] getArray(byte[] key) {
         long hash = hash(key);
         CacheSegment s = segmentFor(hash);
         for (int attempt = 0; ; attempt++) {
@@ -212,6 +220,14 @@ public final class OffHeapCache implements AutoCloseable {
         if (dst.isReadOnly()) {
             throw new IllegalArgumentException("get(key, dst): dst is read-only");
         }
+        try {
+            return getInto(key, keyArray, keyBytes, dst);
+        } catch (IllegalStateException e) {
+            throw closedUnder("get", e);
+        }
+    }
+
+    private long getInto(MemorySegment key, byte[] keyArray, long keyBytes, MemorySegment dst) {
         long hash = key != null ? hash(key) : hash(keyArray);
         CacheSegment s = segmentFor(hash);
         for (int attempt = 0; ; attempt++) {
@@ -268,6 +284,8 @@ public final class OffHeapCache implements AutoCloseable {
                 throw closed("containsKey");
             }
             return address != 0 && !s.expired(address, System.nanoTime());
+        } catch (IllegalStateException e) {
+            throw closedUnder("containsKey", e);
         } finally {
             s.lock.unlockRead(stamp);
         }
@@ -499,7 +517,7 @@ public final class OffHeapCache implements AutoCloseable {
         forEachSegmentLocked(CacheSegment::clear);
     }
 
-    /** Entries now in the cache (expired ones not yet freed included). */
+    /** Entries now in the cache (expired ones not yet freed included); 0 once closed. */
     public long size() {
         long n = 0;
         for (CacheSegment s : segments) {
@@ -547,7 +565,10 @@ public final class OffHeapCache implements AutoCloseable {
         return name;
     }
 
-    /** Frees every entry, and closes the allocator if the cache created it. Idempotent. */
+    /**
+     * Frees every entry, and closes the allocator if the cache created it. Idempotent, and it never throws: over a
+     * shared allocator that was closed first, the entries went with its memory and are only forgotten.
+     */
     @Override
     public void close() {
         if (closed) {
@@ -555,7 +576,8 @@ public final class OffHeapCache implements AutoCloseable {
         }
         closed = true;
         // A shared allocator gets its blocks back; one of our own is closed whole right after.
-        forEachSegmentLocked(s -> s.close(!ownsAllocator));
+        boolean free = !ownsAllocator && !allocator.isClosed();
+        forEachSegmentLocked(s -> s.close(free));
         if (ownsAllocator) {
             allocator.close();
         }
@@ -687,13 +709,27 @@ public final class OffHeapCache implements AutoCloseable {
     }
 
     private void ensureOpen(String call) {
-        if (closed) {
+        if (closed || allocator.isClosed()) {
             throw closed(call);
         }
     }
 
     private IllegalStateException closed(String call) {
-        return new IllegalStateException(call + "(): cache '" + name + "' is closed");
+        return new IllegalStateException(call + "(): cache '" + name + "' is closed"
+                + (!closed && allocator.isClosed() ? ": its allocator '" + allocator.name() + "' was closed" : ""));
+    }
+
+    /**
+     * A read that failed with {@code e}: the cache's own closed exception if the allocator under it was closed
+     * (its memory is gone: the segment's accesses throw), else {@code e} itself.
+     */
+    private IllegalStateException closedUnder(String call, IllegalStateException e) {
+        if (!allocator.isClosed() || closed) {
+            return e;
+        }
+        IllegalStateException closedException = closed(call);
+        closedException.initCause(e);
+        return closedException;
     }
 
     /** Runs {@code action} on every segment under its write lock: maintenance, never the hot paths. */

@@ -225,6 +225,28 @@ class OffHeapCacheTest {
     }
 
     @Test
+    void aCacheOverAnAllocatorClosedFirstSaysSoAndClosesQuietly() {
+        OffHeapAllocator shared = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("shared-closed")
+                .maxBytes(64 << 20));
+        OffHeapCache over = OffHeapCache.create(new OffHeapCacheConfig().name("over-closed").allocator(shared)
+                .capacityBytes(8 << 20));
+        over.put(bytes("a"), value(1, 100));
+        over.put(bytes("b"), value(2, 100));
+        shared.close();
+        for (Runnable call : new Runnable[] {() -> over.get(bytes("a")), () -> over.remove(bytes("a")),
+                () -> over.containsKey(bytes("b")), () -> over.put(bytes("c"), value(3, 10)),
+                () -> over.get(bytes("a"), MemorySegment.ofArray(new byte[128]))}) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, call::run);
+            assertTrue(e.getMessage().contains("cache 'over-closed'"), e.getMessage());
+            assertTrue(e.getMessage().contains("allocator 'shared-closed' was closed"), e.getMessage());
+        }
+        over.close(); // never throws: the entries went with the allocator's memory
+        over.close();
+        assertEquals(0, over.size());
+        assertThrows(IllegalStateException.class, () -> over.get(bytes("a")));
+    }
+
+    @Test
     void maxEntriesIsHonoured() {
         cache = OffHeapCache.create(new OffHeapCacheConfig().capacityBytes(16 << 20).maxValueBytes(1024)
                 .segments(4).maxEntries(400));
