@@ -498,7 +498,7 @@ public final class OffHeapAllocator implements Allocator {
      * own are being used without a lock, so only their blocks' canaries are checked; call it when the others
      * are quiet for a full check.
      *
-     * @throws HeapCorruptionException naming the first broken invariant, precisely
+     * @throws dev.offheap.allocator.HeapCorruptionException naming the first broken invariant, precisely
      */
     public void verify() {
         ensureOpen("verify()");
