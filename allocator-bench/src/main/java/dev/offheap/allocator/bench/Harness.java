@@ -229,7 +229,7 @@ public final class Harness {
             }
             String output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
             Measurement m = parseJmhCsv(csv, benchmark, output);
-            if (m.missing() != null) {
+            if (m.missing() != null && !crashed(output)) {
                 System.out.println("  no result (" + m.missing() + "); trying once more");
                 output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
                 m = parseJmhCsv(csv, benchmark, output);
@@ -247,10 +247,7 @@ public final class Harness {
     private static Measurement parseJmhCsv(Path csv, String benchmark, String output) throws IOException {
         List<String> lines = Files.exists(csv) ? Files.readAllLines(csv) : List.of();
         if (lines.size() < 2) {
-            List<String> printed = output.lines().filter(l -> !l.isBlank()).toList();
-            String why = printed.stream().filter(l -> l.contains("Exception") || l.contains("Error")).findFirst()
-                    .orElse(printed.isEmpty() ? "no output" : printed.getLast());
-            return Measurement.missing("failed: " + why.strip());
+            return Measurement.missing(failure(output));
         }
         double score = Double.NaN;
         double error = Double.NaN;
@@ -344,8 +341,7 @@ public final class Harness {
             String output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
             String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
             if (line == null) {
-                List<String> printed = output.lines().filter(l -> !l.isBlank()).toList();
-                row.put(peer, Measurement.missing("failed: " + (printed.isEmpty() ? "no output" : printed.getLast())));
+                row.put(peer, Measurement.missing(failure(output)));
                 return;
             }
             double score = Double.parseDouble(line.replaceAll(".*stepsPerMicrosecond=", ""));
@@ -385,17 +381,14 @@ public final class Harness {
                 command.add("threads");
             }
             String output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
-            if (output.lines().noneMatch(l -> l.startsWith("RESULT "))) {
+            if (output.lines().noneMatch(l -> l.startsWith("RESULT ")) && !crashed(output)) {
                 System.out.println("  no result; trying once more");
                 output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
             }
             String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
             if (line == null) {
-                List<String> printed = output.lines().filter(l -> !l.isBlank()).toList();
-                String why = printed.stream().filter(l -> l.contains("Exception")).findFirst()
-                        .orElse(printed.isEmpty() ? "no output" : printed.getLast());
-                time.put(peer, Measurement.missing("failed: " + why.strip()));
-                memory.put(peer, Measurement.missing("failed: " + why.strip()));
+                time.put(peer, Measurement.missing(failure(output)));
+                memory.put(peer, Measurement.missing(failure(output)));
                 return;
             }
             Map<String, String> fields = Arrays.stream(line.substring(7).split(" "))
@@ -521,7 +514,7 @@ public final class Harness {
                         + " LinkedHashMap in access order. Last column: the lower of the two offheap rates minus"
                         + " Caffeine's.",
                 List.of("trace", "budget", "offheap-entries", "offheap-bytes", "caffeine", "lru", "offheap - caffeine"),
-                "offheap-entries hit rate - caffeine's");
+                "the lower offheap hit rate - caffeine's");
         if (options.cacheTraces.isEmpty()) {
             table.add(List.of("(none)", "-", "-", "-", "-", "-", "no key trace found at ../shared/cachetraces: give"
                     + " one with --cache-trace FILE"));
@@ -616,7 +609,7 @@ public final class Harness {
     // -------------------------------------------------------------------------------------------------------
     // Seed table
 
-    private void seedTable() {
+    private void seedTable() throws IOException, InterruptedException {
         Report.Table table = new Report.Table("seed", "The seed article's table, measured",
                 "One workload for every design: " + SeedTable.BLOCKS + " blocks of 16-512 B (uniform) in a 64 MiB "
                         + "heap; allocation and free in ns per operation (median of " + SeedTable.ROUNDS + " rounds,"
@@ -626,8 +619,24 @@ public final class Harness {
                         + " Ratios: allocation time against the baseline, segregated lists.",
                 List.of("design", "allocate ns", "x segregated", "free ns", "internal frag", "external frag"),
                 "allocation time, x segregated");
-        List<SeedTable.Row> rows = new ArrayList<>(SeedTable.designs().stream().map(SeedTable::measure).toList());
-        rows.add(SeedTable.measureSlicing());
+        List<SeedTable.Row> rows = new ArrayList<>();
+        List<String> designs = new ArrayList<>(SeedTable.designs());
+        designs.add("arena-slicing");
+        for (String design : designs) { // a JVM per design: one call site per JIT, as in a program that uses one
+            List<String> command = new ArrayList<>(javaCommand());
+            command.addAll(List.of(SeedTable.class.getName(), design));
+            String output = runChild(command, Optional.empty());
+            String line = output.lines().filter(l -> l.startsWith("RESULT seed ")).findFirst().orElse(null);
+            if (line == null) {
+                table.add(List.of(design, "-", "-", "-", "-", failure(output)));
+                continue;
+            }
+            Map<String, String> f = Arrays.stream(line.substring("RESULT seed ".length()).split(" "))
+                    .map(kv -> kv.split("=", 2)).collect(Collectors.toMap(kv -> kv[0], kv -> kv[1]));
+            rows.add(new SeedTable.Row(design, Double.parseDouble(f.get("allocateNs")),
+                    Double.parseDouble(f.get("freeNs")), Double.parseDouble(f.get("internal")),
+                    Double.parseDouble(f.get("external"))));
+        }
         double baseline = rows.stream().filter(r -> r.design().equals("segregated")).findFirst()
                 .map(SeedTable.Row::allocateNs).orElse(Double.NaN);
         for (SeedTable.Row row : rows) {
@@ -701,7 +710,8 @@ public final class Harness {
                             Double.isNaN(m.error()) ? "" : "± " + fmt(m.error()), fmt(ratio),
                             memory || Double.isNaN(m.bytesPerOp()) ? "" : fmt(m.bytesPerOp()),
                             memory ? m.unit() + ", peak " + mib(m.bytesPerOp()) : ""));
-                    if (workload.getValue().size() <= 4 || parameter.equals("64 B") || parameter.equals("p0.99")) {
+                    // Every size of the pair workload (a log axis keeps them readable); one percentile of latency.
+                    if (!name.equals("latency") || parameter.equals("p0.99")) {
                         table.chart.put(peer.getKey() + (workload.getValue().size() > 1 ? " " + parameter : ""), ratio);
                     }
                 }
@@ -772,6 +782,41 @@ public final class Harness {
         String java = ProcessHandle.current().info().command().orElse("java");
         return new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx1g",
                 "-Dio.netty.leakDetection.level=disabled", "-cp", System.getProperty("java.class.path")));
+    }
+
+    /** Whether a child JVM died of a fatal error (a crash writes an hs_err file): reported, never retried. */
+    private static boolean crashed(String output) {
+        return output.contains("A fatal error has been detected by the Java Runtime Environment");
+    }
+
+    /**
+     * Why a child JVM gave no result, in one line: for a crash, the signal and the problematic frame from its
+     * hs_err file (whose path is kept in the line); else the first exception it printed, or its last line.
+     */
+    static String failure(String output) {
+        List<String> printed = output.lines().filter(l -> !l.isBlank()).toList();
+        if (crashed(output)) {
+            String file = printed.stream().filter(l -> l.contains("hs_err_pid")).findFirst()
+                    .map(l -> l.substring(l.indexOf('/') >= 0 ? l.indexOf('/') : 0).strip()).orElse("");
+            List<String> report = printed;
+            try {
+                if (!file.isEmpty() && Files.isReadable(Path.of(file))) {
+                    report = Files.readAllLines(Path.of(file)).stream().limit(40).toList();
+                }
+            } catch (IOException ignored) {
+                // the lines the JVM printed say as much
+            }
+            String signal = report.stream().filter(l -> l.matches("#\\s+(SIG|EXCEPTION|Internal Error).*"))
+                    .findFirst().orElse("#").substring(1).strip();
+            int frameAt = report.indexOf(report.stream().filter(l -> l.startsWith("# Problematic frame:"))
+                    .findFirst().orElse(""));
+            String frame = frameAt >= 0 && frameAt + 1 < report.size() ? report.get(frameAt + 1).substring(1).strip()
+                    : "?";
+            return "JVM crash: " + signal + "; frame " + frame + (file.isEmpty() ? "" : "; " + file);
+        }
+        String why = printed.stream().filter(l -> l.contains("Exception") || l.contains("Error")).findFirst()
+                .orElse(printed.isEmpty() ? "no output" : printed.getLast());
+        return "failed: " + why.strip();
     }
 
     /** Runs a child JVM to the end; returns what it printed. */

@@ -77,40 +77,63 @@ final class Report {
             out.append('\n');
         }
 
-        /** A horizontal bar chart of the chart values, the baseline marked at 1. */
+        /**
+         * A horizontal bar chart of the chart values with the baseline (1) marked. The axis is what the values need:
+         * logarithmic where the positive values span more than 10x (one 5,000x bar would make every other a
+         * sliver on a linear axis), signed around 0 where some are negative (differences), linear otherwise.
+         */
         String svg() {
             int barHeight = 18;
             int labelWidth = 230;
             int chartWidth = 520;
             int height = 50 + chart.size() * (barHeight + 6);
-            double max = chart.values().stream().mapToDouble(Double::doubleValue).filter(Double::isFinite)
-                    .max().orElse(1);
-            max = Math.max(max, 1.0) * 1.1;
+            double[] finite = chart.values().stream().mapToDouble(Double::doubleValue).filter(Double::isFinite)
+                    .toArray();
+            double max = java.util.Arrays.stream(finite).max().orElse(1);
+            double min = java.util.Arrays.stream(finite).min().orElse(0);
+            double minPositive = java.util.Arrays.stream(finite).filter(v -> v > 0).min().orElse(1);
+            Axis axis = min < 0 ? new Axis(false, Math.min(min, 0) * 1.1, Math.max(max, 0) * 1.1)
+                    : max / minPositive > 10 ? new Axis(true, Math.min(minPositive, 1) / 1.5, Math.max(max, 1) * 1.5)
+                    : new Axis(false, 0, Math.max(max, 1.0) * 1.1);
             StringBuilder svg = new StringBuilder();
             svg.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\""
                     + " font-family=\"sans-serif\" font-size=\"12\">%n", labelWidth + chartWidth + 80, height));
             svg.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
             svg.append(String.format(Locale.ROOT, "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">%s"
-                    + "</text>%n", escape(title + " (" + chartLabel + ")")));
+                    + "</text>%n", escape(title + " (" + chartLabel + (axis.log ? ", log scale" : "") + ")")));
+            double origin = labelWidth + chartWidth * axis.position(axis.log ? axis.from : Math.max(axis.from, 0));
             int y = 36;
             for (Map.Entry<String, Double> bar : chart.entrySet()) {
                 double value = bar.getValue();
-                double width = Double.isFinite(value) ? chartWidth * Math.min(value, max) / max : 0;
+                double end = Double.isFinite(value) ? labelWidth + chartWidth * axis.position(value) : origin;
+                double left = Math.min(origin, end);
                 String colour = bar.getKey().startsWith("offheap") ? "#2b7bba" : "#9aa5b1";
                 svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>%n",
                         labelWidth - 6, y + 13, escape(bar.getKey())));
-                svg.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>%n",
-                        labelWidth, y, width, barHeight, colour));
-                svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\">%s</text>%n", labelWidth + width + 4,
-                        y + 13, Double.isFinite(value) ? String.format(Locale.ROOT, "%.2f", value) : "n/a"));
+                svg.append(String.format(Locale.ROOT, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\""
+                        + " fill=\"%s\"/>%n", left, y, Math.abs(end - origin), barHeight, colour));
+                svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\">%s</text>%n",
+                        Math.max(origin, end) + 4, y + 13, Double.isFinite(value)
+                                ? String.format(Locale.ROOT, min < 0 ? "%+.3f" : Math.abs(value) >= 100 ? "%.0f"
+                                : "%.2f", value) : "n/a"));
                 y += barHeight + 6;
             }
-            double one = labelWidth + chartWidth / max;
+            double mark = min < 0 ? 0 : 1;
+            double at = labelWidth + chartWidth * axis.position(mark);
             svg.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"30\" x2=\"%.1f\" y2=\"%d\" stroke=\"#c0392b\""
-                    + " stroke-dasharray=\"4 3\"/>%n", one, one, y));
-            svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" fill=\"#c0392b\">baseline = 1</text>%n",
-                    one + 4, y + 12));
+                    + " stroke-dasharray=\"4 3\"/>%n", at, at, y));
+            svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" fill=\"#c0392b\">%s</text>%n",
+                    at + 4, y + 12, min < 0 ? "0" : "baseline = 1"));
             return svg.append("</svg>\n").toString();
+        }
+
+        /** Where a value lies on the chart's width, 0 to 1. */
+        private record Axis(boolean log, double from, double to) {
+            double position(double value) {
+                double p = log ? Math.log(Math.max(value, from) / from) / Math.log(to / from)
+                        : (value - from) / (to - from);
+                return Math.max(0, Math.min(1, p));
+            }
         }
 
         private static String escape(String text) {

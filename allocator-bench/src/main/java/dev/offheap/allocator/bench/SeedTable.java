@@ -31,17 +31,31 @@ import java.util.function.Supplier;
  *   <li><b>external fragmentation</b>: in a full 8 MiB heap with every other block freed, the share of the
  *       freed bytes that fresh blocks of the same size mix cannot use again;</li>
  * </ul>
- * Each is the median of {@value #ROUNDS} rounds on a fresh allocator. The slab holds one size, so it gets
- * 512-byte slots; the bump allocator gives memory back only from the top, so random-order frees reclaim it
- * only at the end and none of its holes can be used again.
+ * Each is the median of {@value #ROUNDS} rounds after {@value #WARMUP_ROUNDS} warm-up rounds on a fresh
+ * allocator, each design in a JVM of its own ({@link #main}: the harness starts one per design), so that no design
+ * is timed through a call site the JIT made megamorphic with the designs before it. The slab holds one size, so
+ * it gets 512-byte slots; the bump allocator gives memory back only from the top, so random-order frees reclaim
+ * it only at the end and none of its holes can be used again.
  */
 final class SeedTable {
     static final int BLOCKS = 20_000;
     static final int ROUNDS = 5;
+    static final int WARMUP_ROUNDS = 3;
     private static final long REGION = 64L << 20;
     private static final long SMALL_REGION = 8L << 20;
 
     record Row(String design, double allocateNs, double freeNs, double internal, double external) {
+        String line() {
+            return String.format(Locale.ROOT, "RESULT seed design=%s allocateNs=%.4f freeNs=%.4f internal=%.6f"
+                    + " external=%.6f", design, allocateNs, freeNs, internal, external);
+        }
+    }
+
+    /** Measures the designs named (a design, or {@code arena-slicing}), each printed as a RESULT line. */
+    public static void main(String[] args) {
+        for (String design : args) {
+            System.out.println((design.equals("arena-slicing") ? measureSlicing() : measure(design)).line());
+        }
     }
 
     static List<String> designs() {
@@ -65,8 +79,8 @@ final class SeedTable {
     }
 
     /**
-     * Runs the rounds on one allocator: the first round warms the JIT and faults the memory in (its figures are
-     * dropped), so the figures are the allocator's, not the kernel's page faults. Every round frees all it
+     * Runs the rounds on one allocator: the warm-up rounds warm the JIT and fault the memory in (their figures
+     * are dropped), so the figures are the allocator's, not the kernel's page faults. Every round frees all it
      * allocated, so each starts from an empty heap.
      */
     static Row measure(String design) {
@@ -74,8 +88,8 @@ final class SeedTable {
         double[] free = new double[ROUNDS];
         double internal = 0;
         try (Allocator allocator = create(design, REGION)) {
-            for (int round = -1; round < ROUNDS; round++) {
-                SplittableRandom random = new SplittableRandom(round + 1);
+            for (int round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
+                SplittableRandom random = new SplittableRandom(round + WARMUP_ROUNDS);
                 long[] sizes = new long[BLOCKS];
                 for (int i = 0; i < BLOCKS; i++) {
                     sizes[i] = random.nextLong(16, 513);
@@ -116,8 +130,8 @@ final class SeedTable {
     static Row measureSlicing() {
         double[] allocate = new double[ROUNDS];
         double internal = 0;
-        for (int round = -1; round < ROUNDS; round++) {
-            SplittableRandom random = new SplittableRandom(round + 1);
+        for (int round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
+            SplittableRandom random = new SplittableRandom(round + WARMUP_ROUNDS);
             long[] sizes = new long[BLOCKS];
             for (int i = 0; i < BLOCKS; i++) {
                 sizes[i] = random.nextLong(16, 513);
