@@ -16,7 +16,8 @@ import dev.offheap.allocator.AllocatorStats;
  * @param entries        entries now in the cache
  * @param weightBytes    memory the entries take (sum of their blocks' usable sizes)
  * @param capacityBytes  the configured limit of {@code weightBytes}
- * @param allocator      the allocator's stats (committed memory, fragmentation, thread caches)
+ * @param allocator      the allocator's stats (committed memory, fragmentation, thread caches); null from
+ *                       {@link OffHeapCache#cacheStats()}, which leaves them out
  */
 public record CacheStats(long hits, long misses, long puts, long evictions, long expirations, long removals,
                          long rejections, long entries, long weightBytes, long capacityBytes,
@@ -33,6 +34,6 @@ public record CacheStats(long hits, long misses, long puts, long evictions, long
         return String.format("CacheStats{hits=%d, misses=%d, hitRate=%.3f, puts=%d, evictions=%d, expirations=%d,"
                         + " removals=%d, rejections=%d, entries=%d, weightBytes=%d, capacityBytes=%d,"
                         + " allocatorCommitted=%d}", hits, misses, hitRate(), puts, evictions, expirations, removals,
-                rejections, entries, weightBytes, capacityBytes, allocator.committedBytes());
+                rejections, entries, weightBytes, capacityBytes, allocator == null ? -1 : allocator.committedBytes());
     }
 }

@@ -537,6 +537,18 @@ public final class OffHeapCache implements AutoCloseable {
 
     /** Counters and contents, with the allocator's stats. */
     public CacheStats stats() {
+        return collect(true);
+    }
+
+    /**
+     * The cache's own counters and contents, without the allocator's figures ({@link CacheStats#allocator()} is
+     * null): no walk over the allocator's slabs, a read lock per segment only. What a metrics poller wants.
+     */
+    public CacheStats cacheStats() {
+        return collect(false);
+    }
+
+    private CacheStats collect(boolean withAllocator) {
         long puts = 0, evictions = 0, expirations = 0, removals = 0, rejections = 0, entries = 0, weight = 0;
         for (CacheSegment s : segments) {
             long stamp = s.lock.readLock();
@@ -553,7 +565,7 @@ public final class OffHeapCache implements AutoCloseable {
             }
         }
         return new CacheStats(hits.sum(), misses.sum(), puts, evictions, expirations, removals, rejections, entries,
-                weight, capacityBytes, allocator.stats());
+                weight, capacityBytes, withAllocator ? allocator.stats() : null);
     }
 
     /** The allocator the entries live in (for its metrics: MBean, report, stats). */

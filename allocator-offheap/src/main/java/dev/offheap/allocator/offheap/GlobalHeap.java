@@ -96,6 +96,8 @@ final class GlobalHeap {
     private long hugeLiveBytes;
     private long purgedBytes;
     private long purges;
+    /** Allocations refused (the cap, or no run of pages), since creation; written under the heap lock. */
+    private volatile long refusals;
     private boolean warnedNearCap;
     /** Purges between taking their pages out of the buddy and giving them back (the madvise calls, unlocked). */
     private int purgesInFlight;
@@ -435,6 +437,7 @@ final class GlobalHeap {
 
     /** Lock held, room made: the refusal at the cap, with the figures a user needs to act on it. */
     private OffHeapOutOfMemoryException capReached(long requested, int count) {
+        refusals++;
         long committed = committedBytes();
         CapReachedEvent event = new CapReachedEvent();
         if (event.isEnabled()) {
@@ -469,6 +472,7 @@ final class GlobalHeap {
 
     /** Lock held, room made: the refusal for want of a run of free pages (a fixed range, fragmented). */
     private OffHeapOutOfMemoryException noRun(long requested, int count) {
+        refusals++;
         long free = pages.freePages() * PAGE_BYTES;
         return new OffHeapOutOfMemoryException("allocate(" + requested + "): OffHeapAllocator '" + name
                 + "' has no run of " + count + " free 64 KiB pages in its " + rangeBytes + "-byte range: "
@@ -658,6 +662,10 @@ final class GlobalHeap {
 
     long purges() {
         return purges;
+    }
+
+    long refusals() {
+        return refusals;
     }
 
     /** The page layer (heap lock held). */

@@ -658,6 +658,21 @@ public final class OffHeapAllocator implements Allocator {
         return threadCaches.get().slowPaths();
     }
 
+    /** The cap on committed memory: {@code maxBytes} (for a caller's region or an arena, its size if smaller). */
+    public long maxBytes() {
+        return heap.maxBytes;
+    }
+
+    /** What may still be committed before the cap, read without a lock and without a walk; 0 once closed. */
+    public long headroomBytes() {
+        return closed ? 0 : heap.headroomBytes();
+    }
+
+    /** Allocations refused with {@link dev.offheap.allocator.OffHeapOutOfMemoryException} since creation. */
+    public long refusals() {
+        return heap.refusals();
+    }
+
     /** Purges that handed memory back to the OS since creation. */
     public long purgeCount() {
         return heap.purges();
