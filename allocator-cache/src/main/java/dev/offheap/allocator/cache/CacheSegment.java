@@ -32,13 +32,18 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  * address read during a racing write costs a retry, never a fault), and the lock's stamp, validated after the
  * copy, tells whether what they read was consistent.
  *
- * <p><b>Policy (W-TinyLFU).</b> Three intrusive LRU queues linked through the entries' headers: window (1% of
- * the segment's bounds), probation and protected (80% of the rest). Both bounds, weight and count, are split
+ * <p><b>Policy (W-TinyLFU, adaptive window).</b> Three intrusive LRU queues linked through the entries' headers:
+ * window (1% of the segment's bounds to start with), probation and protected (80% of the rest). Both bounds, weight and count, are split
  * the same way and each queue is held to both, so that a cache bounded by entries gets the same policy as one
  * bounded by bytes. New entries enter the window; the window's overflow is admitted to the main space only if
  * the {@link FrequencySketch} says it is seen more often than all the entries it would displace together (ties
  * keep the victims: one-hit wonders do not displace regulars, and one large value does not displace many small
- * ones as popular). A hit in probation promotes to protected; protected's overflow is demoted to probation. Reads do not touch the queues: they
+ * ones as popular). A hit in probation promotes to protected; protected's overflow is demoted to probation.
+ * The window's share moves by hill climbing, as Caffeine's does: every sample of requests (ten times the entries)
+ * the segment compares its hit rate with the last sample's and steps the share the same way if it rose, the other
+ * way if it fell; the step decays by 2% a sample and starts over at 6.25% when the hit rate moves by 5 points. A
+ * recency-heavy phase grows the window toward an LRU, a frequency-heavy one shrinks it. Hits are the reads the
+ * drain applies; misses, the puts of new keys (a read-through cache's misses). Reads do not touch the queues: they
  * append the entry's address to a lossy ring ({@code readBuffer}) that writers, or a reader that wins a
  * try-lock every 16 reads, drain under the lock, checking each address is still indexed before using it.
  *
@@ -52,6 +57,11 @@ final class CacheSegment {
     static final int PROBATION = 1;
     static final int PROTECTED = 2;
     private static final int READ_BUFFER = 64;
+    private static final double INITIAL_WINDOW = 0.01;
+    private static final double MAX_WINDOW = 0.9;
+    private static final double CLIMB_STEP = 0.0625;
+    private static final double CLIMB_DECAY = 0.98;
+    private static final double CLIMB_RESTART = 0.05;
     private static final int DRAIN_EVERY = 16;
     private static final VarHandle READ_COUNT;
 
@@ -84,11 +94,17 @@ final class CacheSegment {
     private final int maxValueBytes;
     final long maxWeight;
     final long maxCount;
-    private final long windowMax;
-    private final long protectedMax;
-    private final long windowMaxCount;
-    private final long protectedMaxCount;
-    private final FrequencySketch sketch;
+    private long windowMax;
+    private long protectedMax;
+    private long windowMaxCount;
+    private long protectedMaxCount;
+    /** The hill climber (see the class comment): the window's share of both bounds, and its next step. */
+    private double windowShare;
+    private double stepShare = CLIMB_STEP;
+    private double previousHitRate;
+    private long sampleHits;
+    private long sampleMisses;
+    private FrequencySketch sketch;
     /** The table of a closed segment: readers find it where they look up the table anyway, so a closed cache
      *  costs them no read of its own. */
     private static final Table CLOSED = new Table(1);
@@ -122,10 +138,7 @@ final class CacheSegment {
         this.maxValueBytes = maxValueBytes;
         this.maxWeight = maxWeight;
         this.maxCount = maxCount;
-        this.windowMax = Math.max(1, maxWeight / 100);
-        this.protectedMax = (maxWeight - windowMax) / 5 * 4;
-        this.windowMaxCount = Math.max(1, maxCount / 100);
-        this.protectedMaxCount = (maxCount - windowMaxCount) / 5 * 4;
+        setWindowShare(INITIAL_WINDOW);
         // Sized for entries of about 1 KiB on average: 4 counters per expected entry, aged every 10 x that many reads.
         this.sketch = new FrequencySketch(Math.min(maxCount, maxWeight / 1024));
     }
@@ -230,6 +243,7 @@ final class CacheSegment {
             if (stamp != 0) {
                 try {
                     drainReads(System.nanoTime());
+                    climb();
                 } finally {
                     lock.unlockWrite(stamp);
                 }
@@ -291,12 +305,19 @@ final class CacheSegment {
         } else {
             indexNew(hash, entry);
             count++;
+            sampleMisses++;
+            if (count > sketch.capacity() && count < maxCount) {
+                // Bounded by bytes, the entries' count was a guess (1 KiB each): the sketch grows with them, as
+                // Caffeine's does, or its counters would be shared by too many keys to tell them apart.
+                sketch = new FrequencySketch(2L * count);
+            }
         }
         weight += weightOf(entry);
         puts++;
         sketch.increment(hash);
         linkFirst(WINDOW, entry);
         evictToCapacity();
+        climb();
         return true;
     }
 
@@ -426,7 +447,8 @@ final class CacheSegment {
     private void admit(long candidate) {
         long excessBytes = queueWeight[PROBATION] + queueWeight[PROTECTED] + weightOf(candidate)
                 - (maxWeight - windowMax);
-        long excessCount = queueCount[PROBATION] + queueCount[PROTECTED] + 1 - (maxCount - windowMaxCount);
+        long excessCount = maxCount == Long.MAX_VALUE ? 0
+                : queueCount[PROBATION] + queueCount[PROTECTED] + 1 - (maxCount - windowMaxCount);
         if (excessBytes <= 0 && excessCount <= 0) {
             linkFirst(PROBATION, candidate);
             return;
@@ -508,9 +530,73 @@ final class CacheSegment {
             } else {
                 sketch.increment(hashOf(address));
                 onRead(address);
+                sampleHits++;
             }
         }
         drainedTo = end;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // The window's hill climber (lock held)
+
+    /** At the end of a sample: steps the window's share toward the better hit rate (see the class comment). */
+    private void climb() {
+        long requests = sampleHits + sampleMisses;
+        long expectedEntries = maxCount != Long.MAX_VALUE ? maxCount : Math.max(count, 16);
+        if (requests < Math.max(256, 10 * expectedEntries)) {
+            return;
+        }
+        double hitRate = (double) sampleHits / requests;
+        double change = hitRate - previousHitRate;
+        double amount = change >= 0 ? stepShare : -stepShare;
+        stepShare = Math.abs(change) >= CLIMB_RESTART ? (amount >= 0 ? CLIMB_STEP : -CLIMB_STEP)
+                : CLIMB_DECAY * amount;
+        previousHitRate = hitRate;
+        sampleHits = 0;
+        sampleMisses = 0;
+        double share = Math.clamp(windowShare + amount, 0, MAX_WINDOW);
+        if (share != windowShare) {
+            setWindowShare(share);
+            rebalance();
+        }
+    }
+
+    /** The queues' bounds for a window of {@code share} of both bounds; protected gets 80% of the rest. */
+    private void setWindowShare(double share) {
+        windowShare = share;
+        windowMax = Math.max(1, (long) (maxWeight * share));
+        protectedMax = (maxWeight - windowMax) / 5 * 4;
+        boolean counted = maxCount != Long.MAX_VALUE;
+        windowMaxCount = counted ? Math.max(1, (long) (maxCount * share)) : Long.MAX_VALUE;
+        protectedMaxCount = counted ? (maxCount - windowMaxCount) / 5 * 4 : Long.MAX_VALUE;
+    }
+
+    /**
+     * After the share moved: a window over its bounds gives its least recent entries to probation (no admission:
+     * they were in the cache already); one under its bounds takes main's least recent entries, as Caffeine does,
+     * so the entries stay and only their queue changes; protected's overflow is demoted.
+     */
+    private void rebalance() {
+        while ((queueWeight[WINDOW] > windowMax || queueCount[WINDOW] > windowMaxCount) && tail[WINDOW] != 0) {
+            long moved = tail[WINDOW];
+            unlink(moved);
+            linkFirst(PROBATION, moved);
+        }
+        while (true) {
+            long moved = tail[PROBATION] != 0 ? tail[PROBATION] : tail[PROTECTED];
+            if (moved == 0 || queueWeight[WINDOW] + weightOf(moved) > windowMax
+                    || queueCount[WINDOW] + 1 > windowMaxCount) {
+                break;
+            }
+            unlink(moved);
+            linkFirst(WINDOW, moved);
+        }
+        while ((queueWeight[PROTECTED] > protectedMax || queueCount[PROTECTED] > protectedMaxCount)
+                && tail[PROTECTED] != 0) {
+            long demoted = tail[PROTECTED];
+            unlink(demoted);
+            linkFirst(PROBATION, demoted);
+        }
     }
 
     /** Drops an unlinked entry from the index, frees it and counts an eviction. */

@@ -25,6 +25,11 @@ final class FrequencySketch {
         this.sampleSize = 10 * longs;
     }
 
+    /** The entries it is sized for: one long of 16 counters each. */
+    int capacity() {
+        return table.length;
+    }
+
     /** The estimated number of recent occurrences of {@code hash}, 0 to 15. */
     int frequency(long hash) {
         int frequency = 15;

@@ -246,6 +246,48 @@ class OffHeapCacheTest {
         assertThrows(IllegalStateException.class, () -> over.get(bytes("a")));
     }
 
+    /**
+     * A recency-heavy workload (a working set that slides: each key is read a few times within a short span, then
+     * never again) is where a fixed 1% window fails TinyLFU: newcomers are seen less often than the residents
+     * they would displace, until they are no longer needed. The hill climber grows the window; once it has
+     * (the second half of the run), the hit rate must come within a few points of an LRU's, the best policy here.
+     * With the window fixed at 1% it is about 0.40 against the LRU's 0.87.
+     */
+    @Test
+    void theWindowFollowsARecencyHeavyWorkloadTowardTheLru() {
+        cache = OffHeapCache.create(new OffHeapCacheConfig().capacityBytes(64 << 20).maxValueBytes(64)
+                .maxEntries(1_000).segments(1));
+        int budget = 1_000;
+        java.util.Map<Long, Boolean> lru = new java.util.LinkedHashMap<>(2 * budget, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(java.util.Map.Entry<Long, Boolean> eldest) {
+                return size() > budget;
+            }
+        };
+        java.util.SplittableRandom random = new java.util.SplittableRandom(11);
+        long cacheHits = 0;
+        long lruHits = 0;
+        int steps = 800_000;
+        for (int t = 0; t < steps; t++) {
+            boolean counted = t >= steps / 2;
+            long key = t / 8 + random.nextInt(800); // each key lives for about 6,400 steps, read ~8 times
+            byte[] k = bytes("k" + key);
+            if (cache.get(k) != null) {
+                cacheHits += counted ? 1 : 0;
+            } else {
+                cache.put(k, value((int) key, 16));
+            }
+            if (lru.get(key) != null) {
+                lruHits += counted ? 1 : 0;
+            } else {
+                lru.put(key, true);
+            }
+        }
+        double cacheRate = cacheHits / (steps / 2.0);
+        double lruRate = lruHits / (steps / 2.0);
+        assertTrue(cacheRate > lruRate - 0.05, "hit rate " + cacheRate + " against the LRU's " + lruRate);
+    }
+
     @Test
     void maxEntriesIsHonoured() {
         cache = OffHeapCache.create(new OffHeapCacheConfig().capacityBytes(16 << 20).maxValueBytes(1024)
