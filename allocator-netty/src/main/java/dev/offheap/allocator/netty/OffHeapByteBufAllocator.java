@@ -42,7 +42,7 @@ import java.util.concurrent.atomic.LongAdder;
  * after that never crashes the JVM: without Unsafe it throws {@link IllegalStateException} (its memory is a
  * bounds-checked segment of the closed range); with Unsafe, where Netty reads and writes the raw address (and
  * native transports write from it), the allocator keeps its memory mapped until the last such buffer is released
- * ({@link OffHeapAllocator.RawAddressHolder}) and says so at warn level, so a late access reads stale bytes
+ * ({@link dev.offheap.allocator.offheap.RawAddressHolder}) and says so at warn level, so a late access reads stale bytes
  * instead of unmapped memory. At the allocator's cap a buffer request throws
  * {@link dev.offheap.allocator.OffHeapOutOfMemoryException} with the figures.
  *

@@ -1,5 +1,6 @@
 package dev.offheap.allocator.offheap;
 
+import dev.offheap.allocator.AllocatorStats;
 import dev.offheap.allocator.DoubleFreeException;
 import dev.offheap.allocator.HeapCorruptionException;
 
@@ -107,6 +108,15 @@ final class DebugChecks {
 
     int quarantined() {
         return quarantine.count();
+    }
+
+    /** {@code stats} with the quarantined blocks counted as freed: to the program they are. */
+    AllocatorStats withQuarantineFreed(AllocatorStats stats) {
+        int quarantined = quarantine.count();
+        return quarantined == 0 ? stats : new AllocatorStats(stats.reservedBytes(), stats.committedBytes(),
+                stats.allocatedBytes(), stats.threadCachedBytes(), stats.freeBytes(), stats.largestFreeBlockBytes(),
+                stats.liveBlocks() - quarantined, stats.allocations(), stats.frees() + quarantined,
+                stats.sizeClasses());
     }
 
     /** A block leaves the quarantine: its poison is checked, then it is freed for real. */

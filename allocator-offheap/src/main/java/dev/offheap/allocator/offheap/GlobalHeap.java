@@ -1,10 +1,7 @@
 package dev.offheap.allocator.offheap;
 
-import dev.offheap.allocator.DoubleFreeException;
-import dev.offheap.allocator.InvalidAddressException;
 import dev.offheap.allocator.OffHeapOutOfMemoryException;
 import dev.offheap.allocator.SizeClasses;
-import dev.offheap.allocator.offheap.jfr.CapReachedEvent;
 import dev.offheap.allocator.offheap.jfr.PurgeEvent;
 import dev.offheap.allocator.offheap.jfr.SpanEvent;
 import org.slf4j.Logger;
@@ -17,13 +14,12 @@ import java.util.List;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
-import static dev.offheap.allocator.internal.Checks.hex;
 import static dev.offheap.allocator.offheap.PageBuddy.PAGE_BYTES;
 import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
 
 /**
  * The global heap: everything behind the thread caches, touched only on slow paths. It owns the page layer
- * and drives the other parts of the heap, each in a class of its own:
+ * and drives the other parts of the heap, each in a class of its own (the refusals' messages: {@link Refusals}):
  * <ul>
  *   <li>here: the {@link PageBuddy} of 64 KiB pages over the whole range, which every span comes from; the page
  *       map ({@code Span[]} by page); the cap; slabs (refill, the partial slabs of dead threads queued for
@@ -35,6 +31,18 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * The page map is written here under the heap lock and read lock-free by {@code free}: a thread that frees an
  * address got it through a happens-before edge from the thread that allocated it, which came after the span's
  * publication here. Lock order and the protocols between the layers: {@code package-info.java}.
+ *
+ * <h2>Memory going back</h2>
+ * A purge runs every {@code decayMillis / 2} on a shared daemon thread (and at once on {@code trim()}): dead
+ * threads' slabs are reclaimed (their remote frees are not lost: a partly used slab is queued for another
+ * thread), empty queued slabs and empty medium chunks go back to the page layer, and free pages that stayed free
+ * for a whole tick are handed to the OS ({@code madvise(MADV_DONTNEED)}), those inside a medium chunk's free
+ * blocks too, so a chunk with a few blocks left in it keeps only their pages. A thread cache keeps at most one
+ * empty slab per class beyond its current one; the rest go back as they empty. The purge also takes from live
+ * threads' caches the non-current slabs that other threads' frees emptied, and an idle thread's spares (every
+ * spare on {@code trim()} and at the cap; {@link ThreadCache}: the owner's slow paths and the purger exclude each
+ * other with a flag). What a live thread keeps is its current slab per class, which goes back when it calls
+ * {@code trim()} itself or dies.
  */
 final class GlobalHeap {
 
@@ -84,6 +92,8 @@ final class GlobalHeap {
     private final PageLayer pages;
     final MediumHeap medium;
     final CacheRegistry registry;
+    /** Address to block, and the errors for bad addresses. */
+    final Addresses addresses;
     private final ArrayDeque<Slab>[] partial;
     private final ArrayList<Slab> slabs = new ArrayList<>();
     private final ArrayList<HugeSpan> hugeSpans = new ArrayList<>();
@@ -118,6 +128,7 @@ final class GlobalHeap {
         int smallPages = range.canDecommit() ? pageCount / 2 & -64 : pageCount;
         this.pages = new PageLayer(pageCount, smallPages > 0 ? smallPages : pageCount);
         this.pageMap = new Span[pageCount];
+        this.addresses = new Addresses(name, memory, rangeBytes, pageMap);
         this.medium = new MediumHeap(this, pages.maxOrder());
         this.registry = new CacheRegistry(this);
         this.partial = new ArrayDeque[SMALL_CLASSES];
@@ -435,51 +446,16 @@ final class GlobalHeap {
         }
     }
 
-    /** Lock held, room made: the refusal at the cap, with the figures a user needs to act on it. */
+    /** Lock held, room made: the refusal at the cap ({@link Refusals#capReached}), counted. */
     private OffHeapOutOfMemoryException capReached(long requested, int count) {
         refusals++;
-        long committed = committedBytes();
-        CapReachedEvent event = new CapReachedEvent();
-        if (event.isEnabled()) {
-            event.allocator = name;
-            event.requestedBytes = requested;
-            event.maxBytes = maxBytes;
-            event.usedBytes = committed;
-            event.commit();
-        }
-        long[] slabFigures = slabFigures();
-        return new OffHeapOutOfMemoryException("allocate(" + requested + "): OffHeapAllocator '" + name
-                + "' is at its cap: maxBytes " + maxBytes + ", committed " + committed
-                + (count > 0 ? ", " + count * PAGE_BYTES + " more needed" : "") + "; in blocks: " + slabFigures[0] + " bytes of small blocks, " + hugeLiveBytes
-                + " of huge ones (medium: see stats()); free in thread caches: " + slabFigures[1] + " bytes, which"
-                + " only their threads can use. Free blocks, call trim() (empty slabs of every thread go back),"
-                + " or raise maxBytes", requested, Math.max(0, maxBytes - committed), largestFreeLocked());
+        return Refusals.capReached(this, requested, count);
     }
 
-    /** Lock held: live bytes in slabs, and free bytes in slabs that caches own: one read per slab. */
-    private long[] slabFigures() {
-        long live = 0;
-        long cached = 0;
-        for (Slab slab : slabs) {
-            long slabLive = Math.max(0, slab.liveBlocks());
-            live += slabLive * slab.slotBytes;
-            if (slab.owner != null) {
-                cached += (slab.slotCount - slabLive) * slab.slotBytes;
-            }
-        }
-        return new long[] {live, cached};
-    }
-
-    /** Lock held, room made: the refusal for want of a run of free pages (a fixed range, fragmented). */
+    /** Lock held, room made: the refusal for want of a run of pages ({@link Refusals#noRun}), counted. */
     private OffHeapOutOfMemoryException noRun(long requested, int count) {
         refusals++;
-        long free = pages.freePages() * PAGE_BYTES;
-        return new OffHeapOutOfMemoryException("allocate(" + requested + "): OffHeapAllocator '" + name
-                + "' has no run of " + count + " free 64 KiB pages in its " + rangeBytes + "-byte range: "
-                + free + " bytes are free but fragmented, the largest run " + pages.largestFreeBytes()
-                + " bytes (committed " + committedBytes() + " of maxBytes " + maxBytes + "). Free blocks"
-                + (range.canDecommit() ? "" : ", or give the allocator a larger region"), requested, free,
-                largestFreeLocked());
+        return Refusals.noRun(this, requested, count);
     }
 
     void givePages(int page, int count, SpanKind kind) {
@@ -710,53 +686,5 @@ final class GlobalHeap {
             allocations += retired;
         }
         return allocations;
-    }
-
-    // ---------------------------------------------------------------------------------------------------------
-    // Addresses and their errors
-
-    /** The span holding {@code address}, or the error for an address outside every span. */
-    Span spanOf(String call, long address) {
-        long offset = address - memory.address();
-        if (offset < 0 || offset >= rangeBytes) {
-            throw invalid(call, address, "outside its range [" + hex(memory.address()) + ", "
-                    + hex(memory.address() + rangeBytes) + ")");
-        }
-        Span span = pageMap[(int) (offset >>> PAGE_SHIFT)];
-        if (span == null) {
-            throw invalid(call, address, "no block there (free pages: never handed out, or already freed)");
-        }
-        return span;
-    }
-
-    /** The live slot starting at {@code address}, or the error: no slot starts there, or it is not live. */
-    int liveSlot(String call, Slab slab, long address) {
-        int slot = slab.slotAt(address - memory.address() - slab.offset());
-        if (slot < 0) {
-            throw invalid(call, address, "no block starts there (blocks here are " + slab.slotBytes
-                    + " bytes from " + hex(memory.address() + slab.offset()) + ")");
-        }
-        if (slab.live[slot] != Slab.LIVE_SLOT) {
-            throw doubleFree(call, address);
-        }
-        return slot;
-    }
-
-    /** Checks that {@code address} is the huge block's start. */
-    void hugeStart(String call, HugeSpan huge, long address) {
-        if (address - memory.address() != huge.offset()) {
-            throw invalid(call, address, "no block starts there (inside a huge block at "
-                    + hex(memory.address() + huge.offset()) + ")");
-        }
-    }
-
-    DoubleFreeException doubleFree(String call, long address) {
-        return new DoubleFreeException(address, call + "(" + hex(address) + "): the block is not allocated: already"
-                + " freed (double free or use after free), or never handed out");
-    }
-
-    InvalidAddressException invalid(String call, long address, String reason) {
-        return new InvalidAddressException(address, call + "(" + hex(address) + "): not an address OffHeapAllocator '"
-                + name + "' returned: " + reason);
     }
 }

@@ -5,10 +5,15 @@ import org.slf4j.LoggerFactory;
 
 import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+
+import static dev.offheap.allocator.internal.Checks.hex;
 
 /**
  * An allocator's life after creation: the periodic purge on the shared purger thread, the JMX registration, and
@@ -29,24 +34,87 @@ final class Lifecycle {
         return thread;
     });
 
+    private final String name;
     private final Release release;
     private final Cleaner.Cleanable cleanable;
+    /** Who hands out raw addresses of the allocator's blocks; see {@link RawAddressHolder}. */
+    private final List<RawAddressHolder> rawAddressHolders = new CopyOnWriteArrayList<>();
+    /** close() found raw addresses held: the memory stays mapped until {@link #releaseIfDeferred} (heap lock). */
+    private boolean releaseDeferred;
 
     Lifecycle(OffHeapAllocator allocator, GlobalHeap heap, long decayMillis, AllocatorMBean mbean) {
+        this.name = heap.name;
         this.release = new Release(heap.name, heap.range, schedulePurge(heap, decayMillis), mbean);
         this.cleanable = CLEANER.register(allocator, release);
     }
 
-    /** {@code close()}: releases now, without the cleaner's warning. Idempotent. */
-    void closeExplicitly() {
-        release.explicit = true;
-        cleanable.clean();
+    /** The log lines at creation: the configuration, what the cap counts, how much of a region is used. */
+    static void logCreated(OffHeapAllocatorConfig config, GlobalHeap heap) {
+        long base = heap.memory.address();
+        String range = switch (config.memorySource()) {
+            case MemorySource.Reserved ignored -> "reserved " + heap.rangeBytes + " bytes of address space at "
+                    + hex(base) + "; the cap, maxBytes " + heap.maxBytes + ", counts committed pages";
+            case MemorySource.ArenaBacked ignored -> "an arena of " + heap.rangeBytes + " bytes at " + hex(base);
+            case MemorySource.Region region -> "uses " + heap.rangeBytes + " of the region's "
+                    + region.region().byteSize() + " bytes, at " + hex(base) + " (" + (base - region.region().address())
+                    + " bytes in, to the first 64 KiB boundary; whole 64 KiB pages, at most maxBytes)";
+        };
+        LOG.info("OffHeapAllocator '{}' created: {}; {}", heap.name, config, range);
+        if (config.memorySource() instanceof MemorySource.ArenaBacked) {
+            LOG.warn("OffHeapAllocator '{}' over an Arena: all {} bytes are committed (zeroed) now and stay resident"
+                    + " until close(); MemorySource.reserved() commits only what is used and gives it back", heap.name,
+                    heap.rangeBytes);
+        }
     }
 
-    /** {@code close()} with the release deferred: the purge and the MBean stop now, the memory stays. */
-    void stop() {
+    void addRawAddressHolder(RawAddressHolder holder) {
+        rawAddressHolders.add(Objects.requireNonNull(holder, "holder"));
+    }
+
+    /**
+     * {@code close()}, the allocator marked closed, heap lock held: releases the memory now, or, while a
+     * {@link RawAddressHolder} holds raw addresses, stops the purge and the MBean and leaves the
+     * memory mapped until {@link #releaseIfDeferred}.
+     */
+    void closeOrDefer() {
+        if (rawAddressesHeld()) {
+            releaseDeferred = true;
+            release.explicit = true;
+            release.stop();
+            LOG.warn("OffHeapAllocator '{}' closed while code that bypasses its bounds checks (Netty's Unsafe"
+                    + " buffers, native I/O) still holds raw addresses of its blocks: its memory stays mapped until"
+                    + " they are released, so that a late access reads stale memory instead of crashing the JVM."
+                    + " Release every buffer before close()", name);
+            return;
+        }
+        closeExplicitly();
+        LOG.info("OffHeapAllocator '{}' closed", name);
+    }
+
+    /** Heap lock held: a deferred release happens now if no holder holds raw addresses any more. */
+    void releaseIfDeferred() {
+        if (!releaseDeferred || rawAddressesHeld()) {
+            return;
+        }
+        releaseDeferred = false;
+        closeExplicitly();
+        LOG.info("OffHeapAllocator '{}' released its memory: the last raw address was given back after close()",
+                name);
+    }
+
+    private boolean rawAddressesHeld() {
+        for (RawAddressHolder holder : rawAddressHolders) {
+            if (holder.holdsRawAddresses()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Releases now, without the cleaner's warning. Idempotent. */
+    private void closeExplicitly() {
         release.explicit = true;
-        release.stop();
+        cleanable.clean();
     }
 
     /** A purge every {@code decayMillis / 2} (at least 50 ms), or none if {@code decayMillis} is negative. */

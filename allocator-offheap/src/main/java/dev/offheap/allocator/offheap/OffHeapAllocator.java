@@ -7,8 +7,6 @@ import dev.offheap.allocator.OffHeapOutOfMemoryException;
 import dev.offheap.allocator.SizeClasses;
 import dev.offheap.allocator.internal.Checks;
 import dev.offheap.allocator.offheap.jfr.LargeAllocationEvent;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import javax.management.ObjectName;
 import java.lang.foreign.MemorySegment;
@@ -109,21 +107,11 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * </ol>
  *
  * <h2>Memory going back</h2>
- * A purge runs every {@code decayMillis / 2} on a shared daemon thread (and at once on {@link #trim()}):
- * dead threads' slabs are reclaimed (their remote frees are not lost: a partly used slab is queued for another
- * thread), empty queued slabs and empty medium chunks go back to the buddy, and free pages that stayed free
- * for a whole tick are handed to the OS ({@code madvise(MADV_DONTNEED)}), those inside a medium chunk's free
- * blocks too, so a chunk with a few blocks left in it keeps only their pages. A thread cache keeps at most one
- * empty slab per class beyond its current one; the rest go back as they empty. The purge also takes from live
- * threads' caches the non-current slabs that other threads' frees emptied, and an idle thread's spares
- * ({@link ThreadCache}: the owner's slow paths and the purger exclude each other with a flag). What a live
- * thread keeps is its current slab per class, which goes back when it calls {@link #trim()} or dies.
+ * The purge, every {@code decayMillis / 2} and on {@link #trim()}: see {@link GlobalHeap}.
  *
  * <p><b>Threads.</b> Every method is thread-safe. A block may be freed by any thread.
  */
 public final class OffHeapAllocator implements Allocator {
-
-    private static final Logger LOG = LoggerFactory.getLogger(OffHeapAllocator.class);
 
     /** The largest alignment {@link #allocate(long, long)} gives. */
     public static final long MAX_ALIGNMENT = 4L << 20;
@@ -159,10 +147,6 @@ public final class OffHeapAllocator implements Allocator {
     private final SharedCaches sharedCaches;
     private final AllocatorMBean mbean;
     private final Lifecycle lifecycle;
-    /** Who hands out raw addresses of its blocks; see {@link #addRawAddressHolder}. */
-    private final List<RawAddressHolder> rawAddressHolders = new java.util.concurrent.CopyOnWriteArrayList<>();
-    /** close() found raw addresses held: the range stays mapped until {@link #rawAddressesReleased()} (heap lock). */
-    private boolean releaseDeferred;
     private volatile boolean closed;
 
     private OffHeapAllocator(OffHeapAllocatorConfig config) {
@@ -192,24 +176,7 @@ public final class OffHeapAllocator implements Allocator {
         });
         this.mbean = config.jmx() ? AllocatorMBean.register(heap) : null;
         this.lifecycle = new Lifecycle(this, heap, config.decayMillis(), mbean);
-        LOG.info("OffHeapAllocator '{}' created: {}; {}", name, config, describeRange(config.memorySource()));
-        if (config.memorySource() instanceof MemorySource.ArenaBacked) {
-            LOG.warn("OffHeapAllocator '{}' over an Arena: all {} bytes are committed (zeroed) now and stay resident"
-                    + " until close(); MemorySource.reserved() commits only what is used and gives it back", name,
-                    rangeBytes);
-        }
-    }
-
-    /** The range in words, for the log line at creation: what the cap counts, and how much of a region is used. */
-    private String describeRange(MemorySource source) {
-        return switch (source) {
-            case MemorySource.Reserved ignored -> "reserved " + rangeBytes + " bytes of address space at " + hex(base)
-                    + "; the cap, maxBytes " + heap.maxBytes + ", counts committed pages";
-            case MemorySource.ArenaBacked ignored -> "an arena of " + rangeBytes + " bytes at " + hex(base);
-            case MemorySource.Region region -> "uses " + rangeBytes + " of the region's " + region.region().byteSize()
-                    + " bytes, at " + hex(base) + " (" + (base - region.region().address()) + " bytes in, to the first"
-                    + " 64 KiB boundary; whole 64 KiB pages, at most maxBytes)";
-        };
+        Lifecycle.logCreated(config, heap);
     }
 
     /** An allocator with the default configuration (see {@link OffHeapAllocatorConfig}). */
@@ -284,30 +251,6 @@ public final class OffHeapAllocator implements Allocator {
             return pop(next);
         } finally {
             cache.exitSlowPath();
-        }
-    }
-
-    /**
-     * After a local free into a slab that is not current, when its stack reached {@link Slab#availableAt} slots
-     * (file it as available) or full (keep it as the class's one spare, or give it back). Owner only; rare.
-     */
-    private void afterLocalFree(Slab slab, int freeTop) {
-        ThreadCache cache = slab.owner;
-        if (cache == null || cache.current[slab.sizeClass] == slab) {
-            return; // null: the purger found the slab empty first (its last block was freed just now), released it
-        }
-        if (freeTop == slab.availableAt) {
-            cache.pushAvailable(slab); // the purger may release the slab meanwhile: popAvailable skips it then
-        }
-        if (freeTop == slab.slotCount) {
-            cache.enterSlowPath();
-            try {
-                if (cache.keepEmptied(slab)) {
-                    heap.releaseOwned(cache, slab);
-                }
-            } finally {
-                cache.exitSlowPath();
-            }
         }
     }
 
@@ -428,17 +371,17 @@ public final class OffHeapAllocator implements Allocator {
     private void freeLocal(Slab slab, int slot) {
         int top = slab.pushLocal(slot);
         if (!slab.isCurrent && (top == slab.availableAt || top == slab.slotCount)) {
-            afterLocalFree(slab, top);
+            ThreadCache.afterLocalFree(slab, top, heap);
         }
     }
 
     private void freeSlow(long address) {
         ensureOpen("free", address);
-        Span span = heap.spanOf("free", address);
+        Span span = heap.addresses.spanOf("free", address);
         long offset = address - base;
         switch (span) {
             case Slab slab -> {
-                int slot = heap.liveSlot("free", slab, address);
+                int slot = heap.addresses.liveSlot("free", slab, address);
                 if (poison) {
                     debug.quarantine(slab, slot, address, this::freeReleased);
                     return;
@@ -448,27 +391,9 @@ public final class OffHeapAllocator implements Allocator {
             case MediumChunk chunk -> heap.medium.free(chunk, address);
             case HugeSpan huge -> {
                 if (offset != huge.offset() || !heap.freeHuge(huge)) {
-                    throw heap.invalid("free", address, "no block starts there (inside a huge block of "
+                    throw heap.addresses.invalid("free", address, "no block starts there (inside a huge block of "
                             + huge.byteSize() + " bytes at " + hex(base + huge.offset()) + ")");
                 }
-            }
-        }
-    }
-
-    /**
-     * A free by a thread that does not own the slab: one CAS; then the slab is queued if it was detached, or
-     * its owner is hinted that a slab of this class has remote frees.
-     */
-    private void freeRemote(Slab slab, int slot, long address) {
-        if (!slab.pushRemote(memory, slot)) {
-            throw heap.doubleFree("free", address);
-        }
-        if (slab.claimForQueue()) {
-            heap.enqueuePartial(slab);
-        } else {
-            ThreadCache owner = slab.owner;
-            if (owner != null) {
-                owner.hintRemoteFree(slab.sizeClass);
             }
         }
     }
@@ -479,11 +404,11 @@ public final class OffHeapAllocator implements Allocator {
      */
     private void freeReleased(Slab slab, int slot, long address) {
         if (slab.ownerThread != Thread.currentThread()) {
-            freeRemote(slab, slot, address);
+            slab.freeRemote(slot, address, heap);
         } else if (slab.claimLocalFree(slot)) {
             freeLocal(slab, slot);
         } else {
-            throw heap.doubleFree("free", address);
+            throw heap.addresses.doubleFree("free", address);
         }
     }
 
@@ -508,12 +433,12 @@ public final class OffHeapAllocator implements Allocator {
     @Override
     public long reallocate(long address, long newByteSize) {
         ensureOpen("reallocate", address);
-        Span span = heap.spanOf("reallocate", address);
+        Span span = heap.addresses.spanOf("reallocate", address);
         Checks.requireResize(address, newByteSize, heap.maxBytes, this);
         long usable;
         switch (span) {
             case Slab slab -> {
-                int slot = heap.liveSlot("reallocate", slab, address);
+                int slot = heap.addresses.liveSlot("reallocate", slab, address);
                 usable = slab.requested != null ? slab.requested[slot] : slab.slotBytes;
                 if (!poison && newByteSize <= usable && newByteSize > usable / 2) {
                     return address; // in debug mode a resize always moves, so the canary follows the new size
@@ -527,7 +452,7 @@ public final class OffHeapAllocator implements Allocator {
                 usable = heap.medium.usableSize("reallocate", chunk, address);
             }
             case HugeSpan huge -> {
-                heap.hugeStart("reallocate", huge, address);
+                heap.addresses.hugeStart("reallocate", huge, address);
                 usable = huge.byteSize();
                 if (newByteSize <= usable && newByteSize > usable / 2) {
                     return address;
@@ -543,14 +468,14 @@ public final class OffHeapAllocator implements Allocator {
     @Override
     public long usableSize(long address) {
         ensureOpen("usableSize", address);
-        return switch (heap.spanOf("usableSize", address)) {
+        return switch (heap.addresses.spanOf("usableSize", address)) {
             case Slab slab -> {
-                int slot = heap.liveSlot("usableSize", slab, address);
+                int slot = heap.addresses.liveSlot("usableSize", slab, address);
                 yield slab.requested != null ? slab.requested[slot] : slab.slotBytes;
             }
             case MediumChunk chunk -> heap.medium.usableSize("usableSize", chunk, address);
             case HugeSpan huge -> {
-                heap.hugeStart("usableSize", huge, address);
+                heap.addresses.hugeStart("usableSize", huge, address);
                 yield huge.byteSize();
             }
         };
@@ -693,15 +618,7 @@ public final class OffHeapAllocator implements Allocator {
     @Override
     public AllocatorStats stats() {
         AllocatorStats stats = HeapStats.snapshot(heap, closed);
-        int quarantined = debug == null ? 0 : debug.quarantined();
-        if (quarantined == 0) {
-            return stats;
-        }
-        // Quarantined blocks are freed as far as the program is concerned (their bytes are not counted already).
-        return new AllocatorStats(stats.reservedBytes(), stats.committedBytes(),
-                stats.allocatedBytes(), stats.threadCachedBytes(), stats.freeBytes(),
-                stats.largestFreeBlockBytes(), stats.liveBlocks() - quarantined, stats.allocations(),
-                stats.frees() + quarantined, stats.sizeClasses());
+        return debug == null ? stats : debug.withQuarantineFreed(stats);
     }
 
     /**
@@ -725,38 +642,15 @@ public final class OffHeapAllocator implements Allocator {
             }
             fastPaths = false;
             closed = true;
-            if (rawAddressesHeld()) {
-                releaseDeferred = true;
-                lifecycle.stop();
-                LOG.warn("OffHeapAllocator '{}' closed while code that bypasses its bounds checks (Netty's Unsafe"
-                        + " buffers, native I/O) still holds raw addresses of its blocks: its memory stays mapped"
-                        + " until they are released, so that a late access reads stale memory instead of crashing"
-                        + " the JVM. Release every buffer before close()", name);
-                return;
-            }
-            lifecycle.closeExplicitly();
+            lifecycle.closeOrDefer();
         } finally {
             heap.lock.unlock();
         }
-        LOG.info("OffHeapAllocator '{}' closed", name);
-    }
-
-    /**
-     * Something outside the allocator that hands its blocks' raw addresses to accesses the allocator cannot check
-     * (Netty's Unsafe buffers, a native transport writing from {@code memoryAddress()}). Such an access after
-     * {@link #close()} unmapped the memory would crash the JVM, so while any holder says it holds addresses,
-     * close() leaves the memory mapped (every call on the allocator throws all the same), logs a warning, and
-     * the memory goes when the holder calls {@link #rawAddressesReleased()} with none held any more.
-     */
-    @FunctionalInterface
-    public interface RawAddressHolder {
-        /** Whether raw addresses of blocks are held now; read after {@code close()} has marked the allocator closed. */
-        boolean holdsRawAddresses();
     }
 
     /** Registers a {@link RawAddressHolder}; it stays registered for the allocator's life. */
     public void addRawAddressHolder(RawAddressHolder holder) {
-        rawAddressHolders.add(java.util.Objects.requireNonNull(holder, "holder"));
+        lifecycle.addRawAddressHolder(holder);
     }
 
     /**
@@ -766,25 +660,10 @@ public final class OffHeapAllocator implements Allocator {
     public void rawAddressesReleased() {
         heap.lock.lock();
         try {
-            if (!releaseDeferred || rawAddressesHeld()) {
-                return;
-            }
-            releaseDeferred = false;
-            lifecycle.closeExplicitly();
+            lifecycle.releaseIfDeferred();
         } finally {
             heap.lock.unlock();
         }
-        LOG.info("OffHeapAllocator '{}' released its memory: the last raw address was given back after close()",
-                name);
-    }
-
-    private boolean rawAddressesHeld() {
-        for (RawAddressHolder holder : rawAddressHolders) {
-            if (holder.holdsRawAddresses()) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** Whether {@link #close()} was called. */

@@ -223,6 +223,26 @@ final class Slab extends Span {
     }
 
     /**
+     * A free by a thread that does not own the slab: {@link #pushRemote} (one CAS); then the slab is queued in
+     * {@code heap} if it was detached, or its owner is hinted that a slab of this class has remote frees.
+     *
+     * @throws dev.offheap.allocator.DoubleFreeException if the slot is not live, nothing changed
+     */
+    void freeRemote(int slot, long address, GlobalHeap heap) {
+        if (!pushRemote(heap.memory, slot)) {
+            throw heap.addresses.doubleFree("free", address);
+        }
+        if (claimForQueue()) {
+            heap.enqueuePartial(this);
+        } else {
+            ThreadCache cache = owner;
+            if (cache != null) {
+                cache.hintRemoteFree(sizeClass);
+            }
+        }
+    }
+
+    /**
      * The owner (or the lock holder of an unowned slab): moves every remote free to the free stack, taking the
      * whole list with one {@code getAndSet}.
      *

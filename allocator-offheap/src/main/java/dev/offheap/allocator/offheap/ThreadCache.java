@@ -237,6 +237,31 @@ final class ThreadCache {
         return slab;
     }
 
+    /**
+     * The owner, after a local free into a slab that is not current, when its stack reached
+     * {@link Slab#availableAt} slots (file it as available) or full (keep it as the class's one spare, or give it
+     * back to {@code heap}). Rare.
+     */
+    static void afterLocalFree(Slab slab, int freeTop, GlobalHeap heap) {
+        ThreadCache cache = slab.owner;
+        if (cache == null || cache.current[slab.sizeClass] == slab) {
+            return; // null: the purger found the slab empty first (its last block was freed just now), released it
+        }
+        if (freeTop == slab.availableAt) {
+            cache.pushAvailable(slab); // the purger may release the slab meanwhile: popAvailable skips it then
+        }
+        if (freeTop == slab.slotCount) {
+            cache.enterSlowPath();
+            try {
+                if (cache.keepEmptied(slab)) {
+                    heap.releaseOwned(cache, slab);
+                }
+            } finally {
+                cache.exitSlowPath();
+            }
+        }
+    }
+
     /** Owner: files an owned slab that was full and just gathered {@link Slab#availableAt} free slots. */
     void pushAvailable(Slab slab) {
         if (!slab.inAvailable) {
