@@ -115,10 +115,8 @@ final class CacheSegment {
     // Under the lock.
     int count;
     long weight;
-    private final long[] head = new long[3];
-    private final long[] tail = new long[3];
-    private final long[] queueWeight = new long[3];
-    private final long[] queueCount = new long[3];
+    /** Window, probation, protected: the policy's three LRU queues. */
+    private final AccessQueues queues;
     long puts;
     long evictions;
     long expirations;
@@ -136,6 +134,7 @@ final class CacheSegment {
         this.base = range.address();
         this.rangeBytes = range.byteSize();
         this.maxValueBytes = maxValueBytes;
+        this.queues = new AccessQueues(range);
         this.maxWeight = maxWeight;
         this.maxCount = maxCount;
         setWindowShare(INITIAL_WINDOW);
@@ -181,7 +180,7 @@ final class CacheSegment {
         long at = offset + HEADER_BYTES;
         int i = 0;
         for (; i + Long.BYTES <= keyBytes; i += Long.BYTES) {
-            if (range.get(JAVA_LONG_UNALIGNED, at + i) != (long) OffHeapCache.LONGS_OF_BYTES.get(keyArray, i)) {
+            if (range.get(JAVA_LONG_UNALIGNED, at + i) != (long) Keys.LONGS_OF_BYTES.get(keyArray, i)) {
                 return false;
             }
         }
@@ -296,7 +295,7 @@ final class CacheSegment {
                 return false;
             }
             t.addresses[slot] = entry;
-            unlink(old);
+            queues.unlink(old);
             weight -= weightOf(old);
             if (expired) {
                 expirations++;
@@ -315,7 +314,7 @@ final class CacheSegment {
         weight += weightOf(entry);
         puts++;
         sketch.increment(hash);
-        linkFirst(WINDOW, entry);
+        queues.linkFirst(WINDOW, entry);
         evictToCapacity();
         climb();
         return true;
@@ -330,7 +329,7 @@ final class CacheSegment {
         }
         long address = table.addresses[slot];
         boolean expired = expired(address, now);
-        unlink(address);
+        queues.unlink(address);
         delete(slot, address);
         if (expired) {
             expirations++;
@@ -348,7 +347,7 @@ final class CacheSegment {
         }
         long address = table.addresses[slot];
         if (expired(address, now)) {
-            unlink(address);
+            queues.unlink(address);
             delete(slot, address);
             expirations++;
             return 0;
@@ -362,7 +361,7 @@ final class CacheSegment {
         while (freed < bytes && count > 0) {
             long victim = victim();
             freed += weightOf(victim);
-            unlink(victim);
+            queues.unlink(victim);
             evict(victim);
         }
         return freed;
@@ -373,11 +372,11 @@ final class CacheSegment {
         drainReads(now);
         int removed = 0;
         for (int q = WINDOW; q <= PROTECTED; q++) {
-            long address = head[q];
+            long address = queues.head(q);
             while (address != 0) {
-                long next = link(address, NEXT);
+                long next = queues.next(address);
                 if (expired(address, now)) {
-                    unlink(address);
+                    queues.unlink(address);
                     delete(slotOfAddress(address), address);
                     expirations++;
                     removed++;
@@ -396,9 +395,7 @@ final class CacheSegment {
         if (freeEntries) {
             clear();
         }
-        for (int q = WINDOW; q <= PROTECTED; q++) {
-            head[q] = tail[q] = queueWeight[q] = queueCount[q] = 0; // blocks not freed went with the allocator
-        }
+        queues.clear(); // blocks not freed went with the allocator
         count = 0;
         weight = 0;
         table = CLOSED;
@@ -407,14 +404,14 @@ final class CacheSegment {
     /** Frees every entry. */
     void clear() {
         for (int q = WINDOW; q <= PROTECTED; q++) {
-            long address = head[q];
+            long address = queues.head(q);
             while (address != 0) {
-                long next = link(address, NEXT);
+                long next = queues.next(address);
                 allocator.free(address);
                 address = next;
             }
-            head[q] = tail[q] = queueWeight[q] = queueCount[q] = 0;
         }
+        queues.clear();
         table = new Table(16);
         count = 0;
         weight = 0;
@@ -424,14 +421,14 @@ final class CacheSegment {
     // Policy
 
     private void evictToCapacity() {
-        while ((queueWeight[WINDOW] > windowMax || queueCount[WINDOW] > windowMaxCount) && tail[WINDOW] != 0) {
-            long candidate = tail[WINDOW];
-            unlink(candidate);
+        while ((queues.weight(WINDOW) > windowMax || queues.count(WINDOW) > windowMaxCount) && queues.tail(WINDOW) != 0) {
+            long candidate = queues.tail(WINDOW);
+            queues.unlink(candidate);
             admit(candidate);
         }
         while ((weight > maxWeight || count > maxCount) && count > 0) {
             long victim = victim();
-            unlink(victim);
+            queues.unlink(victim);
             evict(victim);
         }
     }
@@ -445,12 +442,12 @@ final class CacheSegment {
      * to make room in both.
      */
     private void admit(long candidate) {
-        long excessBytes = queueWeight[PROBATION] + queueWeight[PROTECTED] + weightOf(candidate)
+        long excessBytes = queues.weight(PROBATION) + queues.weight(PROTECTED) + weightOf(candidate)
                 - (maxWeight - windowMax);
         long excessCount = maxCount == Long.MAX_VALUE ? 0
-                : queueCount[PROBATION] + queueCount[PROTECTED] + 1 - (maxCount - windowMaxCount);
+                : queues.count(PROBATION) + queues.count(PROTECTED) + 1 - (maxCount - windowMaxCount);
         if (excessBytes <= 0 && excessCount <= 0) {
-            linkFirst(PROBATION, candidate);
+            queues.linkFirst(PROBATION, candidate);
             return;
         }
         int candidateFrequency = sketch.frequency(hashOf(candidate));
@@ -458,14 +455,14 @@ final class CacheSegment {
         long freedBytes = 0;
         long freedCount = 0;
         int queue = PROBATION;
-        long victim = tail[PROBATION];
+        long victim = queues.tail(PROBATION);
         while (freedBytes < excessBytes || freedCount < excessCount) {
             if (victim == 0) {
                 if (queue == PROTECTED) {
                     break;
                 }
                 queue = PROTECTED;
-                victim = tail[PROTECTED];
+                victim = queues.tail(PROTECTED);
                 continue;
             }
             displacedFrequency += sketch.frequency(hashOf(victim));
@@ -474,22 +471,22 @@ final class CacheSegment {
             }
             freedBytes += weightOf(victim);
             freedCount++;
-            victim = link(victim, PREV);
+            victim = queues.prev(victim);
         }
         if (freedBytes < excessBytes || freedCount < excessCount) {
             evict(candidate);
             return;
         }
         for (long i = 0; i < freedCount; i++) {
-            long displaced = tail[PROBATION] != 0 ? tail[PROBATION] : tail[PROTECTED];
-            unlink(displaced);
+            long displaced = queues.tail(PROBATION) != 0 ? queues.tail(PROBATION) : queues.tail(PROTECTED);
+            queues.unlink(displaced);
             evict(displaced);
         }
-        linkFirst(PROBATION, candidate);
+        queues.linkFirst(PROBATION, candidate);
     }
 
     private long victim() {
-        long victim = tail[PROBATION] != 0 ? tail[PROBATION] : tail[PROTECTED] != 0 ? tail[PROTECTED] : tail[WINDOW];
+        long victim = queues.tail(PROBATION) != 0 ? queues.tail(PROBATION) : queues.tail(PROTECTED) != 0 ? queues.tail(PROTECTED) : queues.tail(WINDOW);
         if (victim == 0) {
             throw new IllegalStateException("no entry to evict in a segment that counts " + count);
         }
@@ -497,18 +494,18 @@ final class CacheSegment {
     }
 
     private void onRead(long address) {
-        int queue = queueOf(address);
-        unlink(address);
+        int queue = queues.queueOf(address);
+        queues.unlink(address);
         if (queue == PROBATION || queue == PROTECTED) {
-            linkFirst(PROTECTED, address);
-            while ((queueWeight[PROTECTED] > protectedMax || queueCount[PROTECTED] > protectedMaxCount)
-                    && tail[PROTECTED] != address) {
-                long demoted = tail[PROTECTED];
-                unlink(demoted);
-                linkFirst(PROBATION, demoted);
+            queues.linkFirst(PROTECTED, address);
+            while ((queues.weight(PROTECTED) > protectedMax || queues.count(PROTECTED) > protectedMaxCount)
+                    && queues.tail(PROTECTED) != address) {
+                long demoted = queues.tail(PROTECTED);
+                queues.unlink(demoted);
+                queues.linkFirst(PROBATION, demoted);
             }
         } else {
-            linkFirst(WINDOW, address);
+            queues.linkFirst(WINDOW, address);
         }
     }
 
@@ -524,7 +521,7 @@ final class CacheSegment {
                 continue;
             }
             if (expired(address, now)) {
-                unlink(address);
+                queues.unlink(address);
                 delete(slot, address);
                 expirations++;
             } else {
@@ -577,25 +574,25 @@ final class CacheSegment {
      * so the entries stay and only their queue changes; protected's overflow is demoted.
      */
     private void rebalance() {
-        while ((queueWeight[WINDOW] > windowMax || queueCount[WINDOW] > windowMaxCount) && tail[WINDOW] != 0) {
-            long moved = tail[WINDOW];
-            unlink(moved);
-            linkFirst(PROBATION, moved);
+        while ((queues.weight(WINDOW) > windowMax || queues.count(WINDOW) > windowMaxCount) && queues.tail(WINDOW) != 0) {
+            long moved = queues.tail(WINDOW);
+            queues.unlink(moved);
+            queues.linkFirst(PROBATION, moved);
         }
         while (true) {
-            long moved = tail[PROBATION] != 0 ? tail[PROBATION] : tail[PROTECTED];
-            if (moved == 0 || queueWeight[WINDOW] + weightOf(moved) > windowMax
-                    || queueCount[WINDOW] + 1 > windowMaxCount) {
+            long moved = queues.tail(PROBATION) != 0 ? queues.tail(PROBATION) : queues.tail(PROTECTED);
+            if (moved == 0 || queues.weight(WINDOW) + weightOf(moved) > windowMax
+                    || queues.count(WINDOW) + 1 > windowMaxCount) {
                 break;
             }
-            unlink(moved);
-            linkFirst(WINDOW, moved);
+            queues.unlink(moved);
+            queues.linkFirst(WINDOW, moved);
         }
-        while ((queueWeight[PROTECTED] > protectedMax || queueCount[PROTECTED] > protectedMaxCount)
-                && tail[PROTECTED] != 0) {
-            long demoted = tail[PROTECTED];
-            unlink(demoted);
-            linkFirst(PROBATION, demoted);
+        while ((queues.weight(PROTECTED) > protectedMax || queues.count(PROTECTED) > protectedMaxCount)
+                && queues.tail(PROTECTED) != 0) {
+            long demoted = queues.tail(PROTECTED);
+            queues.unlink(demoted);
+            queues.linkFirst(PROBATION, demoted);
         }
     }
 
@@ -680,59 +677,6 @@ final class CacheSegment {
         count--;
         weight -= weightOf(address);
         allocator.free(address);
-    }
-
-    // ---------------------------------------------------------------------------------------------------------
-    // Queues, linked through the entries' headers
-
-    private void linkFirst(int queue, long address) {
-        long first = head[queue];
-        setLink(address, PREV, 0);
-        setLink(address, NEXT, first);
-        range.set(JAVA_INT_UNALIGNED, address - base + QUEUE, queue);
-        if (first != 0) {
-            setLink(first, PREV, address);
-        } else {
-            tail[queue] = address;
-        }
-        head[queue] = address;
-        queueWeight[queue] += weightOf(address);
-        queueCount[queue]++;
-    }
-
-    /** Takes the entry out of its queue; a no-op for one in none (queue -1: written, not yet linked). */
-    private void unlink(long address) {
-        int queue = queueOf(address);
-        if (queue < 0) {
-            return;
-        }
-        long prev = link(address, PREV);
-        long next = link(address, NEXT);
-        if (prev != 0) {
-            setLink(prev, NEXT, next);
-        } else {
-            head[queue] = next;
-        }
-        if (next != 0) {
-            setLink(next, PREV, prev);
-        } else {
-            tail[queue] = prev;
-        }
-        queueWeight[queue] -= weightOf(address);
-        queueCount[queue]--;
-        range.set(JAVA_INT_UNALIGNED, address - base + QUEUE, -1);
-    }
-
-    private long link(long address, long field) {
-        return range.get(JAVA_LONG_UNALIGNED, address - base + field);
-    }
-
-    private void setLink(long address, long field, long value) {
-        range.set(JAVA_LONG_UNALIGNED, address - base + field, value);
-    }
-
-    private int queueOf(long address) {
-        return range.get(JAVA_INT_UNALIGNED, address - base + QUEUE);
     }
 
     private long hashOf(long address) {

@@ -7,9 +7,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.nio.ByteOrder;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Objects;
@@ -17,8 +14,6 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 
 import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 /**
  * A concurrent key-value cache whose entries (keys and values as bytes) live off-heap, in blocks of an
@@ -95,9 +90,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 public final class OffHeapCache implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OffHeapCache.class);
     private static final int OPTIMISTIC_TRIES = 2;
-    /** Reads a byte[] eight bytes at a time in native order, as the range's JAVA_LONG_UNALIGNED reads do. */
-    static final VarHandle LONGS_OF_BYTES = MethodHandles.byteArrayViewVarHandle(long[].class,
-            ByteOrder.nativeOrder());
 
     private final String name;
     private final OffHeapAllocator allocator;
@@ -156,7 +148,7 @@ public final class OffHeapCache implements AutoCloseable {
 
     /** The value for {@code key}, or null. */
     public byte[] get(byte[] key) {
-        checkKey(key);
+        Keys.check(key);
         try {
             return getArray(key);
         } catch (IllegalStateException e) {
@@ -165,7 +157,7 @@ public final class OffHeapCache implements AutoCloseable {
     }
 
     private byte[] getArray(byte[] key) {
-        long hash = hash(key);
+        long hash = Keys.hash(key);
         CacheSegment s = segmentFor(hash);
         for (int attempt = 0; ; attempt++) {
             long stamp = attempt < OPTIMISTIC_TRIES ? s.lock.tryOptimisticRead() : s.lock.readLock();
@@ -198,7 +190,7 @@ public final class OffHeapCache implements AutoCloseable {
 
     /** Copies the value for {@code key} into {@code dst}; see {@link #get(MemorySegment, MemorySegment)}. */
     public long get(byte[] key, MemorySegment dst) {
-        checkKey(key);
+        Keys.check(key);
         return get(null, key, key.length, dst);
     }
 
@@ -210,7 +202,7 @@ public final class OffHeapCache implements AutoCloseable {
      *         returned length, and all of them on a miss, may have been overwritten
      */
     public long get(MemorySegment key, MemorySegment dst) {
-        checkKey(key);
+        Keys.check(key);
         return get(key, null, key.byteSize(), dst);
     }
 
@@ -228,7 +220,7 @@ public final class OffHeapCache implements AutoCloseable {
     }
 
     private long getInto(MemorySegment key, byte[] keyArray, long keyBytes, MemorySegment dst) {
-        long hash = key != null ? hash(key) : hash(keyArray);
+        long hash = key != null ? Keys.hash(key) : Keys.hash(keyArray);
         CacheSegment s = segmentFor(hash);
         for (int attempt = 0; ; attempt++) {
             long stamp = attempt < OPTIMISTIC_TRIES ? s.lock.tryOptimisticRead() : s.lock.readLock();
@@ -264,7 +256,7 @@ public final class OffHeapCache implements AutoCloseable {
         if (dst.isReadOnly()) {
             throw new IllegalArgumentException("get(key, dst): dst is read-only");
         }
-        checkKey(key);
+        Keys.check(key);
         long length = get(null, key, key.length, MemorySegment.ofBuffer(dst));
         if (length >= 0 && length <= dst.remaining()) {
             dst.position(dst.position() + (int) length);
@@ -274,8 +266,8 @@ public final class OffHeapCache implements AutoCloseable {
 
     /** True if a live entry for {@code key} is present (does not count as a hit or a miss). */
     public boolean containsKey(byte[] key) {
-        checkKey(key);
-        long hash = hash(key);
+        Keys.check(key);
+        long hash = Keys.hash(key);
         CacheSegment s = segmentFor(hash);
         long stamp = s.lock.readLock();
         try {
@@ -308,14 +300,14 @@ public final class OffHeapCache implements AutoCloseable {
 
     /** Stores {@code value} under {@code key} with the default time to live. */
     public boolean put(byte[] key, byte[] value) {
-        checkKey(key);
+        Keys.check(key);
         checkValue(value);
         return put(null, key, key.length, null, value, value.length, defaultTtlNanos, false);
     }
 
     /** Stores {@code value} under {@code key}, expiring after {@code timeToLive} ({@code ZERO}: never). */
     public boolean put(byte[] key, byte[] value, Duration timeToLive) {
-        checkKey(key);
+        Keys.check(key);
         checkValue(value);
         return put(null, key, key.length, null, value, value.length, ttl(timeToLive), false);
     }
@@ -330,14 +322,14 @@ public final class OffHeapCache implements AutoCloseable {
      * @throws IllegalArgumentException for an empty or over-64-KiB key, or a value over {@code maxValueBytes}
      */
     public boolean put(MemorySegment key, MemorySegment value) {
-        checkKey(key);
+        Keys.check(key);
         checkValue(value);
         return put(key, null, key.byteSize(), value, null, value.byteSize(), defaultTtlNanos, false);
     }
 
     /** Stores {@code value} under {@code key}, expiring after {@code timeToLive} ({@code ZERO}: never). */
     public boolean put(MemorySegment key, MemorySegment value, Duration timeToLive) {
-        checkKey(key);
+        Keys.check(key);
         checkValue(value);
         return put(key, null, key.byteSize(), value, null, value.byteSize(), ttl(timeToLive), false);
     }
@@ -348,14 +340,14 @@ public final class OffHeapCache implements AutoCloseable {
      * @return true if stored, false if a value was present (or memory was refused)
      */
     public boolean putIfAbsent(byte[] key, byte[] value) {
-        checkKey(key);
+        Keys.check(key);
         checkValue(value);
         return put(null, key, key.length, null, value, value.length, defaultTtlNanos, true);
     }
 
     /** As {@link #putIfAbsent(byte[], byte[])}, from segments. */
     public boolean putIfAbsent(MemorySegment key, MemorySegment value) {
-        checkKey(key);
+        Keys.check(key);
         checkValue(value);
         return put(key, null, key.byteSize(), value, null, value.byteSize(), defaultTtlNanos, true);
     }
@@ -364,7 +356,7 @@ public final class OffHeapCache implements AutoCloseable {
     private boolean put(MemorySegment key, byte[] keyArray, long keyBytes, MemorySegment value, byte[] valueArray,
                         long valueBytes, long ttlNanos, boolean onlyIfAbsent) {
         ensureOpen("put");
-        long hash = key != null ? hash(key) : hash(keyArray);
+        long hash = key != null ? Keys.hash(key) : Keys.hash(keyArray);
         CacheSegment s = segmentFor(hash);
         long entry = allocateEntry(hash, keyBytes + valueBytes);
         if (entry == 0) {
@@ -394,10 +386,10 @@ public final class OffHeapCache implements AutoCloseable {
      * @return the new value, or null if the entry is now absent (removed, or refused for lack of memory)
      */
     public byte[] compute(byte[] key, Function<MemorySegment, byte[]> remapping) {
-        checkKey(key);
+        Keys.check(key);
         Objects.requireNonNull(remapping, "remapping");
         ensureOpen("compute");
-        long hash = hash(key);
+        long hash = Keys.hash(key);
         CacheSegment s = segmentFor(hash);
         long stamp = s.lock.writeLock();
         try {
@@ -426,19 +418,19 @@ public final class OffHeapCache implements AutoCloseable {
 
     /** Removes the entry for {@code key}; true if a live one was there. */
     public boolean remove(byte[] key) {
-        checkKey(key);
+        Keys.check(key);
         return remove(null, key, key.length);
     }
 
     /** Removes the entry for {@code key}; true if a live one was there. */
     public boolean remove(MemorySegment key) {
-        checkKey(key);
+        Keys.check(key);
         return remove(key, null, key.byteSize());
     }
 
     private boolean remove(MemorySegment key, byte[] keyArray, long keyBytes) {
         ensureOpen("remove");
-        long hash = key != null ? hash(key) : hash(keyArray);
+        long hash = key != null ? Keys.hash(key) : Keys.hash(keyArray);
         CacheSegment s = segmentFor(hash);
         long stamp = s.lock.writeLock();
         try {
@@ -610,75 +602,6 @@ public final class OffHeapCache implements AutoCloseable {
 
     private int segmentIndex(long hash) {
         return (int) (hash >>> 32) & segmentMask;
-    }
-
-    /**
-     * 64-bit hash of the key's bytes: murmur3's 64-bit mixing over 8-byte words, then its finalizer. The
-     * segment takes bits 32 and up, the index the low bits.
-     */
-    static long hash(MemorySegment key) {
-        long length = key.byteSize();
-        long h = length * 0x9E3779B97F4A7C15L;
-        long i = 0;
-        for (; i + Long.BYTES <= length; i += Long.BYTES) {
-            h ^= mix(key.get(JAVA_LONG_UNALIGNED, i));
-            h = Long.rotateLeft(h, 27) * 5 + 0x52dce729;
-        }
-        long tail = 0;
-        for (; i < length; i++) {
-            tail = (tail << 8) | (key.get(JAVA_BYTE, i) & 0xFF);
-        }
-        return finish(h, tail);
-    }
-
-    /** {@link #hash(MemorySegment)} of an array's bytes, read in place: the same value for the same bytes. */
-    static long hash(byte[] key) {
-        int length = key.length;
-        long h = length * 0x9E3779B97F4A7C15L;
-        int i = 0;
-        for (; i + Long.BYTES <= length; i += Long.BYTES) {
-            h ^= mix((long) LONGS_OF_BYTES.get(key, i));
-            h = Long.rotateLeft(h, 27) * 5 + 0x52dce729;
-        }
-        long tail = 0;
-        for (; i < length; i++) {
-            tail = (tail << 8) | (key[i] & 0xFF);
-        }
-        return finish(h, tail);
-    }
-
-    private static long finish(long h, long tail) {
-        h ^= mix(tail);
-        h ^= h >>> 33;
-        h *= 0xff51afd7ed558ccdL;
-        h ^= h >>> 33;
-        h *= 0xc4ceb9fe1a85ec53L;
-        return h ^ (h >>> 33);
-    }
-
-    private static long mix(long k) {
-        return Long.rotateLeft(k * 0x87c37b91114253d5L, 31) * 0x4cf5852759ed3b6fL;
-    }
-
-    private static void checkKey(byte[] key) {
-        if (key == null) {
-            throw new NullPointerException("key is null: a cache key needs 1 to 65536 bytes");
-        }
-        checkKeyLength(key.length);
-    }
-
-    private static void checkKey(MemorySegment key) {
-        if (key == null) {
-            throw new NullPointerException("key is null: a cache key needs 1 to 65536 bytes");
-        }
-        checkKeyLength(key.byteSize());
-    }
-
-    private static void checkKeyLength(long keyBytes) {
-        if (keyBytes == 0 || keyBytes > OffHeapCacheConfig.MAX_KEY_BYTES) {
-            throw new IllegalArgumentException("key of " + keyBytes + " bytes: a cache key needs 1 to "
-                    + OffHeapCacheConfig.MAX_KEY_BYTES + " bytes");
-        }
     }
 
     private void checkValue(byte[] value) {

@@ -92,7 +92,7 @@ class OffHeapCacheTest {
             }
             MemorySegment offHeapKey = Arena.ofAuto().allocate(length);
             MemorySegment.copy(key, 0, offHeapKey, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, length);
-            assertEquals(OffHeapCache.hash(MemorySegment.ofArray(key)), OffHeapCache.hash(key), "length " + length);
+            assertEquals(Keys.hash(MemorySegment.ofArray(key)), Keys.hash(key), "length " + length);
             cache.put(offHeapKey, MemorySegment.ofArray(value(length, 20)));
             assertArrayEquals(value(length, 20), cache.get(key), "length " + length);
             cache.put(key, value(length, 30));
