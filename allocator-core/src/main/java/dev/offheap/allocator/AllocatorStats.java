@@ -57,10 +57,11 @@ public record AllocatorStats(
     public String report(String title) {
         StringBuilder out = new StringBuilder();
         out.append(String.format(Locale.ROOT, "%s: reserved %,d B, committed %,d B, allocated %,d B in %,d blocks,"
-                        + " thread-cached %,d B, free %,d B, largest free block %,d B, fragmentation %.2f"
+                        + " thread-cached %,d B, free %,d B, largest free block %,d B, fragmentation %s"
                         + " (committed / allocated), %,d allocations, %,d frees%n", title, reservedBytes,
                 committedBytes, allocatedBytes, liveBlocks, threadCachedBytes, freeBytes, largestFreeBlockBytes,
-                fragmentation(), allocations, frees));
+                Double.isFinite(fragmentation()) ? String.format(Locale.ROOT, "%.2f", fragmentation()) : "n/a",
+                allocations, frees));
         if (!sizeClasses.isEmpty()) {
             out.append(String.format(Locale.ROOT, "%6s %10s %12s %14s %7s %11s %9s%n", "class", "block B",
                     "live blocks", "live B", "slabs", "free slots", "use"));

@@ -35,8 +35,9 @@ final class AllocatorMBean implements OffHeapAllocatorMXBean {
         for (int n = 1; n < 1000; n++) {
             try {
                 String name = n == 1 ? heap.name : heap.name + "-" + n;
+                // Quoted only when the name holds a character an ObjectName value may not: name=<name> otherwise.
                 ObjectName objectName = new ObjectName("dev.offheap.allocator:type=OffHeapAllocator,name="
-                        + ObjectName.quote(name));
+                        + (name.matches("[^,=:*?\"\\\n]*") ? name : ObjectName.quote(name)));
                 AllocatorMBean bean = new AllocatorMBean(heap, objectName);
                 server.registerMBean(bean, objectName);
                 return bean;

@@ -148,6 +148,8 @@ public final class OffHeapAllocator implements Allocator {
     private final AllocatorMBean mbean;
     private final Lifecycle lifecycle;
     private volatile boolean closed;
+    /** What {@link #stats()} returns once closed; null before. */
+    private volatile AllocatorStats finalStats;
 
     private OffHeapAllocator(OffHeapAllocatorConfig config) {
         this.name = config.name();
@@ -467,15 +469,20 @@ public final class OffHeapAllocator implements Allocator {
 
     @Override
     public long usableSize(long address) {
-        ensureOpen("usableSize", address);
-        return switch (heap.addresses.spanOf("usableSize", address)) {
+        return usableSize("usableSize", address);
+    }
+
+    /** The usable size of a live block, the errors naming {@code call}. */
+    private long usableSize(String call, long address) {
+        ensureOpen(call, address);
+        return switch (heap.addresses.spanOf(call, address)) {
             case Slab slab -> {
-                int slot = heap.addresses.liveSlot("usableSize", slab, address);
+                int slot = heap.addresses.liveSlot(call, slab, address);
                 yield slab.requested != null ? slab.requested[slot] : slab.slotBytes;
             }
-            case MediumChunk chunk -> heap.medium.usableSize("usableSize", chunk, address);
+            case MediumChunk chunk -> heap.medium.usableSize(call, chunk, address);
             case HugeSpan huge -> {
-                heap.addresses.hugeStart("usableSize", huge, address);
+                heap.addresses.hugeStart(call, huge, address);
                 yield huge.byteSize();
             }
         };
@@ -483,7 +490,7 @@ public final class OffHeapAllocator implements Allocator {
 
     @Override
     public MemorySegment segment(long address) {
-        return memory.asSlice(address - base, usableSize(address));
+        return memory.asSlice(address - base, usableSize("segment", address));
     }
 
     /**
@@ -613,11 +620,17 @@ public final class OffHeapAllocator implements Allocator {
 
     /**
      * A snapshot of the counters. Figures kept by other threads' caches are read without stopping them, so a
-     * snapshot taken while threads allocate is approximate; one taken at rest is exact.
+     * snapshot taken while threads allocate is approximate; one taken at rest is exact. After {@link #close()}:
+     * the counters as they were at close ({@code liveBlocks}: the blocks never freed) and every byte figure 0, since
+     * the memory is gone.
      */
     @Override
     public AllocatorStats stats() {
-        AllocatorStats stats = HeapStats.snapshot(heap, closed);
+        AllocatorStats atClose = finalStats;
+        if (atClose != null) {
+            return atClose;
+        }
+        AllocatorStats stats = HeapStats.snapshot(heap, false);
         return debug == null ? stats : debug.withQuarantineFreed(stats);
     }
 
@@ -641,6 +654,10 @@ public final class OffHeapAllocator implements Allocator {
                 LeakTracker.report(name, liveBlocks());
             }
             fastPaths = false;
+            AllocatorStats last = stats();
+            // The memory goes: every byte figure is 0 from now on; the counters stay, liveBlocks the blocks leaked.
+            finalStats = new AllocatorStats(0, 0, 0, 0, 0, 0, last.liveBlocks(), last.allocations(), last.frees(),
+                    List.of());
             closed = true;
             lifecycle.closeOrDefer();
         } finally {

@@ -301,6 +301,7 @@ class OffHeapAllocatorTest {
                      .maxBytes(16L << 20).jmx(true))) {
             name = allocator.mbeanName();
             assertTrue(server.isRegistered(name));
+            assertEquals("jmx", name.getKeyProperty("name"), "name=<name>, as README shows it: " + name);
             assertTrue(!name.equals(twin.mbeanName()), "a second allocator of the same name gets its own MBean");
             long address = allocator.allocate(1000);
             assertEquals(1L, server.getAttribute(name, "LiveBlocks"));
@@ -316,13 +317,36 @@ class OffHeapAllocatorTest {
     }
 
     @Test
+    void figuresKeepTheirWordAfterCloseAndWithNothingLive() {
+        OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("final-figures")
+                .maxBytes(16L << 20));
+        long kept = allocator.allocate(100);
+        long freed = allocator.allocate(5000);
+        allocator.free(freed);
+        dev.offheap.allocator.DoubleFreeException e = assertThrows(dev.offheap.allocator.DoubleFreeException.class,
+                () -> allocator.segment(freed));
+        assertTrue(e.getMessage().startsWith("segment("), e.getMessage());
+        allocator.free(kept);
+        assertTrue(allocator.report().contains("fragmentation n/a"), allocator.report()); // nothing live
+        allocator.allocate(100); // leaked on purpose
+        allocator.close();
+        AllocatorStats after = allocator.stats();
+        assertEquals(0, after.reservedBytes());
+        assertEquals(0, after.committedBytes());
+        assertEquals(0, after.allocatedBytes() + after.threadCachedBytes() + after.freeBytes());
+        assertEquals(1, after.liveBlocks(), "the block never freed");
+        assertEquals(3, after.allocations());
+        assertEquals(2, after.frees());
+    }
+
+    @Test
     void byDefaultNoMBeanIsRegisteredAndStatsStillWork() throws Exception {
         javax.management.MBeanServer server = java.lang.management.ManagementFactory.getPlatformMBeanServer();
         try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("no-jmx")
                 .maxBytes(16L << 20))) {
             assertEquals(null, allocator.mbeanName());
             assertEquals(0, server.queryNames(new javax.management.ObjectName(
-                    "dev.offheap.allocator:type=OffHeapAllocator,name=\"no-jmx\""), null).size());
+                    "dev.offheap.allocator:type=OffHeapAllocator,name=no-jmx"), null).size());
             long address = allocator.allocate(1000);
             assertEquals(1L, allocator.stats().liveBlocks());
             allocator.free(address);
