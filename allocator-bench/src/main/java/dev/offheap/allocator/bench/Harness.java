@@ -74,6 +74,9 @@ public final class Harness {
             System.out.println(Options.HELP);
             return;
         }
+        if (options.installPeers) {
+            NativePeers.installMissing();
+        }
         new Harness(options).run();
     }
 
@@ -860,6 +863,9 @@ public final class Harness {
                                      for the cache workload: offheap-cache, ohc, ohc-wtinylfu, chronicle-map,
                                      ehcache-offheap
                   --sizes LIST       block sizes of the pair workload (default: 16,64,256,1024,4096,65536,131072)
+                  --no-install       do not install missing native peers (by default, running as root with
+                                     apt-get, the harness installs libjemalloc2, libmimalloc2.0 and
+                                     libgoogle-perftools4 first; elsewhere their rows say how)
                   --trace FILE       an alloc-trace v1 file to replay (repeatable; default: ../shared/traces/*.gz)
                   --cache-trace FILE a cache key trace, LIRS text or cache2k binary (repeatable; default:
                                      ../shared/cachetraces/*.gz and *.xz)
@@ -874,6 +880,8 @@ public final class Harness {
                 """;
 
         boolean help;
+        /** Install missing native peers (jemalloc, mimalloc, tcmalloc) with apt-get where the harness runs as root. */
+        boolean installPeers = true;
         List<String> workloads = WORKLOADS;
         List<String> peers;
         List<Long> sizes = List.of(16L, 64L, 256L, 1024L, 4096L, 65536L, 131072L);
@@ -896,6 +904,10 @@ public final class Harness {
                 String arg = args[i];
                 if (arg.equals("--help") || arg.equals("-h")) {
                     o.help = true;
+                    continue;
+                }
+                if (arg.equals("--no-install")) {
+                    o.installPeers = false;
                     continue;
                 }
                 if (i + 1 >= args.length) {

@@ -46,6 +46,38 @@ final class NativePeers {
             new NativePeer("malloc-mimalloc", "libmimalloc.so.2", "libmimalloc2.0"),
             new NativePeer("malloc-tcmalloc", "libtcmalloc.so.4", "libgoogle-perftools4"));
 
+    /**
+     * Installs the Debian packages of the peers that are missing, where the harness can: running as root with
+     * apt-get (as on this project's machines and CI). Anywhere else the rows say how to install them. What apt
+     * printed goes to the harness's log; a failure is not fatal, the rows then say what is missing.
+     */
+    static void installMissing() {
+        List<String> missing = ALL.stream().filter(p -> !p.installed()).map(NativePeer::debianPackage).toList();
+        if (missing.isEmpty() || !Files.isExecutable(Path.of("/usr/bin/apt-get"))
+                || !"root".equals(System.getProperty("user.name"))) {
+            return;
+        }
+        System.out.println("harness: installing the native peers " + missing + " (Debian packages, apt-get)");
+        List<String> install = new java.util.ArrayList<>(List.of("apt-get", "install", "-y", "-q"));
+        install.addAll(missing);
+        if (run(install) != 0 && run(List.of("apt-get", "update", "-q")) == 0) {
+            run(install); // the package lists were stale or absent
+        }
+    }
+
+    private static int run(List<String> command) {
+        try {
+            Process process = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            return process.waitFor();
+        } catch (java.io.IOException e) {
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        }
+    }
+
     static Optional<NativePeer> byName(String name) {
         return ALL.stream().filter(p -> p.name().equals(name)).findFirst();
     }
