@@ -225,6 +225,15 @@ final class CacheSegment {
         MemorySegment.copy(range, JAVA_BYTE, offset + HEADER_BYTES + keyBytes, dst, 0, dst.length);
     }
 
+    /**
+     * As {@link #expired(long, long)} at this moment, reading the clock only for an entry that has a time to live:
+     * a cache without TTLs never calls {@code System.nanoTime()} on a read.
+     */
+    boolean expiredNow(long address) {
+        long expiresAt = range.get(JAVA_LONG_UNALIGNED, address - base + EXPIRES_AT);
+        return expiresAt != 0 && System.nanoTime() - expiresAt >= 0;
+    }
+
     boolean expired(long address, long now) {
         long expiresAt = range.get(JAVA_LONG_UNALIGNED, address - base + EXPIRES_AT);
         return expiresAt != 0 && now - expiresAt >= 0;

@@ -167,7 +167,7 @@ public final class OffHeapCache implements AutoCloseable {
                     throw closed("get");
                 }
                 byte[] value = null;
-                if (address != 0 && !s.expired(address, System.nanoTime())) {
+                if (address != 0 && !s.expiredNow(address)) {
                     long length = s.valueBytes(address);
                     if (length >= 0) {
                         value = new byte[(int) length];
@@ -230,7 +230,7 @@ public final class OffHeapCache implements AutoCloseable {
                     throw closed("get");
                 }
                 long length = -1;
-                if (address != 0 && !s.expired(address, System.nanoTime())) {
+                if (address != 0 && !s.expiredNow(address)) {
                     length = s.valueBytes(address);
                     if (length >= 0 && length <= dst.byteSize()) {
                         s.copyValue(address, length, dst, 0);
@@ -275,7 +275,7 @@ public final class OffHeapCache implements AutoCloseable {
             if (address == CacheSegment.CLOSED_ENTRY) {
                 throw closed("containsKey");
             }
-            return address != 0 && !s.expired(address, System.nanoTime());
+            return address != 0 && !s.expiredNow(address);
         } catch (IllegalStateException e) {
             throw closedUnder("containsKey", e);
         } finally {
