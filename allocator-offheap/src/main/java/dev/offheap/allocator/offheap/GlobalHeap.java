@@ -353,6 +353,10 @@ final class GlobalHeap {
                     return page;
                 }
                 pages.freeRange(page, count, epoch); // over the cap: give the run back untouched
+                if (purgesInFlight > 0) {
+                    purgeDone.awaitUninterruptibly(); // a purge holds committed pages it is handing back
+                    continue;
+                }
             }
             if (roomMade) {
                 throw page < 0 ? noRun(requested, count) : capReached(requested, count);

@@ -64,7 +64,6 @@ final class Slab extends Span {
     /** {@code live[s]}: freed by a thread that does not own the slab, on the remote list until collected. */
     static final byte REMOTE_FREED = 3;
 
-
     static final int OWNED = 0;
     static final int DETACHED = 1;
     static final int QUEUED = 2;
