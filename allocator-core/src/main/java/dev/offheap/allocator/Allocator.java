@@ -108,7 +108,11 @@ public interface Allocator extends AutoCloseable {
      */
     MemorySegment segment(long address);
 
-    /** A snapshot of this allocator's counters. Works after {@link #close()}, to read the final figures. */
+    /**
+     * A snapshot of this allocator's counters. Works after {@link #close()}, to read the final figures: the
+     * counters as they were at close ({@code liveBlocks}: the blocks never freed) and every byte figure 0, the
+     * memory being released (for a region allocator, also once the region's owner has freed it).
+     */
     AllocatorStats stats();
 
     /**

@@ -49,6 +49,8 @@ public abstract sealed class RegionAllocator implements Allocator
     final long heapSize;
     private final String name;
     private boolean closed;
+    /** What {@link #stats()} returns once closed; null before. */
+    private AllocatorStats finalStats;
 
     RegionAllocator(MemorySegment region, long magic) {
         this(region, magic, null);
@@ -112,6 +114,10 @@ public abstract sealed class RegionAllocator implements Allocator
 
     @Override
     public final AllocatorStats stats() {
+        AllocatorStats atClose = finalStats;
+        if (atClose != null) {
+            return atClose; // the region may be gone with its owner's arena: nothing is read from it now
+        }
         return new AllocatorStats(heapSize, heapSize, getLong(ALLOCATED_BYTES), 0, closed ? 0 : getLong(FREE_BYTES),
                 largestFreeBlockBytes(), getLong(LIVE_BLOCKS), getLong(ALLOCATIONS), getLong(FREES), List.of());
     }
@@ -139,6 +145,8 @@ public abstract sealed class RegionAllocator implements Allocator
     @Override
     public final void close() {
         if (!closed) {
+            finalStats = new AllocatorStats(0, 0, 0, 0, 0, 0, getLong(LIVE_BLOCKS), getLong(ALLOCATIONS),
+                    getLong(FREES), List.of());
             putLong(MAGIC, 0);
             closed = true;
         }

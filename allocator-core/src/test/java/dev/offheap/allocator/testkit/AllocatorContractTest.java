@@ -386,7 +386,11 @@ public abstract class AllocatorContractTest {
         AllocatorClosedException e = assertThrows(AllocatorClosedException.class, () -> allocator.segment(address));
         assertTrue(e.getMessage().contains("closed"), e.getMessage());
         allocator.close(); // a second close does nothing
-        allocator.stats();
+        AllocatorStats last = allocator.stats(); // works after close: the final figures, memory figures 0
+        assertEquals(1, last.liveBlocks(), "the block never freed");
+        assertEquals(last.allocations() - last.liveBlocks(), last.frees());
+        assertEquals(0, last.committedBytes() + last.reservedBytes() + last.allocatedBytes()
+                + last.threadCachedBytes() + last.freeBytes() + last.largestFreeBlockBytes());
     }
 
     @Test
