@@ -26,6 +26,14 @@ final class HeapStats {
         void visit(long address, long usableBytes);
     }
 
+    /** Every live block, with its allocation stack where {@code leaks} recorded one (null: leak detection off). */
+    static List<LiveBlock> liveBlocks(GlobalHeap heap, LeakTracker leaks) {
+        List<LiveBlock> blocks = new ArrayList<>();
+        forEachLiveBlock(heap, (address, usable) ->
+                blocks.add(new LiveBlock(address, usable, leaks == null ? List.of() : leaks.stackOf(address))));
+        return blocks;
+    }
+
     /** Every live block's address and usable bytes, in no particular order (a snapshot; racy for slabs). */
     static void forEachLiveBlock(GlobalHeap heap, LiveBlockVisitor visitor) {
         heap.medium.lock.lock();

@@ -51,7 +51,15 @@ final class SharedCaches {
         return cache;
     }
 
-    ThreadCache[] all() {
-        return stripes;
+    /** Gives every shared cache's empty slabs back to {@code heap}, each under its lock. */
+    void trim(GlobalHeap heap) {
+        for (ThreadCache shared : stripes) {
+            shared.lock.lock();
+            try {
+                heap.trimCache(shared);
+            } finally {
+                shared.lock.unlock();
+            }
+        }
     }
 }
