@@ -227,11 +227,12 @@ public final class Harness {
             if (gcProfile) {
                 command.addAll(List.of("-prof", "gc"));
             }
-            String output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
+            List<String> run = recorded(command, workload.id + "-" + peer + "-" + column);
+            String output = runChild(run, nativePeer.flatMap(NativePeers.NativePeer::path));
             Measurement m = parseJmhCsv(csv, benchmark, output);
             if (m.missing() != null && !crashed(output)) {
                 System.out.println("  no result (" + m.missing() + "); trying once more");
-                output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
+                output = runChild(run, nativePeer.flatMap(NativePeers.NativePeer::path));
                 m = parseJmhCsv(csv, benchmark, output);
             }
             Files.deleteIfExists(csv);
@@ -339,7 +340,8 @@ public final class Harness {
             List<String> command = new ArrayList<>(javaCommand());
             command.addAll(List.of(Larson.class.getName(), nativePeer.isPresent() ? "malloc" : peer, "2",
                     Double.toString(seconds)));
-            String output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
+            String output = runChild(recorded(command, "larson-" + peer),
+                    nativePeer.flatMap(NativePeers.NativePeer::path));
             String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
             if (line == null) {
                 row.put(peer, Measurement.missing(failure(output)));
@@ -383,6 +385,7 @@ public final class Harness {
             if (threaded) {
                 command.add("threads");
             }
+            command = recorded(command, "trace-" + name + "-" + peer);
             String output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
             if (output.lines().noneMatch(l -> l.startsWith("RESULT ")) && !crashed(output)) {
                 System.out.println("  no result; trying once more");
@@ -588,6 +591,23 @@ public final class Harness {
         String java = ProcessHandle.current().info().command().orElse("java");
         return new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx1g",
                 "-Dio.netty.leakDetection.level=disabled", "-cp", System.getProperty("java.class.path")));
+    }
+
+    /**
+     * With {@code --jfr}: the command records a flight recording of the measured JVM to {@code <out>/jfr/<name>.jfr}
+     * (profile settings; thread parks and monitor waits from 100 us, so that lock hand-offs show).
+     */
+    private List<String> recorded(List<String> command, String name) throws IOException {
+        if (!options.jfr) {
+            return command;
+        }
+        Path dir = options.out.resolve("jfr");
+        Files.createDirectories(dir);
+        String file = dir.resolve(name.replaceAll("[^A-Za-z0-9._-]+", "_") + ".jfr").toAbsolutePath().toString();
+        List<String> with = new ArrayList<>(command);
+        with.add(1, "-XX:StartFlightRecording=filename=" + file + ",settings=profile,dumponexit=true,"
+                + "jdk.ThreadPark#threshold=100us,jdk.JavaMonitorEnter#threshold=100us");
+        return with;
     }
 
     /** Whether a child JVM died of a fatal error (a crash writes an hs_err file): reported, never retried. */

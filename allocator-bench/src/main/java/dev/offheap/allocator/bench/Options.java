@@ -28,6 +28,9 @@ final class Options {
                                  for the cache workload: offheap-cache, ohc, ohc-wtinylfu, chronicle-map,
                                  ehcache-offheap
               --sizes LIST       block sizes of the pair workload (default: 16,64,256,1024,4096,65536,131072)
+              --jfr              record a JDK Flight Recorder file per measured JVM (JMH, larson, trace
+                                     workloads) in <out>/jfr/: profile settings, thread parks and monitor
+                                     waits from 100 us; read with `jfr print --events jdk.ThreadPark FILE`
               --no-install       do not install missing native peers (by default, running as root with
                                  apt-get, the harness installs libjemalloc2, libmimalloc2.0 and
                                  libgoogle-perftools4 first; elsewhere their rows say how)
@@ -47,6 +50,8 @@ final class Options {
     boolean help;
     /** Install missing native peers (jemalloc, mimalloc, tcmalloc) with apt-get where the harness runs as root. */
     boolean installPeers = true;
+    /** Record a JFR file per child JVM of the JMH, larson and trace workloads (lock, park, allocation samples). */
+    boolean jfr;
     List<Workload> workloads = Workload.selectable();
     List<String> peers;
     List<Long> sizes = List.of(16L, 64L, 256L, 1024L, 4096L, 65536L, 131072L);
@@ -69,6 +74,10 @@ final class Options {
             String arg = args[i];
             if (arg.equals("--help") || arg.equals("-h")) {
                 o.help = true;
+                continue;
+            }
+            if (arg.equals("--jfr")) {
+                o.jfr = true;
                 continue;
             }
             if (arg.equals("--no-install")) {
