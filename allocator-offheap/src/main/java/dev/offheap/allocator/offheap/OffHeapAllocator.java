@@ -132,6 +132,8 @@ public final class OffHeapAllocator implements Allocator {
     /** Debug mode's canaries, poison and quarantine; null when debug mode is off. */
     private final DebugChecks debug;
     private final boolean poison;
+    /** {@link #freeReleased} as the quarantine's callback, made once: a method reference per free would allocate. */
+    private final DebugChecks.SlotFree releaseChecked = this::freeReleased;
     private final long largeAllocationThreshold;
     /** Allocation stacks of live blocks; null when leak detection is off. */
     private final LeakTracker leaks;
@@ -278,7 +280,7 @@ public final class OffHeapAllocator implements Allocator {
                 if (debug.quarantined() == 0) {
                     throw full;
                 }
-                debug.flush(this::freeReleased); // the quarantine must never be why memory runs out
+                debug.flush(releaseChecked); // the quarantine must never be why memory runs out
             }
         }
         return allocateChecked(byteSize, byteAlignment);
@@ -383,7 +385,7 @@ public final class OffHeapAllocator implements Allocator {
             case Slab slab -> {
                 int slot = heap.addresses.liveSlot("free", slab, address);
                 if (poison) {
-                    debug.quarantine(slab, slot, address, this::freeReleased);
+                    debug.quarantine(slab, slot, address, releaseChecked);
                     return;
                 }
                 freeReleased(slab, slot, address);
@@ -517,7 +519,7 @@ public final class OffHeapAllocator implements Allocator {
     public long trim() {
         ensureOpen("trim()");
         if (debug != null) {
-            debug.flush(this::freeReleased);
+            debug.flush(releaseChecked);
         }
         if (threadCaching && !Thread.currentThread().isVirtual()) {
             heap.trimCache(threadCache(Thread.currentThread()));
