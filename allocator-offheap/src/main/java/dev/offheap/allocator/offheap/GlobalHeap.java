@@ -426,10 +426,15 @@ final class GlobalHeap {
         }
         // At the cap the madvise calls run under the lock: an allocation waiting here wants exactly these pages.
         long[] blocks = pages.takePurgeable(Integer.MAX_VALUE);
+        decommit(blocks);
+        purgedBytes += pages.returnPurged(blocks, epoch) * PAGE_BYTES;
+    }
+
+    /** Hands the buddy blocks of {@link PageLayer#takePurgeable} ({@code page << 8 | order}) back to the OS. */
+    private void decommit(long[] blocks) {
         for (long block : blocks) {
             range.decommit((block >>> 8) << PAGE_SHIFT, (1L << (block & 0xff)) << PAGE_SHIFT);
         }
-        purgedBytes += pages.returnPurged(blocks, epoch) * PAGE_BYTES;
     }
 
     private void warnNearCap() {
@@ -558,9 +563,7 @@ final class GlobalHeap {
             return 0;
         }
         // The madvise calls, microseconds each and hundreds at a time, run without the locks: allocations go on.
-        for (long block : blocks) {
-            range.decommit((block >>> 8) << PAGE_SHIFT, (1L << (block & 0xff)) << PAGE_SHIFT);
-        }
+        decommit(blocks);
         medium.decommit(chunks);
         long bytes = 0;
         if (blocks.length > 0) {

@@ -182,11 +182,7 @@ final class MediumHeap {
     private void undo(MediumChunk chunk, long address) {
         long written = writtenPages(chunk, address) & chunk.cleanPages;
         chunk.blocks.freeReturningUsable(address);
-        for (long due = written; due != 0; due &= ~runAt(due)) {
-            long run = runAt(due);
-            heap.range.decommit((long) (chunk.firstPage + Long.numberOfTrailingZeros(run)) << PAGE_SHIFT,
-                    (long) Long.bitCount(run) << PAGE_SHIFT);
-        }
+        decommitRuns(chunk, written);
     }
 
     /**
@@ -256,7 +252,7 @@ final class MediumHeap {
         try {
             for (long due = written & chunk.cleanPages; due != 0; due &= ~runAt(due)) {
                 long run = runAt(due);
-                if (!heap.commitWithinCap(chunk.firstPage + Long.numberOfTrailingZeros(run), Long.bitCount(run))) {
+                if (!heap.commitWithinCap(firstPageOf(chunk, run), Long.bitCount(run))) {
                     return false;
                 }
                 chunk.cleanPages &= ~run;
@@ -287,12 +283,8 @@ final class MediumHeap {
                 continue; // a purge is handing back its pages without the lock
             }
             long due = chunk.pagesInFreeSpace(heap.memory.address()) & ~chunk.cleanPages;
-            for (long rest = due; rest != 0; rest &= ~runAt(rest)) {
-                long run = runAt(rest);
-                int first = chunk.firstPage + Long.numberOfTrailingZeros(run);
-                heap.range.decommit((long) first << PAGE_SHIFT, (long) Long.bitCount(run) << PAGE_SHIFT);
-                heap.pages().decommitted(first, Long.bitCount(run));
-            }
+            decommitRuns(chunk, due);
+            countDecommitted(chunk, due);
             chunk.cleanPages |= due;
         }
     }
@@ -330,7 +322,7 @@ final class MediumHeap {
                 long written = chunk.cleanPages & ~chunk.pagesInFreeSpace(heap.memory.address());
                 for (long due = written; due != 0; due &= ~runAt(due)) {
                     long run = runAt(due);
-                    heap.pages().commit(chunk.firstPage + Long.numberOfTrailingZeros(run), Long.bitCount(run));
+                    heap.pages().commit(firstPageOf(chunk, run), Long.bitCount(run));
                 }
                 chunk.cleanPages &= ~written;
                 return resized;
@@ -405,11 +397,7 @@ final class MediumHeap {
     /** Without a lock: hands the {@link MediumChunk#purging} pages of {@code taken} back to the OS. */
     void decommit(List<MediumChunk> taken) {
         for (MediumChunk chunk : taken) {
-            for (long due = chunk.purging; due != 0; due &= ~runAt(due)) {
-                long run = runAt(due);
-                heap.range.decommit((long) (chunk.firstPage + Long.numberOfTrailingZeros(run)) << PAGE_SHIFT,
-                        (long) Long.bitCount(run) << PAGE_SHIFT);
-            }
+            decommitRuns(chunk, chunk.purging);
         }
     }
 
@@ -425,11 +413,7 @@ final class MediumHeap {
             try {
                 heap.lock.lock();
                 try {
-                    for (long due = chunk.purging; due != 0; due &= ~runAt(due)) {
-                        long run = runAt(due);
-                        heap.pages().decommitted(chunk.firstPage + Long.numberOfTrailingZeros(run),
-                                Long.bitCount(run));
-                    }
+                    countDecommitted(chunk, chunk.purging);
                 } finally {
                     heap.lock.unlock();
                 }
@@ -441,6 +425,27 @@ final class MediumHeap {
             }
         }
         return bytes;
+    }
+
+    /** Hands the chunk's pages in {@code pageBits} back to the OS, a run of consecutive pages per call. */
+    private void decommitRuns(MediumChunk chunk, long pageBits) {
+        for (long due = pageBits; due != 0; due &= ~runAt(due)) {
+            long run = runAt(due);
+            heap.range.decommit((long) firstPageOf(chunk, run) << PAGE_SHIFT, (long) Long.bitCount(run) << PAGE_SHIFT);
+        }
+    }
+
+    /** Heap lock held: the page layer counts the chunk's pages in {@code pageBits} as decommitted. */
+    private void countDecommitted(MediumChunk chunk, long pageBits) {
+        for (long due = pageBits; due != 0; due &= ~runAt(due)) {
+            long run = runAt(due);
+            heap.pages().decommitted(firstPageOf(chunk, run), Long.bitCount(run));
+        }
+    }
+
+    /** The page (over the whole range) where a run of the chunk's pages, given as a mask, starts. */
+    private static int firstPageOf(MediumChunk chunk, long run) {
+        return chunk.firstPage + Long.numberOfTrailingZeros(run);
     }
 
     /** The lowest run of consecutive set bits of {@code bits} (not 0), as a mask. */
