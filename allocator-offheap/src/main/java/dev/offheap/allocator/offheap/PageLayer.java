@@ -27,6 +27,12 @@ final class PageLayer {
     /** First page of the large area; == {@link #pages} when there is one area. */
     private final int split;
     final int pages;
+    /**
+     * Committed pages of both areas, one field written under the lock: a reader without the lock that added the
+     * two areas' counts could see one before and the other after a move of pages between them, a sum above the
+     * cap that never was.
+     */
+    private volatile long committedPages;
 
     /**
      * @param pages      pages of the whole range
@@ -71,7 +77,9 @@ final class PageLayer {
     /** Marks a run as committed; returns how many of its pages were not before. */
     int commit(int page, int count) {
         PageBuddy area = area(page);
-        return area.commit(page - origin(area), count);
+        int newly = area.commit(page - origin(area), count);
+        committedPages += newly;
+        return newly;
     }
 
     /** How many pages of the run are not committed now: what committing it would add. */
@@ -83,7 +91,9 @@ final class PageLayer {
     /** Marks a run as decommitted; returns how many of its pages were committed before. */
     int decommitted(int page, int count) {
         PageBuddy area = area(page);
-        return area.decommitted(page - origin(area), count);
+        int dirty = area.decommitted(page - origin(area), count);
+        committedPages -= dirty;
+        return dirty;
     }
 
     /** Bit i set: page {@code page + i} is not committed; {@code count <= 64}. */
@@ -99,7 +109,7 @@ final class PageLayer {
 
     /** Pages that may hold memory, both areas; read without the lock by {@code committedBytes()}. */
     long committedPages() {
-        return small.committedPages() + (large == null ? 0 : large.committedPages());
+        return committedPages;
     }
 
     long freePages() {
@@ -141,6 +151,7 @@ final class PageLayer {
             PageBuddy area = area(page);
             purged += area.returnPurged(page - origin(area), (int) (block & 0xff), epoch);
         }
+        committedPages -= purged;
         return purged;
     }
 
@@ -154,6 +165,10 @@ final class PageLayer {
 
     /** The first broken invariant of either area, or null. */
     String verify() {
+        long areas = small.committedPages() + (large == null ? 0 : large.committedPages());
+        if (areas != committedPages) {
+            return "committed pages: " + committedPages + " counted, " + areas + " in the areas";
+        }
         String problem = small.verify();
         if (problem == null && large != null) {
             problem = large.verify();
