@@ -57,8 +57,9 @@ final class CacheRegistry {
     }
 
     /**
-     * Lock held: gives back the slabs of a cache whose thread died ({@code onlyEmpty} false: partly used ones
-     * are detached and queued for other caches), or the empty slabs of a cache being trimmed.
+     * Lock held: gives back the slabs of a cache whose thread died, or that its thread gives up whole
+     * ({@code onlyEmpty} false: partly used ones are detached and queued for other caches), or the empty slabs of
+     * a cache being trimmed. Current slabs included: the caller is the owner, or the owner is dead.
      */
     void releaseSlabs(ThreadCache cache, boolean onlyEmpty) {
         for (int c = 0; c < cache.classes(); c++) {

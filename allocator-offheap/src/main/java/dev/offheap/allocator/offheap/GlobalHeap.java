@@ -239,13 +239,28 @@ final class GlobalHeap {
         }
     }
 
-    /** The calling thread's own cache, or a locked shared cache: its empty slabs go back now. */
-    void trimCache(ThreadCache cache) {
-        lock.lock();
+    /**
+     * The calling thread's own cache, or a locked shared cache: its empty slabs go back now, current ones
+     * included; with {@code everything}, the partly used ones too, detached and queued for any thread, as a dead
+     * thread's are (the caller's later frees into them are remote frees). A thread cache is trimmed under its
+     * slow-path flag, so that the purger, which lets this walk wait for the heap lock between slabs, skips it.
+     */
+    void trimCache(ThreadCache cache, boolean everything) {
+        boolean own = cache.thread != null;
+        if (own) {
+            cache.enterSlowPath();
+        }
         try {
-            registry.releaseSlabs(cache, true);
+            lock.lock();
+            try {
+                registry.releaseSlabs(cache, !everything);
+            } finally {
+                lock.unlock();
+            }
         } finally {
-            lock.unlock();
+            if (own) {
+                cache.exitSlowPath();
+            }
         }
     }
 

@@ -510,9 +510,14 @@ public final class OffHeapAllocator implements Allocator {
     // Maintenance, stats, close
 
     /**
-     * Gives memory back now: the calling thread's empty slabs, the shared caches' and every other live thread's
-     * empty slabs and spares go back to the heap (another thread's current slabs stay with it), dead threads'
-     * caches are reclaimed, empty slabs and chunks go back to the page layer, and every free page to the OS.
+     * Gives memory back now: the calling thread's empty slabs (its current ones included), the shared caches'
+     * and every other live thread's empty slabs and spares go back to the heap, dead threads' caches are
+     * reclaimed, empty slabs and chunks go back to the page layer, and every free page to the OS.
+     *
+     * <p>Another live thread keeps its current slab of each size class it used, up to one slab (64-256 KiB) per
+     * class: its allocations pop from them with no lock, no atomic and no fence, so no other thread can know that
+     * it is not using one at this instant. A thread about to stay idle gives them back with
+     * {@link #releaseThreadCache()}.
      *
      * @return bytes handed back to the OS
      */
@@ -522,10 +527,33 @@ public final class OffHeapAllocator implements Allocator {
             debug.flush(releaseChecked);
         }
         if (threadCaching && !Thread.currentThread().isVirtual()) {
-            heap.trimCache(threadCache(Thread.currentThread()));
+            heap.trimCache(threadCache(Thread.currentThread()), false);
         }
         sharedCaches.trim(heap);
         return heap.purge(true);
+    }
+
+    /**
+     * The calling platform thread gives back everything its cache holds: empty slabs go back to the heap, partly
+     * used ones (current ones included) are handed over for any thread to allocate from, as a dead thread's are.
+     * Its blocks stay valid; freeing them later costs it one CAS each, as a free from another thread does. For
+     * a pool thread about to stay idle (a worker that found its queue empty, an event loop going to sleep):
+     * jemalloc's {@code thread.tcache.flush} and Netty's {@code trimCurrentThreadCache()} do the same. A virtual
+     * thread, or an allocator without thread caching, has no cache of its own: nothing happens.
+     *
+     * @return the free bytes the thread's cache held (its {@link AllocatorStats#threadCachedBytes() share}), now
+     *     in the heap
+     */
+    public long releaseThreadCache() {
+        ensureOpen("releaseThreadCache()");
+        Thread thread = Thread.currentThread();
+        if (!threadCaching || thread.isVirtual()) {
+            return 0;
+        }
+        ThreadCache cache = threadCache(thread);
+        long cached = cache.cachedBytes();
+        heap.trimCache(cache, true);
+        return cached;
     }
 
     /**

@@ -56,7 +56,7 @@ final class SharedCaches {
         for (ThreadCache shared : stripes) {
             shared.lock.lock();
             try {
-                heap.trimCache(shared);
+                heap.trimCache(shared, false);
             } finally {
                 shared.lock.unlock();
             }

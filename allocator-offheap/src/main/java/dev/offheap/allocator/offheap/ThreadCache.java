@@ -44,6 +44,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * </pre>
  * The purger reads {@code freeTop} of a non-current slab without the owner's synchronization: the owner only
  * raises it there (local frees), so a stale value shows a live block that is gone, and the slab waits a tick.
+ * A current slab is never the purger's: the owner pops from it with no fence, so only the owner can give it up
+ * ({@code OffHeapAllocator.trim()} from the owner, {@code releaseThreadCache()}), holding its own flag.
  */
 final class ThreadCache {
     private static final VarHandle HINT = MethodHandles.arrayElementVarHandle(boolean[].class);
@@ -126,6 +128,18 @@ final class ThreadCache {
         boolean idle = now == slowPathsAtLastPurge;
         slowPathsAtLastPurge = now;
         return idle;
+    }
+
+    /** Owner: the free bytes of the slabs it owns, remote frees not yet collected included. */
+    long cachedBytes() {
+        long bytes = 0;
+        for (int c = 0; c < current.length; c++) {
+            for (int i = 0; i < ownedCount[c]; i++) {
+                Slab slab = owned[c][i];
+                bytes += (long) (slab.freeTop + slab.remoteCount()) * slab.slotBytes;
+            }
+        }
+        return bytes;
     }
 
     /** The number of size classes. */

@@ -194,6 +194,56 @@ class CapTest {
     }
 
     @Test
+    void aThreadThatReleasesItsCacheKeepsNothingAndItsBlocksStayValid() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("cap-release")
+                .maxBytes(256 * MIB).decayMillis(-1))) {
+            int classes = GlobalHeap.SMALL_CLASSES;
+            long[] kept = new long[classes];
+            AtomicLong cachedBefore = new AtomicLong();
+            AtomicLong released = new AtomicLong();
+            AtomicLong cachedAfter = new AtomicLong();
+            Thread worker = Thread.ofPlatform().start(() -> {
+                for (int c = 0; c < classes; c++) {
+                    long size = dev.offheap.allocator.SizeClasses.size(c);
+                    kept[c] = allocator.allocate(size);
+                    allocator.free(allocator.allocate(size)); // a partly used current slab in every class
+                    allocator.segment(kept[c]).fill((byte) c);
+                }
+                cachedBefore.set(allocator.stats().threadCachedBytes());
+                released.set(allocator.releaseThreadCache());
+                cachedAfter.set(allocator.stats().threadCachedBytes());
+            });
+            worker.join();
+            assertTrue(cachedBefore.get() > 3 * MIB, "thread-cached before: " + cachedBefore.get());
+            assertEquals(cachedBefore.get(), released.get(), "what releaseThreadCache() says it gave back");
+            assertEquals(0, cachedAfter.get(), "thread-cached after releaseThreadCache()");
+
+            // Another thread allocates from the handed-over slabs: nothing new is committed.
+            long committed = allocator.committedBytes();
+            long[] other = new long[classes];
+            Thread taker = Thread.ofPlatform().start(() -> {
+                for (int c = 0; c < classes; c++) {
+                    other[c] = allocator.allocate(dev.offheap.allocator.SizeClasses.size(c));
+                }
+            });
+            taker.join();
+            assertEquals(committed, allocator.committedBytes(), "the other thread took new slabs");
+
+            // The worker's blocks kept their contents, and free as any block does (from this thread too).
+            for (int c = 0; c < classes; c++) {
+                MemorySegment block = allocator.segment(kept[c]);
+                assertEquals((byte) c, block.get(java.lang.foreign.ValueLayout.JAVA_BYTE, block.byteSize() - 1));
+                allocator.free(kept[c]);
+                allocator.free(other[c]);
+            }
+            allocator.verify();
+            allocator.trim();
+            assertEquals(0, allocator.stats().allocatedBytes());
+            assertEquals(0, allocator.committedBytes(), "every slab went back once its blocks were freed");
+        }
+    }
+
+    @Test
     void aCallersRegionIsUsedWholeAtPageAlignment() {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment mib = arena.allocate(MIB, 64 << 10);
