@@ -157,7 +157,7 @@ public final class CacheTraceReplay {
         OffHeapCacheConfig config = new OffHeapCacheConfig().name("trace").maxValueBytes(VALUE.length)
                 .capacityBytes(capacity);
         if (boundedByEntries) {
-            config.maxEntries(budget);
+            config = config.maxEntries(budget);
         }
         OffHeapCache cache;
         try {

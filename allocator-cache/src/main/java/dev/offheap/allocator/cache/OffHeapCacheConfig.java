@@ -5,10 +5,11 @@ import dev.offheap.allocator.offheap.OffHeapAllocatorConfig;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /**
- * The one configuration object of an {@link OffHeapCache}: a builder with unit-suffixed names, validated by
- * {@link #conclude()}.
+ * The one configuration object of an {@link OffHeapCache}: an immutable value with unit-suffixed names, validated
+ * by {@link #conclude()}. Each setting returns a new configuration and leaves this one as it was.
  *
  * <pre>{@code
  * OffHeapCache cache = OffHeapCache.create(new OffHeapCacheConfig()
@@ -18,7 +19,7 @@ import java.util.Objects;
  *
  * <p>The cache owns an allocator it creates (capped at {@code capacityBytes} plus room for the allocator's own
  * slack), unless one is given with {@link #allocator(OffHeapAllocator)}; a given one is shared and left open
- * when the cache closes. Not thread-safe.
+ * when the cache closes. Immutable, so thread-safe; a setting's result must be used.
  */
 public final class OffHeapCacheConfig {
     /** Largest key: 64 KiB. */
@@ -30,19 +31,54 @@ public final class OffHeapCacheConfig {
     /** The smallest share of the capacity a segment gets by default (segments are fewer for small caches). */
     static final long MIN_SEGMENT_BYTES = 4L << 20;
 
-    private String name = "offheap-cache";
-    private long capacityBytes = CAPACITY_BYTES_DEFAULT;
-    private long maxEntries = Long.MAX_VALUE;
-    private int maxValueBytes = MAX_VALUE_BYTES_DEFAULT;
-    private int segments;
-    private Duration defaultTimeToLive = Duration.ZERO;
-    private OffHeapAllocator allocator;
-    private OffHeapAllocatorConfig allocatorConfig;
+    /** The settings: a fresh copy is written before it is wrapped, then never again. */
+    private final Settings settings;
+
+    /** Every setting, mutable only while a new configuration is being made ({@link #with}). */
+    private static final class Settings {
+        String name = "offheap-cache";
+        long capacityBytes = CAPACITY_BYTES_DEFAULT;
+        long maxEntries = Long.MAX_VALUE;
+        int maxValueBytes = MAX_VALUE_BYTES_DEFAULT;
+        int segments;
+        Duration defaultTimeToLive = Duration.ZERO;
+        OffHeapAllocator allocator;
+        OffHeapAllocatorConfig allocatorConfig;
+
+        Settings copy() {
+            Settings copy = new Settings();
+            copy.name = name;
+            copy.capacityBytes = capacityBytes;
+            copy.maxEntries = maxEntries;
+            copy.maxValueBytes = maxValueBytes;
+            copy.segments = segments;
+            copy.defaultTimeToLive = defaultTimeToLive;
+            copy.allocator = allocator;
+            copy.allocatorConfig = allocatorConfig; // immutable too
+            return copy;
+        }
+    }
+
+    /** A configuration with every setting at its default. */
+    public OffHeapCacheConfig() {
+        this(new Settings());
+    }
+
+    private OffHeapCacheConfig(Settings settings) {
+        this.settings = settings; // final: the settings written before are seen by every thread that sees this
+    }
+
+    /** A new configuration: this one's settings with {@code change} applied to a copy. */
+    private OffHeapCacheConfig with(Consumer<Settings> change) {
+        Settings changed = settings.copy();
+        change.accept(changed);
+        return new OffHeapCacheConfig(changed);
+    }
 
     /** Names the cache (and the allocator it creates, for its MBean and logs). */
     public OffHeapCacheConfig name(String name) {
-        this.name = Objects.requireNonNull(name, "name");
-        return this;
+        Objects.requireNonNull(name, "name");
+        return with(s -> s.name = name);
     }
 
     /**
@@ -50,20 +86,17 @@ public final class OffHeapCacheConfig {
      * class's rounding). When a write would pass it, the policy evicts.
      */
     public OffHeapCacheConfig capacityBytes(long capacityBytes) {
-        this.capacityBytes = capacityBytes;
-        return this;
+        return with(s -> s.capacityBytes = capacityBytes);
     }
 
     /** Most entries; unlimited by default (the weight limit alone applies). */
     public OffHeapCacheConfig maxEntries(long maxEntries) {
-        this.maxEntries = maxEntries;
-        return this;
+        return with(s -> s.maxEntries = maxEntries);
     }
 
     /** Largest value accepted, 1 MiB by default; larger ones are refused with an exception. */
     public OffHeapCacheConfig maxValueBytes(int maxValueBytes) {
-        this.maxValueBytes = maxValueBytes;
-        return this;
+        return with(s -> s.maxValueBytes = maxValueBytes);
     }
 
     /**
@@ -71,68 +104,71 @@ public final class OffHeapCacheConfig {
      * least 4 MiB of the capacity, since each segment evicts within its own share.
      */
     public OffHeapCacheConfig segments(int segments) {
-        this.segments = segments;
-        return this;
+        return with(s -> s.segments = segments);
     }
 
     /** Time to live of entries written without one; {@link Duration#ZERO} (the default) for forever. */
     public OffHeapCacheConfig defaultTimeToLive(Duration defaultTimeToLive) {
-        this.defaultTimeToLive = Objects.requireNonNull(defaultTimeToLive, "defaultTimeToLive");
-        return this;
+        Objects.requireNonNull(defaultTimeToLive, "defaultTimeToLive");
+        return with(s -> s.defaultTimeToLive = defaultTimeToLive);
     }
 
     /** An allocator to share: entries come from it, and it stays open when the cache closes. */
     public OffHeapCacheConfig allocator(OffHeapAllocator allocator) {
-        this.allocator = Objects.requireNonNull(allocator, "allocator");
-        return this;
+        Objects.requireNonNull(allocator, "allocator");
+        return with(s -> s.allocator = allocator);
     }
 
     /** Settings for the allocator the cache creates (its name and maxBytes are set by the cache). */
     public OffHeapCacheConfig allocatorConfig(OffHeapAllocatorConfig allocatorConfig) {
-        this.allocatorConfig = Objects.requireNonNull(allocatorConfig, "allocatorConfig");
-        return this;
+        Objects.requireNonNull(allocatorConfig, "allocatorConfig");
+        return with(s -> s.allocatorConfig = allocatorConfig);
     }
 
     public String name() {
-        return name;
+        return settings.name;
     }
 
     public long capacityBytes() {
-        return capacityBytes;
+        return settings.capacityBytes;
     }
 
     public long maxEntries() {
-        return maxEntries;
+        return settings.maxEntries;
     }
 
     public int maxValueBytes() {
-        return maxValueBytes;
+        return settings.maxValueBytes;
     }
 
     public int segments() {
-        return segments;
+        return settings.segments;
     }
 
     public Duration defaultTimeToLive() {
-        return defaultTimeToLive;
+        return settings.defaultTimeToLive;
     }
 
     /** The shared allocator, or null if the cache creates its own. */
     public OffHeapAllocator allocator() {
-        return allocator;
+        return settings.allocator;
     }
 
     OffHeapAllocatorConfig allocatorConfig() {
-        return allocatorConfig;
+        return settings.allocatorConfig;
     }
 
-    /** Checks every setting and fills in the derived ones; returns this. */
+    /** Checks every setting; this configuration, or a copy with the derived settings (segments) filled in. */
     public OffHeapCacheConfig conclude() {
+        long capacityBytes = settings.capacityBytes;
+        int maxValueBytes = settings.maxValueBytes;
+        Duration defaultTimeToLive = settings.defaultTimeToLive;
+        int segments = settings.segments;
         if (capacityBytes < 64 << 10) {
             throw new IllegalArgumentException("capacityBytes(" + capacityBytes + "): a cache needs at least 64 KiB");
         }
-        if (maxEntries < 1) {
-            throw new IllegalArgumentException("maxEntries(" + maxEntries + "): must be at least 1");
+        if (settings.maxEntries < 1) {
+            throw new IllegalArgumentException("maxEntries(" + settings.maxEntries + "): must be at least 1");
         }
         if (maxValueBytes < 0 || maxValueBytes > 1 << 30) {
             throw new IllegalArgumentException("maxValueBytes(" + maxValueBytes + "): must be 0 to 1 GiB");
@@ -154,14 +190,15 @@ public final class OffHeapCacheConfig {
                     + " bytes with maxValueBytes " + maxValueBytes + " and 64 KiB keys); use fewer segments, a"
                     + " larger capacity, or a smaller maxValueBytes");
         }
-        return this;
+        return segments == settings.segments ? this : segments(segments);
     }
 
     @Override
     public String toString() {
-        return "OffHeapCacheConfig{name=" + name + ", capacityBytes=" + capacityBytes + ", maxEntries="
-                + (maxEntries == Long.MAX_VALUE ? "unlimited" : maxEntries) + ", maxValueBytes=" + maxValueBytes
-                + ", segments=" + segments + ", defaultTimeToLive=" + defaultTimeToLive
-                + ", allocator=" + (allocator == null ? "own" : allocator.name()) + "}";
+        Settings s = settings;
+        return "OffHeapCacheConfig{name=" + s.name + ", capacityBytes=" + s.capacityBytes + ", maxEntries="
+                + (s.maxEntries == Long.MAX_VALUE ? "unlimited" : s.maxEntries) + ", maxValueBytes="
+                + s.maxValueBytes + ", segments=" + s.segments + ", defaultTimeToLive=" + s.defaultTimeToLive
+                + ", allocator=" + (s.allocator == null ? "own" : s.allocator.name()) + "}";
     }
 }

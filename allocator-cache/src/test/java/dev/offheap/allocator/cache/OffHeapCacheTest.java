@@ -386,6 +386,25 @@ class OffHeapCacheTest {
     }
 
     @Test
+    void creatingACacheChangesNeitherItsConfigurationNorTheAllocatorsOneGiven() {
+        OffHeapAllocatorConfig allocatorConfig = new OffHeapAllocatorConfig().name("mine").maxBytes(1L << 30)
+                .decayMillis(-1);
+        OffHeapCacheConfig config = new OffHeapCacheConfig().name("values").capacityBytes(8 << 20)
+                .allocatorConfig(allocatorConfig);
+        try (OffHeapCache c = OffHeapCache.create(config)) {
+            c.put(bytes("k"), value(1, 100));
+            assertEquals("mine", allocatorConfig.name(), "the cache renamed the caller's allocator configuration");
+            assertEquals(1L << 30, allocatorConfig.maxBytes(), "the cache changed the caller's maxBytes");
+            assertEquals(0, config.segments(), "create() filled in the caller's configuration");
+            assertEquals("values", c.name());
+        }
+        OffHeapCacheConfig bounded = config.maxEntries(10);
+        assertEquals(Long.MAX_VALUE, config.maxEntries(), "a setting changed the configuration it was called on");
+        assertEquals(10, bounded.maxEntries());
+        assertEquals(8 << 20, bounded.capacityBytes(), "a setting lost the others");
+    }
+
+    @Test
     void aSharedAllocatorStaysOpenAndGetsItsMemoryBack() {
         try (OffHeapAllocator shared = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("shared")
                 .maxBytes(64 << 20))) {

@@ -1,11 +1,15 @@
 package dev.offheap.allocator.offheap;
 
+import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 /**
- * The one configuration object of an {@link OffHeapAllocator}: a builder with unit-suffixed names, each
- * setting with a system property that gives its default, and {@link #conclude()} to validate.
+ * The one configuration object of an {@link OffHeapAllocator}: an immutable value with unit-suffixed names,
+ * each setting with a system property that gives its default, and {@link #conclude()} to validate. Each setting
+ * returns a new configuration and leaves this one as it was, so that a configuration can be kept as a template,
+ * shared between threads and handed to other code without changing behind anyone's back.
  *
  * <pre>{@code
  * OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig()
@@ -14,7 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *         .decayMillis(2_000));
  * }</pre>
  *
- * <p>Not thread-safe; an allocator copies what it needs when it is created.
+ * <p>Immutable, so thread-safe. A setting's result must be used: {@code config.maxBytes(n);} alone changes nothing.
  */
 public final class OffHeapAllocatorConfig {
 
@@ -41,26 +45,52 @@ public final class OffHeapAllocatorConfig {
 
     private static final AtomicInteger INSTANCES = new AtomicInteger();
 
-    private String name;
-    private long maxBytes = Long.getLong(MAX_BYTES_PROP, MAX_BYTES_DEFAULT);
-    private MemorySource memorySource = MemorySource.reserved();
-    private boolean threadCaching = Boolean.parseBoolean(System.getProperty(THREAD_CACHING_PROP, "true"));
-    private long decayMillis = Long.getLong(DECAY_MILLIS_PROP, DECAY_MILLIS_DEFAULT);
-    private int debugLevel = Integer.getInteger(DEBUG_LEVEL_PROP, 0);
-    private long largeAllocationThresholdBytes = Long.getLong(LARGE_ALLOCATION_THRESHOLD_PROP, 1L << 20);
-    private LeakDetection leakDetection = LeakDetection.valueOf(
-            System.getProperty(LEAK_DETECTION_PROP, "off").toUpperCase(java.util.Locale.ROOT));
-    private int leakSampleOneIn = Integer.getInteger(LEAK_SAMPLE_ONE_IN_PROP, LeakDetection.SAMPLE_ONE_IN);
-    private boolean jmx = Boolean.parseBoolean(System.getProperty(JMX_PROP, "false"));
+    /** The settings: a fresh copy is written before it is wrapped, then never again. */
+    private final Settings settings;
+
+    /** Every setting, mutable only while a new configuration is being made ({@link #with}). */
+    private static final class Settings implements Cloneable {
+        String name;
+        long maxBytes = Long.getLong(MAX_BYTES_PROP, MAX_BYTES_DEFAULT);
+        MemorySource memorySource = MemorySource.reserved();
+        boolean threadCaching = Boolean.parseBoolean(System.getProperty(THREAD_CACHING_PROP, "true"));
+        long decayMillis = Long.getLong(DECAY_MILLIS_PROP, DECAY_MILLIS_DEFAULT);
+        int debugLevel = Integer.getInteger(DEBUG_LEVEL_PROP, 0);
+        long largeAllocationThresholdBytes = Long.getLong(LARGE_ALLOCATION_THRESHOLD_PROP, 1L << 20);
+        LeakDetection leakDetection = LeakDetection.valueOf(
+                System.getProperty(LEAK_DETECTION_PROP, "off").toUpperCase(Locale.ROOT));
+        int leakSampleOneIn = Integer.getInteger(LEAK_SAMPLE_ONE_IN_PROP, LeakDetection.SAMPLE_ONE_IN);
+        boolean jmx = Boolean.parseBoolean(System.getProperty(JMX_PROP, "false"));
+
+        Settings copy() {
+            try {
+                return (Settings) clone(); // every field a value or an immutable object
+            } catch (CloneNotSupportedException e) {
+                throw new AssertionError(e);
+            }
+        }
+    }
 
     /** A configuration with every setting at its default (or its system property's value). */
     public OffHeapAllocatorConfig() {
+        this(new Settings());
+    }
+
+    private OffHeapAllocatorConfig(Settings settings) {
+        this.settings = settings; // final: the settings written before are seen by every thread that sees this
+    }
+
+    /** A new configuration: this one's settings with {@code change} applied to a copy. */
+    private OffHeapAllocatorConfig with(Consumer<Settings> change) {
+        Settings copy = settings.copy();
+        change.accept(copy);
+        return new OffHeapAllocatorConfig(copy);
     }
 
     /** The name in messages, logs and metrics; default {@code offheap-N}. */
     public OffHeapAllocatorConfig name(String name) {
-        this.name = Objects.requireNonNull(name, "name");
-        return this;
+        Objects.requireNonNull(name, "name");
+        return with(s -> s.name = name);
     }
 
     /**
@@ -72,14 +102,13 @@ public final class OffHeapAllocatorConfig {
      * a caller's region or an arena, which are committed whole, the range's size if that is smaller.
      */
     public OffHeapAllocatorConfig maxBytes(long maxBytes) {
-        this.maxBytes = maxBytes;
-        return this;
+        return with(s -> s.maxBytes = maxBytes);
     }
 
     /** Where memory comes from; default {@link MemorySource#reserved()}. */
     public OffHeapAllocatorConfig memorySource(MemorySource memorySource) {
-        this.memorySource = Objects.requireNonNull(memorySource, "memorySource");
-        return this;
+        Objects.requireNonNull(memorySource, "memorySource");
+        return with(s -> s.memorySource = memorySource);
     }
 
     /**
@@ -87,8 +116,7 @@ public final class OffHeapAllocatorConfig {
      * the shared, locked caches that virtual threads always use.
      */
     public OffHeapAllocatorConfig threadCaching(boolean threadCaching) {
-        this.threadCaching = threadCaching;
-        return this;
+        return with(s -> s.threadCaching = threadCaching);
     }
 
     /**
@@ -96,8 +124,7 @@ public final class OffHeapAllocatorConfig {
      * tick (every 50 ms at the shortest), -1 never (only {@link OffHeapAllocator#trim()}).
      */
     public OffHeapAllocatorConfig decayMillis(long decayMillis) {
-        this.decayMillis = decayMillis;
-        return this;
+        return with(s -> s.decayMillis = decayMillis);
     }
 
     /**
@@ -109,8 +136,7 @@ public final class OffHeapAllocatorConfig {
      * for, and the fast paths are off. Its cost is measured by the harness (peer {@code offheap-debug}).
      */
     public OffHeapAllocatorConfig debugLevel(int debugLevel) {
-        this.debugLevel = debugLevel;
-        return this;
+        return with(s -> s.debugLevel = debugLevel);
     }
 
     /**
@@ -118,14 +144,13 @@ public final class OffHeapAllocatorConfig {
      * with their stack trace (when the event is enabled); default 1 MiB.
      */
     public OffHeapAllocatorConfig largeAllocationThresholdBytes(long largeAllocationThresholdBytes) {
-        this.largeAllocationThresholdBytes = largeAllocationThresholdBytes;
-        return this;
+        return with(s -> s.largeAllocationThresholdBytes = largeAllocationThresholdBytes);
     }
 
     /** How many allocations record their stack, for {@link OffHeapAllocator#liveBlocks()}; default off. */
     public OffHeapAllocatorConfig leakDetection(LeakDetection leakDetection) {
-        this.leakDetection = Objects.requireNonNull(leakDetection, "leakDetection");
-        return this;
+        Objects.requireNonNull(leakDetection, "leakDetection");
+        return with(s -> s.leakDetection = leakDetection);
     }
 
     /**
@@ -133,8 +158,7 @@ public final class OffHeapAllocatorConfig {
      * {@value LeakDetection#SAMPLE_ONE_IN}. 1 records every one, as {@code PARANOID} does.
      */
     public OffHeapAllocatorConfig leakSampleOneIn(int leakSampleOneIn) {
-        this.leakSampleOneIn = leakSampleOneIn;
-        return this;
+        return with(s -> s.leakSampleOneIn = leakSampleOneIn);
     }
 
     /**
@@ -147,59 +171,61 @@ public final class OffHeapAllocatorConfig {
      * either way.
      */
     public OffHeapAllocatorConfig jmx(boolean jmx) {
-        this.jmx = jmx;
-        return this;
+        return with(s -> s.jmx = jmx);
     }
 
     public boolean jmx() {
-        return jmx;
+        return settings.jmx;
     }
 
     public int leakSampleOneIn() {
-        return leakSampleOneIn;
+        return settings.leakSampleOneIn;
     }
 
     public LeakDetection leakDetection() {
-        return leakDetection;
+        return settings.leakDetection;
     }
 
     public long largeAllocationThresholdBytes() {
-        return largeAllocationThresholdBytes;
+        return settings.largeAllocationThresholdBytes;
     }
 
     public String name() {
-        return name;
+        return settings.name;
     }
 
     public long maxBytes() {
-        return maxBytes;
+        return settings.maxBytes;
     }
 
     public MemorySource memorySource() {
-        return memorySource;
+        return settings.memorySource;
     }
 
     public boolean threadCaching() {
-        return threadCaching;
+        return settings.threadCaching;
     }
 
     public long decayMillis() {
-        return decayMillis;
+        return settings.decayMillis;
     }
 
     public int debugLevel() {
-        return debugLevel;
+        return settings.debugLevel;
     }
 
     /**
-     * Fills the defaults and checks every setting.
+     * Checks every setting.
      *
+     * @return this configuration if it has a name, else a copy named {@code offheap-N}
      * @throws IllegalArgumentException naming the setting, its value and what it must be
      */
     public OffHeapAllocatorConfig conclude() {
-        if (name == null) {
-            name = "offheap-" + INSTANCES.incrementAndGet();
-        }
+        long maxBytes = settings.maxBytes;
+        long decayMillis = settings.decayMillis;
+        long largeAllocationThresholdBytes = settings.largeAllocationThresholdBytes;
+        int debugLevel = settings.debugLevel;
+        int leakSampleOneIn = settings.leakSampleOneIn;
         if (maxBytes < PageBuddy.PAGE_BYTES * 4 || maxBytes > 1L << 46) {
             throw new IllegalArgumentException("maxBytes(" + maxBytes + "): must be between "
                     + PageBuddy.PAGE_BYTES * 4 + " (four " + PageBuddy.PAGE_BYTES / 1024 + " KiB pages) and 2^46");
@@ -219,14 +245,17 @@ public final class OffHeapAllocatorConfig {
             throw new IllegalArgumentException("leakSampleOneIn(" + leakSampleOneIn + "): must be at least 1 (every"
                     + " allocation)");
         }
-        return this;
+        return settings.name != null ? this : name("offheap-" + INSTANCES.incrementAndGet());
     }
 
     @Override
     public String toString() {
-        return "name=" + name + ", maxBytes=" + maxBytes + ", memorySource=" + memorySource + ", threadCaching="
-                + threadCaching + ", decayMillis=" + decayMillis + ", debugLevel=" + debugLevel
-                + ", largeAllocationThresholdBytes=" + largeAllocationThresholdBytes + ", leakDetection=" + leakDetection
-                + (leakDetection == LeakDetection.SAMPLED ? " (1 in " + leakSampleOneIn + ")" : "") + ", jmx=" + jmx;
+        Settings s = settings;
+        return "name=" + s.name + ", maxBytes=" + s.maxBytes + ", memorySource=" + s.memorySource
+                + ", threadCaching=" + s.threadCaching + ", decayMillis=" + s.decayMillis + ", debugLevel="
+                + s.debugLevel + ", largeAllocationThresholdBytes=" + s.largeAllocationThresholdBytes
+                + ", leakDetection=" + s.leakDetection
+                + (s.leakDetection == LeakDetection.SAMPLED ? " (1 in " + s.leakSampleOneIn + ")" : "")
+                + ", jmx=" + s.jmx;
     }
 }

@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -254,6 +256,23 @@ class OffHeapAllocatorTest {
                 () -> MemorySource.of(MemorySegment.ofArray(new byte[1 << 20])));
         assertThrows(IllegalArgumentException.class,
                 () -> MemorySource.of(java.nio.ByteBuffer.allocate(1 << 20)));
+    }
+
+    @Test
+    void aConfigurationIsAValueThatNothingChanges() {
+        OffHeapAllocatorConfig template = new OffHeapAllocatorConfig().maxBytes(16L << 20).decayMillis(-1);
+        OffHeapAllocatorConfig named = template.name("from-template");
+        assertNull(template.name(), "a setting changed the configuration it was called on");
+        assertEquals("from-template", named.name());
+        assertEquals(16L << 20, named.maxBytes(), "a setting lost the others");
+        assertEquals(-1, named.decayMillis());
+        try (OffHeapAllocator a = OffHeapAllocator.create(template);
+                OffHeapAllocator b = OffHeapAllocator.create(template)) {
+            assertNull(template.name(), "create() filled in the caller's configuration");
+            assertTrue(a.name().startsWith("offheap-") && b.name().startsWith("offheap-"), a.name());
+            assertNotEquals(a.name(), b.name(), "two allocators from one template share a name");
+            assertEquals(16L << 20, a.maxBytes());
+        }
     }
 
     @Test
