@@ -34,7 +34,7 @@ import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
  *       policy and {@link java.util.concurrent.locks.StampedLock} ({@link CacheSegment})</dd>
  *   <dt>index</dt><dd>per segment, open addressing over two {@code long[]}: entry address and full hash</dd>
  *   <dt>weight</dt><dd>what an entry costs: its block's usable size (header + key + value, rounded to the
- *       size class), so {@code capacityBytes} bounds real memory, not payload</dd>
+ *       size class), so {@code capacityBytes} bounds the entries' blocks, not their payload</dd>
  *   <dt>window / probation / protected</dt><dd>W-TinyLFU's three LRU queues, linked through entry headers</dd>
  * </dl>
  *
@@ -80,9 +80,15 @@ import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
  * is seen more often than the entries it would displace (here: all of them together, since entries differ in
  * size by up to 4 orders of magnitude), while the small LRU window lets recency-bursty keys build up a count
  * first. It matches or beats LRU, ARC and LIRS on the published traces (Einziger, Friedman,
- * Manes, "TinyLFU", 2017) at 8 bytes of sketch per expected entry. What is not done here: Caffeine's
- * hill-climbing of the window size (ours is fixed at 1%) and its random admission of warm candidates against
- * hash flooding.
+ * Manes, "TinyLFU", 2017) at 8 bytes of sketch per expected entry. The window's share moves by hill climbing,
+ * as Caffeine's does ({@link CacheSegment}). What is not done here: Caffeine's random admission of warm
+ * candidates against hash flooding.
+ *
+ * <h2>Memory beyond the entries</h2>
+ * The entries' weights are not all a cache costs: evictions free blocks at random places, and the allocator
+ * keeps the partly used slabs they leave (a slab goes back only when all its blocks are freed), the more so
+ * when the thread that allocated an entry is idle while another evicts it. In the harness's cache workload the
+ * allocator holds about 1.4-1.5 times the capacity (README).
  *
  * <p><b>Threads.</b> Every method is thread-safe. {@link #close()} while other threads still use the cache is
  * misuse: they get {@link IllegalStateException}, never a crash.

@@ -84,8 +84,9 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       no atomic, no object ({@link #allocate(long)} fits on a screen).</li>
  *   <li>stack empty (slow path, {@link #refillAndPop}): take its remote frees in one {@code getAndSet}; else
  *       switch to another owned slab that gathered a few free slots while full (the cache's available stack),
- *       or whose remote frees a freer hinted; else get one from the heap: a queued partial slab (a dead
- *       thread's), or a new span from the buddy. Full slabs stay owned, so the thread's frees into them stay
+ *       or whose remote frees a freer hinted (collected first now and then, so that they are reused while the
+ *       stack has slabs too); else get one from the heap: a queued partial slab (a dead thread's), or a new
+ *       span from the buddy. Full slabs stay owned, so the thread's frees into them stay
  *       local.</li>
  *   <li>virtual threads (and thread caching off): the same on a shared cache, under its try-lock.</li>
  *   <li>64 KiB to 1 MiB: first fit in the medium chunks, under the medium lock; a new chunk if none fits.</li>
@@ -229,8 +230,9 @@ public final class OffHeapAllocator implements Allocator {
 
     /**
      * Slow path of a small allocation: the current slab's stack is empty. Owner only (or a shared cache, locked).
-     * In order: the slab's own remote frees; an owned slab that gathered free slots while full; owned slabs whose
-     * remote frees were hinted; a slab from the global heap. The exhausted slab stays owned.
+     * In order: the slab's own remote frees; an owned slab that gathered free slots while full (now and then
+     * after the remote frees hinted for the class are collected: {@link ThreadCache#collectDue}); owned slabs
+     * whose remote frees were hinted; a slab from the global heap. The exhausted slab stays owned.
      */
     private long refillAndPop(ThreadCache cache, int sizeClass, long byteSize) {
         Slab slab = cache.current[sizeClass];
@@ -239,9 +241,13 @@ public final class OffHeapAllocator implements Allocator {
         }
         cache.enterSlowPath();
         try {
+            if (cache.collectDue(sizeClass)) {
+                cache.collectHinted(sizeClass, memory);
+            }
             Slab next = cache.popAvailable(sizeClass, memory);
             if (next == null) {
-                next = cache.collectHinted(sizeClass, memory);
+                cache.collectHinted(sizeClass, memory);
+                next = cache.popAvailable(sizeClass, memory);
             }
             if (next == null && heap.atCapFor(sizeClass)) {
                 next = cache.anyOwnedWithFree(sizeClass, memory); // the cap: this thread's own frees come first

@@ -70,6 +70,8 @@ final class ThreadCache {
     private final Slab[] available;
     private final Slab[] spare;
     private final boolean[] remoteHint;
+    /** Refills of each class since its remote frees were last collected ({@link #collectDue}). */
+    private final int[] refillsSinceCollect;
     /** 1 while the owner is in a slow path or the purger trims this cache; see the class comment. */
     private volatile int slowPath;
     /** Slow paths the owner took (owner writes, the purger reads racily to tell an idle thread). */
@@ -90,6 +92,7 @@ final class ThreadCache {
         this.available = new Slab[classes];
         this.spare = new Slab[classes];
         this.remoteHint = new boolean[classes];
+        this.refillsSinceCollect = new int[classes];
     }
 
     /** Owner: enters a slow path, waiting (briefly: one slab's release) if the purger is trimming the cache. */
@@ -285,6 +288,16 @@ final class ThreadCache {
         }
     }
 
+    /**
+     * Owner, refilling: whether remote frees should be collected before an available slab is taken, so that slabs
+     * other threads' frees holed are reused too (taken only when no slab was available, they piled up in slabs
+     * the owner never went back to: a third of two threads' slabs empty under random frees). Once in
+     * {@code owned / 8} refills of the class, so that the walk over its slabs costs a refill O(8) at most.
+     */
+    boolean collectDue(int sizeClass) {
+        return ++refillsSinceCollect[sizeClass] > ownedCount[sizeClass] >> 3;
+    }
+
     /** Owner: the next available slab still owned here with a free slot, or null. */
     Slab popAvailable(int sizeClass, MemorySegment memory) {
         Slab slab;
@@ -326,21 +339,21 @@ final class ThreadCache {
     }
 
     /**
-     * Owner: if remote frees were hinted for the class, collects them from every owned slab, files the slabs
-     * that got free slots as available, and returns one of them, or null.
+     * Owner, in a slow path: if remote frees were hinted for the class, collects them from every owned slab and
+     * files the slabs that got free slots as available. O(owned slabs of the class), when hinted.
      */
-    Slab collectHinted(int sizeClass, MemorySegment memory) {
+    void collectHinted(int sizeClass, MemorySegment memory) {
         if (!(boolean) HINT.getOpaque(remoteHint, sizeClass)) {
-            return null;
+            return;
         }
         HINT.setOpaque(remoteHint, sizeClass, false);
+        refillsSinceCollect[sizeClass] = 0;
         for (int i = 0; i < ownedCount[sizeClass]; i++) {
             Slab slab = owned[sizeClass][i];
             if (slab.remote() != 0 && slab.collectRemote(memory) > 0 && slab != current[sizeClass]) {
                 pushAvailable(slab);
             }
         }
-        return popAvailable(sizeClass, memory);
     }
 
     @Override

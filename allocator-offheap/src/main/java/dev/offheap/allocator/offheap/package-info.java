@@ -73,7 +73,8 @@
  *
  *   <dt>the remote-free hint, and what recovers it when lost</dt>
  *   <dd>After a remote free into an owned slab the freer sets {@code ThreadCache.remoteHint[class]} (opaque);
- *       the owner, when its current slab runs dry, clears the hint (opaque) and then reads every owned slab's
+ *       the owner, when its current slab runs dry and no slab is available (or once in {@code owned / 8} such
+ *       refills: {@code ThreadCache.collectDue}), clears the hint (opaque) and then reads every owned slab's
  *       {@code remote} of the class. Opaque orders nothing across the two variables, so a freer can read a stale
  *       {@code true}, skip its write, and the owner's scan can miss its push: the hint is lost. Nothing is leaked
  *       by that: the slots wait in the slab's remote list until (a) any later remote free of the class sets the
