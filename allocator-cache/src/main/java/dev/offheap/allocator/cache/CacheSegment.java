@@ -88,6 +88,7 @@ final class CacheSegment {
 
     final StampedLock lock = new StampedLock();
     private final OffHeapAllocator allocator;
+    private final Ticker ticker;
     private final MemorySegment range;
     private final long base;
     private final long rangeBytes;
@@ -128,8 +129,9 @@ final class CacheSegment {
     private volatile long readCount;
     private long drainedTo;
 
-    CacheSegment(OffHeapAllocator allocator, long maxWeight, long maxCount, int maxValueBytes) {
+    CacheSegment(OffHeapAllocator allocator, long maxWeight, long maxCount, int maxValueBytes, Ticker ticker) {
         this.allocator = allocator;
+        this.ticker = ticker;
         this.range = allocator.range();
         this.base = range.address();
         this.rangeBytes = range.byteSize();
@@ -227,11 +229,16 @@ final class CacheSegment {
 
     /**
      * As {@link #expired(long, long)} at this moment, reading the clock only for an entry that has a time to live:
-     * a cache without TTLs never calls {@code System.nanoTime()} on a read.
+     * a cache without TTLs never reads the clock on a read.
      */
     boolean expiredNow(long address) {
-        long expiresAt = range.get(JAVA_LONG_UNALIGNED, address - base + EXPIRES_AT);
-        return expiresAt != 0 && System.nanoTime() - expiresAt >= 0;
+        long expiresAt = expiresAtOf(address);
+        return expiresAt != 0 && ticker.read() - expiresAt >= 0;
+    }
+
+    /** The entry's deadline on the cache's {@link Ticker}, 0 for none. */
+    long expiresAtOf(long address) {
+        return range.get(JAVA_LONG_UNALIGNED, address - base + EXPIRES_AT);
     }
 
     boolean expired(long address, long now) {
@@ -250,7 +257,7 @@ final class CacheSegment {
             long stamp = lock.tryWriteLock();
             if (stamp != 0) {
                 try {
-                    drainReads(System.nanoTime());
+                    drainReads(ticker.read());
                     climb();
                 } finally {
                     lock.unlockWrite(stamp);

@@ -10,8 +10,8 @@ package dev.offheap.allocator.cache;
  * </pre>
  *
  * {@code prev}/{@code next} link the entry into its policy queue (window, probation or protected);
- * {@code expiresAt} is a {@link System#nanoTime()} deadline, 0 for never; {@code weight} is the block's usable
- * size, what the entry costs against the cache's capacity.
+ * {@code expiresAt} is a deadline on the cache's {@link Ticker} ({@link System#nanoTime()} by default), 0 for
+ * never; {@code weight} is the block's usable size, what the entry costs against the cache's capacity.
  */
 final class EntryLayout {
     static final long HASH = 0;

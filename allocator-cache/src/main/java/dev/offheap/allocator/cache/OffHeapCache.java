@@ -105,6 +105,7 @@ public final class OffHeapCache implements AutoCloseable {
     private final long capacityBytes;
     private final int maxValueBytes;
     private final long defaultTtlNanos;
+    private final Ticker ticker;
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
     private volatile boolean closed;
@@ -114,6 +115,7 @@ public final class OffHeapCache implements AutoCloseable {
         this.capacityBytes = config.capacityBytes();
         this.maxValueBytes = config.maxValueBytes();
         this.defaultTtlNanos = config.defaultTimeToLive().toNanos();
+        this.ticker = config.ticker();
         if (config.allocator() != null) {
             this.allocator = config.allocator();
             this.ownsAllocator = false;
@@ -134,7 +136,7 @@ public final class OffHeapCache implements AutoCloseable {
         long maxCountPerSegment = config.maxEntries() == Long.MAX_VALUE
                 ? Long.MAX_VALUE : Math.max(1, config.maxEntries() / n);
         for (int i = 0; i < n; i++) {
-            segments[i] = new CacheSegment(allocator, capacityBytes / n, maxCountPerSegment, maxValueBytes);
+            segments[i] = new CacheSegment(allocator, capacityBytes / n, maxCountPerSegment, maxValueBytes, ticker);
         }
         LOG.info("OffHeapCache '{}' created: {}", name, config);
     }
@@ -368,7 +370,7 @@ public final class OffHeapCache implements AutoCloseable {
         if (entry == 0) {
             return false;
         }
-        long now = System.nanoTime();
+        long now = ticker.read();
         s.writeEntry(entry, hash, key, keyArray, keyBytes, value, valueArray, valueBytes, expiresAt(now, ttlNanos));
         boolean stored;
         long stamp = s.lock.writeLock();
@@ -386,8 +388,8 @@ public final class OffHeapCache implements AutoCloseable {
     /**
      * Updates the entry for {@code key} under its segment's write lock: {@code remapping} gets the current
      * value (a read-only segment valid only during the call, or null if absent) and returns the new value, or
-     * null to remove the entry. It must be quick and must not use this cache. A replaced entry keeps no time
-     * to live of its own: the default applies.
+     * null to remove the entry. It must be quick and must not use this cache. A replaced entry keeps its time to
+     * live (its deadline stays where it was); a new one gets the default.
      *
      * @return the new value, or null if the entry is now absent (removed, or refused for lack of memory)
      */
@@ -399,7 +401,7 @@ public final class OffHeapCache implements AutoCloseable {
         CacheSegment s = segmentFor(hash);
         long stamp = s.lock.writeLock();
         try {
-            long now = System.nanoTime();
+            long now = ticker.read();
             long old = s.findLive(hash, null, key, key.length, now);
             byte[] updated = remapping.apply(old == 0 ? null : s.value(old).asReadOnly());
             if (updated == null) {
@@ -414,7 +416,7 @@ public final class OffHeapCache implements AutoCloseable {
                 return null;
             }
             s.writeEntry(entry, hash, null, key, key.length, null, updated, updated.length,
-                    expiresAt(now, defaultTtlNanos));
+                    old != 0 ? s.expiresAtOf(old) : expiresAt(now, defaultTtlNanos));
             s.insert(hash, null, key, key.length, entry, false, now);
             return updated;
         } finally {
@@ -440,7 +442,7 @@ public final class OffHeapCache implements AutoCloseable {
         CacheSegment s = segmentFor(hash);
         long stamp = s.lock.writeLock();
         try {
-            return s.remove(hash, key, keyArray, keyBytes, System.nanoTime());
+            return s.remove(hash, key, keyArray, keyBytes, ticker.read());
         } finally {
             s.lock.unlockWrite(stamp);
         }
@@ -503,7 +505,7 @@ public final class OffHeapCache implements AutoCloseable {
     /** Frees every expired entry now (they are never returned either way); how many. */
     public long cleanUp() {
         ensureOpen("cleanUp");
-        long now = System.nanoTime();
+        long now = ticker.read();
         long[] removed = {0};
         forEachSegmentLocked(s -> removed[0] += s.removeExpired(now));
         return removed[0];

@@ -42,6 +42,7 @@ public final class OffHeapCacheConfig {
         int maxValueBytes = MAX_VALUE_BYTES_DEFAULT;
         int segments;
         Duration defaultTimeToLive = Duration.ZERO;
+        Ticker ticker = Ticker.system();
         OffHeapAllocator allocator;
         OffHeapAllocatorConfig allocatorConfig;
 
@@ -53,6 +54,7 @@ public final class OffHeapCacheConfig {
             copy.maxValueBytes = maxValueBytes;
             copy.segments = segments;
             copy.defaultTimeToLive = defaultTimeToLive;
+            copy.ticker = ticker;
             copy.allocator = allocator;
             copy.allocatorConfig = allocatorConfig; // immutable too
             return copy;
@@ -113,6 +115,12 @@ public final class OffHeapCacheConfig {
         return with(s -> s.defaultTimeToLive = defaultTimeToLive);
     }
 
+    /** The clock of times to live; {@link Ticker#system()} by default. A test's own makes expiry instant. */
+    public OffHeapCacheConfig ticker(Ticker ticker) {
+        Objects.requireNonNull(ticker, "ticker");
+        return with(s -> s.ticker = ticker);
+    }
+
     /** An allocator to share: entries come from it, and it stays open when the cache closes. */
     public OffHeapCacheConfig allocator(OffHeapAllocator allocator) {
         Objects.requireNonNull(allocator, "allocator");
@@ -147,6 +155,10 @@ public final class OffHeapCacheConfig {
 
     public Duration defaultTimeToLive() {
         return settings.defaultTimeToLive;
+    }
+
+    public Ticker ticker() {
+        return settings.ticker;
     }
 
     /** The shared allocator, or null if the cache creates its own. */

@@ -179,19 +179,40 @@ class OffHeapCacheTest {
         assertTrue(cache.put(bytes("k"), value(2, 10)));
     }
 
+    /** A clock the test moves: expiry without sleeping. */
+    private static final class ManualTicker implements Ticker {
+        private volatile long now = 1_000_000_000L;
+
+        @Override
+        public long read() {
+            return now;
+        }
+
+        void advance(Duration by) {
+            now += by.toNanos();
+        }
+    }
+
+    private OffHeapCache cacheWithTicker(Ticker ticker, Duration defaultTimeToLive) {
+        cache = OffHeapCache.create(new OffHeapCacheConfig().name("ttl").capacityBytes(16 << 20).maxValueBytes(1024)
+                .defaultTimeToLive(defaultTimeToLive).ticker(ticker));
+        return cache;
+    }
+
     @Test
-    void entriesExpireAfterTheirTimeToLive() throws InterruptedException {
-        cache(16 << 20);
-        // Lives long enough that a stalled CI machine still reads it before it expires.
-        cache.put(bytes("short"), value(1, 10), Duration.ofMillis(700));
+    void entriesExpireAfterTheirTimeToLive() {
+        ManualTicker ticker = new ManualTicker();
+        cacheWithTicker(ticker, Duration.ZERO);
+        cache.put(bytes("short"), value(1, 10), Duration.ofSeconds(10));
         cache.put(bytes("long"), value(2, 10));
-        assertArrayEquals(value(1, 10), cache.get(bytes("short")));
-        Thread.sleep(800);
+        ticker.advance(Duration.ofSeconds(9));
+        assertArrayEquals(value(1, 10), cache.get(bytes("short")), "expired before its time");
+        ticker.advance(Duration.ofSeconds(1));
         assertNull(cache.get(bytes("short")));
         assertFalse(cache.containsKey(bytes("short")));
         assertTrue(cache.putIfAbsent(bytes("short"), value(3, 10)), "an expired entry counts as absent");
         cache.put(bytes("gone"), value(4, 10), Duration.ofMillis(10));
-        Thread.sleep(50);
+        ticker.advance(Duration.ofMillis(10));
         assertEquals(1, cache.cleanUp());
         assertEquals(2, cache.size());
         assertEquals(2, cache.allocator().stats().liveBlocks());
@@ -199,13 +220,32 @@ class OffHeapCacheTest {
     }
 
     @Test
-    void defaultTimeToLiveApplies() throws InterruptedException {
-        cache = OffHeapCache.create(new OffHeapCacheConfig().capacityBytes(16 << 20).maxValueBytes(1024)
-                .defaultTimeToLive(Duration.ofMillis(700)));
+    void defaultTimeToLiveApplies() {
+        ManualTicker ticker = new ManualTicker();
+        cacheWithTicker(ticker, Duration.ofMinutes(5));
         cache.put(bytes("k"), value(1, 10));
+        ticker.advance(Duration.ofMinutes(5).minusNanos(1));
         assertTrue(cache.containsKey(bytes("k")));
-        Thread.sleep(800);
+        ticker.advance(Duration.ofNanos(1));
         assertNull(cache.get(bytes("k")));
+    }
+
+    @Test
+    void computeKeepsTheEntrysTimeToLive() {
+        ManualTicker ticker = new ManualTicker();
+        cacheWithTicker(ticker, Duration.ofHours(1));
+        cache.put(bytes("k"), value(1, 10), Duration.ofSeconds(10));
+        ticker.advance(Duration.ofSeconds(6));
+        cache.compute(bytes("k"), old -> value(2, 10));
+        ticker.advance(Duration.ofSeconds(3));
+        assertArrayEquals(value(2, 10), cache.get(bytes("k")));
+        ticker.advance(Duration.ofSeconds(1));
+        assertNull(cache.get(bytes("k")), "compute gave the entry a new time to live");
+        cache.compute(bytes("new"), old -> value(3, 10));
+        ticker.advance(Duration.ofMinutes(59));
+        assertArrayEquals(value(3, 10), cache.get(bytes("new")), "a computed new entry gets the default");
+        ticker.advance(Duration.ofMinutes(1));
+        assertNull(cache.get(bytes("new")));
     }
 
     @Test
