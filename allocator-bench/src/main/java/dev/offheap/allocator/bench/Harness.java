@@ -143,7 +143,11 @@ public final class Harness {
             case LATENCY -> peers.forEach(peer -> tasks.add(latencyTask(peer, results)));
             case RING -> peers.forEach(peer -> tasks.add(jmhTask(workload, "RingBenchmark.allocateAndRetire", peer,
                     Map.of(), "4096 ring", results, false)));
-            case LARSON -> peers.forEach(peer -> tasks.add(larsonTask(peer, results)));
+            case LARSON -> {
+                for (int threads : LARSON_THREADS) { // peers side by side at each count
+                    peers.forEach(peer -> tasks.add(larsonTask(peer, threads, results)));
+                }
+            }
             case SEED -> tasks.add(new Task("seed table: 7 designs and the JDK slicing allocator", 25,
                     tableWorkloads::seedTable));
             case TRACE -> {
@@ -327,10 +331,14 @@ public final class Harness {
         });
     }
 
-    private Task larsonTask(String peer, Map<Cell, Map<String, Measurement>> results) {
+    /** Larson's lane counts: 2, and 8 (more threads than cores on most CI and container machines). */
+    private static final int[] LARSON_THREADS = {2, 8};
+
+    private Task larsonTask(String peer, int threads, Map<Cell, Map<String, Measurement>> results) {
         double seconds = Math.max(1, 3 * options.iterationSeconds * options.iterations / 2);
-        return new Task("larson " + peer + " 2 threads", 2 + seconds * 1.4, () -> {
-            Map<String, Measurement> row = results.computeIfAbsent(new Cell(Workload.LARSON, "2 threads"),
+        String parameter = threads + " threads";
+        return new Task("larson " + peer + " " + parameter, 2 + seconds * 1.4, () -> {
+            Map<String, Measurement> row = results.computeIfAbsent(new Cell(Workload.LARSON, parameter),
                     k -> new LinkedHashMap<>());
             Optional<NativePeers.NativePeer> nativePeer = NativePeers.byName(peer);
             if (nativePeer.isPresent() && !nativePeer.get().installed()) {
@@ -338,9 +346,9 @@ public final class Harness {
                 return;
             }
             List<String> command = new ArrayList<>(javaCommand());
-            command.addAll(List.of(Larson.class.getName(), nativePeer.isPresent() ? "malloc" : peer, "2",
-                    Double.toString(seconds)));
-            String output = runChild(recorded(command, "larson-" + peer),
+            command.addAll(List.of(Larson.class.getName(), nativePeer.isPresent() ? "malloc" : peer,
+                    Integer.toString(threads), Double.toString(seconds)));
+            String output = runChild(recorded(command, "larson-" + peer + "-" + threads),
                     nativePeer.flatMap(NativePeers.NativePeer::path));
             String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
             if (line == null) {
@@ -349,7 +357,7 @@ public final class Harness {
             }
             double score = Double.parseDouble(line.replaceAll(".*stepsPerMicrosecond=", ""));
             row.put(peer, new Measurement(score, Double.NaN, "steps/us", Double.NaN, null));
-            report.csv("larson", peer, "2 threads", "stepsPerMicrosecond", score, "steps/us");
+            report.csv("larson", peer, parameter, "stepsPerMicrosecond", score, "steps/us");
         });
     }
 

@@ -24,9 +24,10 @@ enum Workload {
             "Workload 4: one thread allocates batches of 4,096 x 64 B, another frees them; blocks per microsecond,"
                     + " both threads together (higher is better)."),
     LARSON("larson", "Larson: threads that hand their blocks to new threads", Kind.THROUGHPUT, Peers.LARSON,
-            "Workload 5: 2 lanes of 1,000 slots; each step frees a random slot and allocates 8-1000 B; every"
-                    + " 20,000 steps a lane's thread hands its slots to a new thread and ends; steps per microsecond,"
-                    + " higher is better. Only peers with address handles."),
+            "Workload 5: 2 lanes of 1,000 slots, then 8 (more threads than cores: oversubscribed, as in many"
+                    + " containers); each step frees a random slot and allocates 8-1000 B; every 20,000 steps a"
+                    + " lane's thread hands its slots to a new thread and ends; steps per microsecond, all lanes"
+                    + " together, higher is better. Only peers with address handles."),
     RING("ring", "Ring with sliding survivors (sh6bench-like)", Kind.TIME, Peers.MULTI,
             "Workload 6: a ring of 4,096 blocks, sizes cycling through a histogram (16 B to 4 KiB), each allocation"
                     + " retiring the block of a sliding window ago; ns per step."),
