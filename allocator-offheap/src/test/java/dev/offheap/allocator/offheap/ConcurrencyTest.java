@@ -20,6 +20,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -56,6 +57,58 @@ class ConcurrencyTest {
      * and resize medium blocks there: no live block may lose a byte. Every 4 KiB of every block carries its
      * cookie (a page handed back while live would read zero), and trim() runs non-stop.
      */
+    /**
+     * Larson's handover, oversubscribed: 8 lanes of 1,000 blocks (8-1000 B, 4 MB live in all) on however few cores,
+     * each lane's thread handing its blocks to a new thread and ending after 20,000 replacements, for 2 s at a
+     * 256 MiB cap. Dead threads' caches must be reclaimed as fast as threads die: before, 4 MB of live blocks
+     * filled the cap with dead caches' empty slabs and allocations were refused (3 runs of 3).
+     */
+    @Test
+    void threadsDyingFasterThanThePurgeTicksNeverFillTheCap() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("churn")
+                .maxBytes(256L << 20))) {
+            int lanes = 8;
+            long deadline = System.nanoTime() + 2_000_000_000L;
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            CountDownLatch finished = new CountDownLatch(lanes);
+            for (int t = 0; t < lanes; t++) {
+                long[] slots = new long[1000];
+                SplittableRandom random = new SplittableRandom(t);
+                for (int i = 0; i < slots.length; i++) {
+                    slots[i] = allocator.allocate(random.nextLong(8, 1000));
+                }
+                Thread.ofPlatform().start(() -> churnLane(allocator, slots, random, deadline, failure, finished));
+            }
+            assertTrue(finished.await(60, TimeUnit.SECONDS), "lanes still running after 60 s");
+            assertNull(failure.get(), () -> "a lane failed: " + failure.get());
+            assertEquals(0, allocator.stats().liveBlocks());
+            allocator.verify();
+        }
+    }
+
+    private static void churnLane(OffHeapAllocator allocator, long[] slots, SplittableRandom random, long deadline,
+                                  AtomicReference<Throwable> failure, CountDownLatch finished) {
+        try {
+            for (int i = 0; i < 20_000; i++) {
+                int slot = random.nextInt(slots.length);
+                allocator.free(slots[slot]);
+                slots[slot] = allocator.allocate(random.nextLong(8, 1000));
+            }
+        } catch (Throwable e) {
+            failure.compareAndSet(null, e);
+            finished.countDown();
+            return;
+        }
+        if (System.nanoTime() >= deadline || failure.get() != null) {
+            for (long block : slots) {
+                allocator.free(block);
+            }
+            finished.countDown();
+            return;
+        }
+        Thread.ofPlatform().start(() -> churnLane(allocator, slots, random, deadline, failure, finished));
+    }
+
     /**
      * Slots other threads freed are reused while the thread's own holes are still on hand: taken only once no
      * slab of its own frees was left, they piled up (two threads replacing blocks at random held 1.30-1.35 times
