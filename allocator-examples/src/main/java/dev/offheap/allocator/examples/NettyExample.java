@@ -17,7 +17,7 @@ public final class NettyExample {
         OffHeapByteBufAllocator alloc = new OffHeapByteBufAllocator(memory);   // ChannelOption.ALLOCATOR
         ByteBuf buf = alloc.directBuffer(256);                                 // Netty's own ref-counted buffer
         buf.release();                                                         // from any thread: the block goes back
-        alloc.metric().usedDirectMemory();                                     // the allocator's figure, never -1
+        alloc.metric().usedDirectMemory();                                     // its live buffers' bytes, never -1
         // end::netty[]
         System.out.println(alloc.metric());
         memory.close();

@@ -55,15 +55,20 @@ public final class OffHeapByteBufAllocator extends AbstractByteBufAllocator impl
     /** Live direct buffers whose raw address Netty uses through Unsafe: the allocator stays mapped while any. */
     private final AtomicLong rawBlocks = new AtomicLong();
     private final LongAdder heapBytes = new LongAdder();
+    private final LongAdder directBytes = new LongAdder();
     private final ByteBufAllocatorMetric metric = new ByteBufAllocatorMetric() {
         @Override
         public long usedHeapMemory() {
             return heapBytes.sum();
         }
 
+        /**
+         * The capacity of this adapter's live direct buffers, counted as they come and go (as Netty's unpooled
+         * allocator counts): no lock and no walk of the heap, so a monitoring agent polling it stalls nobody.
+         */
         @Override
         public long usedDirectMemory() {
-            return allocator.stats().allocatedBytes();
+            return directBytes.sum();
         }
 
         @Override
@@ -138,6 +143,7 @@ public final class OffHeapByteBufAllocator extends AbstractByteBufAllocator impl
                 released();
                 throw e;
             }
+            adapter.directBytes.add(capacity);
         }
 
         @Override
@@ -152,6 +158,7 @@ public final class OffHeapByteBufAllocator extends AbstractByteBufAllocator impl
             } catch (AllocatorClosedException closed) {
                 // Released after the allocator's close(): the block goes with the allocator's memory.
             } finally {
+                adapter.directBytes.add(-buffer.capacity());
                 released();
             }
         }

@@ -19,6 +19,10 @@ final class AllocatorMBean implements OffHeapAllocatorMXBean {
 
     private final GlobalHeap heap;
     private final ObjectName objectName;
+    /** How long one snapshot serves the getters ({@link #stats()}). */
+    static final long SNAPSHOT_NANOS = 1_000_000_000L;
+    private AllocatorStats snapshot;
+    private long snapshotAt;
 
     private AllocatorMBean(GlobalHeap heap, ObjectName objectName) {
         this.heap = heap;
@@ -64,8 +68,18 @@ final class AllocatorMBean implements OffHeapAllocatorMXBean {
         return objectName;
     }
 
-    private AllocatorStats stats() {
-        return HeapStats.snapshot(heap, false);
+    /**
+     * The snapshot the getters that need a walk of the heap share, taken at most every
+     * {@value #SNAPSHOT_NANOS} ns: an agent reading every attribute once a second walks the heap (and takes its
+     * locks) once, not six times; at any rate of polling, at most once a second.
+     */
+    private synchronized AllocatorStats stats() {
+        long now = System.nanoTime();
+        if (snapshot == null || now - snapshotAt > SNAPSHOT_NANOS) {
+            snapshot = HeapStats.snapshot(heap, false);
+            snapshotAt = now;
+        }
+        return snapshot;
     }
 
     @Override

@@ -6,7 +6,9 @@ package dev.offheap.allocator.offheap;
  * gets {@code <name>-2}), visible in jconsole, VisualVM or any JMX client. Registered when the allocator is
  * created with {@link OffHeapAllocatorConfig#jmx(boolean) jmx(true)} (or {@code -Doffheap.jmx=true}), unregistered
  * when it is closed. Every figure is what {@link OffHeapAllocator#stats()} reports (reserved and committed bytes
- * read without its walk over the slabs); none reads -1.
+ * read without its walk over the slabs); none reads -1. The figures that need the walk share one snapshot, up to
+ * a second old, so that an agent polling every attribute walks the heap (and takes its locks) at most once a
+ * second.
  */
 public interface OffHeapAllocatorMXBean {
     String getName();
