@@ -86,8 +86,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       switch to another owned slab that gathered a few free slots while full (the cache's available stack),
  *       or whose remote frees a freer hinted (collected first now and then, so that they are reused while the
  *       stack has slabs too); else get one from the heap: a queued partial slab (a dead thread's), or a new
- *       span from the buddy. Full slabs stay owned, so the thread's frees into them stay
- *       local.</li>
+ *       span from the buddy. Full slabs stay owned, so the thread's frees into them stay local.</li>
  *   <li>virtual threads (and thread caching off): the same on a shared cache, under its try-lock.</li>
  *   <li>64 KiB to 1 MiB: first fit in the medium chunks, under the medium lock; a new chunk if none fits.</li>
  *   <li>over 1 MiB: a run of pages from the buddy, under the heap lock.</li>

@@ -291,11 +291,16 @@ final class ThreadCache {
     /**
      * Owner, refilling: whether remote frees should be collected before an available slab is taken, so that slabs
      * other threads' frees holed are reused too (taken only when no slab was available, they piled up in slabs
-     * the owner never went back to: a third of two threads' slabs empty under random frees). Once in
-     * {@code owned / 8} refills of the class, so that the walk over its slabs costs a refill O(8) at most.
+     * the owner never went back to: two threads freeing each other's blocks at random held 1.30-1.35 times the
+     * live bytes). Once in {@code owned / 8} refills of the class, so that the walk over its slabs costs a refill
+     * O(8), amortized.
      */
     boolean collectDue(int sizeClass) {
-        return ++refillsSinceCollect[sizeClass] > ownedCount[sizeClass] >> 3;
+        if (++refillsSinceCollect[sizeClass] <= ownedCount[sizeClass] >> 3) {
+            return false;
+        }
+        refillsSinceCollect[sizeClass] = 0;
+        return true;
     }
 
     /** Owner: the next available slab still owned here with a free slot, or null. */
