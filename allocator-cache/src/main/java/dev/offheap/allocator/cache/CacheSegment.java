@@ -1,6 +1,8 @@
 package dev.offheap.allocator.cache;
 
 import dev.offheap.allocator.offheap.OffHeapAllocator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
@@ -53,6 +55,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  * refused before it is written.
  */
 final class CacheSegment {
+    private static final Logger LOG = LoggerFactory.getLogger(CacheSegment.class);
     static final int WINDOW = 0;
     static final int PROBATION = 1;
     static final int PROTECTED = 2;
@@ -89,6 +92,10 @@ final class CacheSegment {
     final StampedLock lock = new StampedLock();
     private final OffHeapAllocator allocator;
     private final Ticker ticker;
+    /** Told of removals, or null. */
+    private final RemovalListener removalListener;
+    /** Exceptions the listener threw (under the lock). */
+    private long listenerFailures;
     private final MemorySegment range;
     private final long base;
     private final long rangeBytes;
@@ -129,9 +136,11 @@ final class CacheSegment {
     private volatile long readCount;
     private long drainedTo;
 
-    CacheSegment(OffHeapAllocator allocator, long maxWeight, long maxCount, int maxValueBytes, Ticker ticker) {
+    CacheSegment(OffHeapAllocator allocator, long maxWeight, long maxCount, int maxValueBytes, Ticker ticker,
+                 RemovalListener removalListener) {
         this.allocator = allocator;
         this.ticker = ticker;
+        this.removalListener = removalListener;
         this.range = allocator.range();
         this.base = range.address();
         this.rangeBytes = range.byteSize();
@@ -316,6 +325,7 @@ final class CacheSegment {
             if (expired) {
                 expirations++;
             }
+            notifyRemoval(old, expired ? RemovalCause.EXPIRED : RemovalCause.REPLACED);
             allocator.free(old);
         } else {
             indexNew(hash, entry);
@@ -346,7 +356,7 @@ final class CacheSegment {
         long address = table.addresses[slot];
         boolean expired = expired(address, now);
         queues.unlink(address);
-        delete(slot, address);
+        delete(slot, address, expired ? RemovalCause.EXPIRED : RemovalCause.EXPLICIT);
         if (expired) {
             expirations++;
         } else {
@@ -364,7 +374,7 @@ final class CacheSegment {
         long address = table.addresses[slot];
         if (expired(address, now)) {
             queues.unlink(address);
-            delete(slot, address);
+            delete(slot, address, RemovalCause.EXPIRED);
             expirations++;
             return 0;
         }
@@ -393,7 +403,7 @@ final class CacheSegment {
                 long next = queues.next(address);
                 if (expired(address, now)) {
                     queues.unlink(address);
-                    delete(slotOfAddress(address), address);
+                    delete(slotOfAddress(address), address, RemovalCause.EXPIRED);
                     expirations++;
                     removed++;
                 }
@@ -538,7 +548,7 @@ final class CacheSegment {
             }
             if (expired(address, now)) {
                 queues.unlink(address);
-                delete(slot, address);
+                delete(slot, address, RemovalCause.EXPIRED);
                 expirations++;
             } else {
                 sketch.increment(hashOf(address));
@@ -614,7 +624,7 @@ final class CacheSegment {
 
     /** Drops an unlinked entry from the index, frees it and counts an eviction. */
     private void evict(long address) {
-        delete(slotOfAddress(address), address);
+        delete(slotOfAddress(address), address, RemovalCause.EVICTED);
         evictions++;
     }
 
@@ -675,8 +685,11 @@ final class CacheSegment {
         return t;
     }
 
-    /** Removes slot {@code slot} (holding unlinked {@code address}) from the index, then frees the entry. */
-    private void delete(int slot, long address) {
+    /**
+     * Removes slot {@code slot} (holding unlinked {@code address}) from the index, tells the removal listener,
+     * then frees the entry.
+     */
+    private void delete(int slot, long address, RemovalCause cause) {
         Table t = table;
         int mask = t.mask;
         int hole = slot;
@@ -692,7 +705,28 @@ final class CacheSegment {
         t.hashes[hole] = 0;
         count--;
         weight -= weightOf(address);
+        notifyRemoval(address, cause);
         allocator.free(address);
+    }
+
+    /** Under the write lock, before the entry is freed: its key and value, read-only, to the listener if any. */
+    private void notifyRemoval(long address, RemovalCause cause) {
+        if (removalListener == null) {
+            return;
+        }
+        long offset = address - base;
+        int keyBytes = range.get(JAVA_INT_UNALIGNED, offset + KEY_BYTES);
+        int valueBytes = range.get(JAVA_INT_UNALIGNED, offset + VALUE_BYTES);
+        try {
+            removalListener.onRemoval(range.asSlice(offset + HEADER_BYTES, keyBytes).asReadOnly(),
+                    range.asSlice(offset + HEADER_BYTES + keyBytes, valueBytes).asReadOnly(), cause);
+        } catch (RuntimeException e) {
+            // A broken listener throws on every removal: the 1st, 2nd, 4th, 8th... failure is logged, not each.
+            if (Long.bitCount(++listenerFailures) == 1) {
+                LOG.warn("OffHeapCache removal listener threw on a {} entry ({} times in this segment); the removal"
+                        + " went on", cause, listenerFailures, e);
+            }
+        }
     }
 
     private long hashOf(long address) {

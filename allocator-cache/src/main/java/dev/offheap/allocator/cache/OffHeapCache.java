@@ -136,7 +136,8 @@ public final class OffHeapCache implements AutoCloseable {
         long maxCountPerSegment = config.maxEntries() == Long.MAX_VALUE
                 ? Long.MAX_VALUE : Math.max(1, config.maxEntries() / n);
         for (int i = 0; i < n; i++) {
-            segments[i] = new CacheSegment(allocator, capacityBytes / n, maxCountPerSegment, maxValueBytes, ticker);
+            segments[i] = new CacheSegment(allocator, capacityBytes / n, maxCountPerSegment, maxValueBytes, ticker,
+                    config.removalListener());
         }
         LOG.info("OffHeapCache '{}' created: {}", name, config);
     }

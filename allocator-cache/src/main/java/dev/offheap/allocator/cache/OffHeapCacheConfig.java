@@ -43,6 +43,7 @@ public final class OffHeapCacheConfig {
         int segments;
         Duration defaultTimeToLive = Duration.ZERO;
         Ticker ticker = Ticker.system();
+        RemovalListener removalListener;
         OffHeapAllocator allocator;
         OffHeapAllocatorConfig allocatorConfig;
 
@@ -55,6 +56,7 @@ public final class OffHeapCacheConfig {
             copy.segments = segments;
             copy.defaultTimeToLive = defaultTimeToLive;
             copy.ticker = ticker;
+            copy.removalListener = removalListener;
             copy.allocator = allocator;
             copy.allocatorConfig = allocatorConfig; // immutable too
             return copy;
@@ -121,6 +123,12 @@ public final class OffHeapCacheConfig {
         return with(s -> s.ticker = ticker);
     }
 
+    /** Told of every entry that leaves the cache, and why; none by default. See {@link RemovalListener}. */
+    public OffHeapCacheConfig removalListener(RemovalListener removalListener) {
+        Objects.requireNonNull(removalListener, "removalListener");
+        return with(s -> s.removalListener = removalListener);
+    }
+
     /** An allocator to share: entries come from it, and it stays open when the cache closes. */
     public OffHeapCacheConfig allocator(OffHeapAllocator allocator) {
         Objects.requireNonNull(allocator, "allocator");
@@ -159,6 +167,11 @@ public final class OffHeapCacheConfig {
 
     public Ticker ticker() {
         return settings.ticker;
+    }
+
+    /** The removal listener, or null. */
+    public RemovalListener removalListener() {
+        return settings.removalListener;
     }
 
     /** The shared allocator, or null if the cache creates its own. */

@@ -248,6 +248,63 @@ class OffHeapCacheTest {
         assertNull(cache.get(bytes("new")));
     }
 
+    /** A removal as a listener saw it: key and value copied out during the call. */
+    private record Removal(String key, byte[] value, RemovalCause cause) {
+    }
+
+    @Test
+    void theRemovalListenerHearsEveryWayAnEntryLeavesWithItsKeyAndValue() {
+        ManualTicker ticker = new ManualTicker();
+        java.util.List<Removal> heard = new java.util.ArrayList<>();
+        cache = OffHeapCache.create(new OffHeapCacheConfig().name("listened").capacityBytes(4 << 20)
+                .maxValueBytes(1024).segments(1).ticker(ticker)
+                .removalListener((key, value, cause) -> heard.add(new Removal(
+                        new String(key.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8),
+                        value.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), cause))));
+        cache.put(bytes("a"), value(1, 10));
+        cache.put(bytes("a"), value(2, 10));
+        cache.remove(bytes("a"));
+        cache.put(bytes("t"), value(3, 10), Duration.ofSeconds(1));
+        ticker.advance(Duration.ofSeconds(1));
+        assertNull(cache.get(bytes("t")));
+        cache.put(bytes("c"), value(4, 10));
+        cache.compute(bytes("c"), old -> null);
+        assertEquals(java.util.List.of(RemovalCause.REPLACED, RemovalCause.EXPLICIT, RemovalCause.EXPIRED,
+                RemovalCause.EXPLICIT), heard.stream().map(Removal::cause).toList());
+        assertEquals("a", heard.get(0).key());
+        assertArrayEquals(value(1, 10), heard.get(0).value(), "a replaced entry's old value");
+        assertArrayEquals(value(2, 10), heard.get(1).value());
+        assertEquals("t", heard.get(2).key());
+        assertArrayEquals(value(4, 10), heard.get(3).value());
+
+        heard.clear();
+        for (int i = 0; i < 10_000; i++) {
+            cache.put(bytes("k" + i), value(i, 1000)); // about 10 MB into 4 MiB
+        }
+        long evicted = heard.stream().filter(r -> r.cause() == RemovalCause.EVICTED).count();
+        assertEquals(cache.stats().evictions(), evicted, "every eviction heard, and only those");
+        assertEquals(10_000 - cache.size(), heard.size());
+        heard.clear();
+        cache.close();
+        assertEquals(0, heard.size(), "close() drops entries without telling");
+    }
+
+    @Test
+    void aListenerThatThrowsLosesNoRemovalAndLeavesTheCacheWhole() {
+        cache = OffHeapCache.create(new OffHeapCacheConfig().name("throwing").capacityBytes(4 << 20)
+                .maxValueBytes(1024).removalListener((key, value, cause) -> {
+                    throw new IllegalStateException("listener bug");
+                }));
+        cache.put(bytes("k"), value(1, 10));
+        assertTrue(cache.remove(bytes("k")));
+        assertNull(cache.get(bytes("k")));
+        for (int i = 0; i < 10_000; i++) {
+            cache.put(bytes("k" + i), value(i, 1000));
+        }
+        assertEquals(cache.size(), cache.allocator().stats().liveBlocks(), "an entry freed or kept twice");
+        cache.allocator().verify();
+    }
+
     @Test
     void weightNeverPassesCapacityAndMemoryStaysNearIt() {
         long capacity = 8 << 20;
