@@ -4,6 +4,7 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Workload 5, in the manner of larson: each thread owns an array of slots; a step frees a random slot's block
@@ -17,6 +18,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class Larson {
     private static final int SLOTS = 1000;
     private static final int ROUNDS_PER_THREAD = 20_000;
+    /** The first exception a lane threw; the lanes stop at it. */
+    private static final AtomicReference<Throwable> FAILURE = new AtomicReference<>();
 
     private Larson() {
     }
@@ -28,6 +31,11 @@ public final class Larson {
         try (Peer peer = Peer.create(peerName, 1L << 30, 1000)) {
             run(peer, threads, Math.max(0.5, seconds / 3)); // warm-up
             long steps = run(peer, threads, seconds);
+            if (FAILURE.get() != null) {
+                // A lane that threw (a refused allocation) ends the run with its exception, for the harness's
+                // row: before, the other lanes waited for it forever and the harness with them.
+                throw new IllegalStateException("a lane failed: " + FAILURE.get(), FAILURE.get());
+            }
             System.out.printf(Locale.ROOT, "RESULT peer=%s threads=%d stepsPerMicrosecond=%.2f%n", peerName, threads,
                     steps / (seconds * 1e6));
         }
@@ -55,15 +63,21 @@ public final class Larson {
      */
     private static void lane(Peer peer, long[] slots, SplittableRandom random, long deadline, AtomicLong steps,
                              CountDownLatch finished) {
-        for (int i = 0; i < ROUNDS_PER_THREAD; i++) {
-            int slot = random.nextInt(SLOTS);
-            peer.free(slots[slot]);
-            long size = random.nextLong(8, 1000);
-            slots[slot] = peer.allocate(size);
-            peer.touch(slots[slot], size);
+        try {
+            for (int i = 0; i < ROUNDS_PER_THREAD; i++) {
+                int slot = random.nextInt(SLOTS);
+                peer.free(slots[slot]);
+                long size = random.nextLong(8, 1000);
+                slots[slot] = peer.allocate(size);
+                peer.touch(slots[slot], size);
+            }
+        } catch (RuntimeException | Error e) {
+            FAILURE.compareAndSet(null, e);
+            finished.countDown();
+            return;
         }
         steps.addAndGet(ROUNDS_PER_THREAD);
-        if (System.nanoTime() >= deadline) {
+        if (System.nanoTime() >= deadline || FAILURE.get() != null) {
             peer.freeAll(slots);
             finished.countDown();
             return;
