@@ -165,6 +165,32 @@ public final class OffHeapCache implements AutoCloseable {
         }
     }
 
+    /**
+     * The value for {@code key}, loaded on a miss: {@code loader} gets the key and returns the value to store
+     * (with the default time to live) and return, or null to store nothing and return null. The loader runs
+     * outside every lock, so it may be slow (a database read); two threads missing the same key at once may
+     * both load it, and the value stored first is what both return (as a read-through cache without per-key
+     * locks behaves; Caffeine's {@code get(key, function)} blocks the second thread instead).
+     *
+     * @throws IllegalArgumentException if the loaded value is larger than {@code maxValueBytes}, nothing stored
+     */
+    public byte[] get(byte[] key, Function<byte[], byte[]> loader) {
+        Objects.requireNonNull(loader, "loader");
+        byte[] hit = get(key);
+        if (hit != null) {
+            return hit;
+        }
+        byte[] loaded = loader.apply(key.clone()); // a copy: the loader cannot change the caller's key
+        if (loaded == null) {
+            return null;
+        }
+        if (putIfAbsent(key, loaded)) {
+            return loaded;
+        }
+        byte[] winner = get(key); // another thread stored one first (or a refused write: then null, ours stands)
+        return winner != null ? winner : loaded;
+    }
+
     private byte[] getArray(byte[] key) {
         long hash = Keys.hash(key);
         CacheSegment s = segmentFor(hash);

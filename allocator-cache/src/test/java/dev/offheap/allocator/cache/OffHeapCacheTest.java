@@ -306,6 +306,24 @@ class OffHeapCacheTest {
     }
 
     @Test
+    void getWithALoaderLoadsOnAMissOnlyAndStoresWhatItLoaded() {
+        cache(16 << 20);
+        java.util.concurrent.atomic.AtomicInteger loads = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.function.Function<byte[], byte[]> loader = k -> {
+            loads.incrementAndGet();
+            return new String(k, StandardCharsets.UTF_8).equals("absent") ? null : value(k.length, 50);
+        };
+        assertArrayEquals(value(3, 50), cache.get(bytes("abc"), loader));
+        assertArrayEquals(value(3, 50), cache.get(bytes("abc"), loader));
+        assertEquals(1, loads.get(), "loaded on a hit");
+        assertArrayEquals(value(3, 50), cache.get(bytes("abc")), "the loaded value was not stored");
+        assertNull(cache.get(bytes("absent"), loader));
+        assertFalse(cache.containsKey(bytes("absent")), "a null load stored something");
+        assertThrows(IllegalArgumentException.class, () -> cache.get(bytes("big"), k -> new byte[128 << 10]));
+        assertFalse(cache.containsKey(bytes("big")));
+    }
+
+    @Test
     void weightNeverPassesCapacityAndMemoryStaysNearIt() {
         long capacity = 8 << 20;
         cache(capacity);
