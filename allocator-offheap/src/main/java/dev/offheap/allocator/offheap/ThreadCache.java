@@ -291,9 +291,8 @@ final class ThreadCache {
     /**
      * Owner, refilling: whether remote frees should be collected before an available slab is taken, so that slabs
      * other threads' frees holed are reused too (taken only when no slab was available, they piled up in slabs
-     * the owner never went back to: two threads freeing each other's blocks at random held 1.30-1.35 times the
-     * live bytes). Once in {@code owned / 8} refills of the class, so that the walk over its slabs costs a refill
-     * O(8), amortized.
+     * the owner never went back to). Once in {@code owned / 8} refills of the class, so that the walk over its
+     * slabs costs a refill O(8), amortized (a walk on every refill halved the producer/consumer workload).
      */
     boolean collectDue(int sizeClass) {
         if (++refillsSinceCollect[sizeClass] <= ownedCount[sizeClass] >> 3) {

@@ -111,8 +111,7 @@ class ConcurrencyTest {
 
     /**
      * Slots other threads freed are reused while the thread's own holes are still on hand: taken only once no
-     * slab of its own frees was left, they piled up (two threads replacing blocks at random held 1.30-1.35 times
-     * their live bytes committed; collected now and then first, 1.15-1.19).
+     * slab of its own frees was left, they piled up in slabs the owner never went back to.
      */
     @Test
     void aRefillReusesWhatAnotherThreadFreedWithoutWaitingForItsOwnHolesToRunOut() throws Exception {
