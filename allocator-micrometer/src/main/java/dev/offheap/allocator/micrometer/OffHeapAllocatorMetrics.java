@@ -1,6 +1,5 @@
 package dev.offheap.allocator.micrometer;
 
-import dev.offheap.allocator.AllocatorStats;
 import dev.offheap.allocator.offheap.OffHeapAllocator;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -35,8 +34,8 @@ import java.util.function.ToDoubleFunction;
  * </table>
  *
  * The committed, headroom and counter figures are read without a walk; the figures that need one
- * ({@link OffHeapAllocator#stats()}: allocated, thread-cached, free, live blocks, allocations, frees) share one
- * snapshot per scrape, taken at most every {@value #SNAPSHOT_NANOS} ns. After the allocator is closed every meter
+ * ({@link OffHeapAllocator#stats()}: allocated, thread-cached, free, live blocks, allocations, frees) share the
+ * allocator's {@link OffHeapAllocator#recentStats()}, at most a second old. After the allocator is closed every meter
  * reads 0 (a closed allocator has no memory).
  *
  * <pre>{@code
@@ -45,13 +44,8 @@ import java.util.function.ToDoubleFunction;
  */
 public final class OffHeapAllocatorMetrics implements MeterBinder {
 
-    /** How long one stats() snapshot serves the meters that need a walk: the gauges of one scrape share it. */
-    static final long SNAPSHOT_NANOS = 1_000_000_000L;
-
     private final OffHeapAllocator allocator;
     private final Iterable<Tag> tags;
-    private AllocatorStats snapshot;
-    private long snapshotAt;
 
     public OffHeapAllocatorMetrics(OffHeapAllocator allocator) {
         this(allocator, Tags.empty());
@@ -70,19 +64,19 @@ public final class OffHeapAllocatorMetrics implements MeterBinder {
                 OffHeapAllocator::committedBytes);
         bytes(registry, "offheap.memory.headroom", "what may still be committed before the cap",
                 OffHeapAllocator::headroomBytes);
-        bytes(registry, "offheap.memory.reserved", "address space reserved", a -> stats(a).reservedBytes());
-        bytes(registry, "offheap.memory.allocated", "bytes in live blocks", a -> stats(a).allocatedBytes());
+        bytes(registry, "offheap.memory.reserved", "address space reserved", a -> a.recentStats().reservedBytes());
+        bytes(registry, "offheap.memory.allocated", "bytes in live blocks", a -> a.recentStats().allocatedBytes());
         bytes(registry, "offheap.memory.thread.cached", "free bytes in slabs that thread caches hold",
-                a -> stats(a).threadCachedBytes());
+                a -> a.recentStats().threadCachedBytes());
         bytes(registry, "offheap.memory.free", "committed bytes free outside thread caches",
-                a -> stats(a).freeBytes());
-        Gauge.builder("offheap.blocks.live", allocator, a -> stats(a).liveBlocks()).tags(tags)
+                a -> a.recentStats().freeBytes());
+        Gauge.builder("offheap.blocks.live", allocator, a -> a.recentStats().liveBlocks()).tags(tags)
                 .description("live blocks").register(registry);
         Gauge.builder("offheap.caches", allocator, a -> a.isClosed() ? 0 : a.cacheCount()).tags(tags)
                 .description("thread caches and shared caches").register(registry);
-        FunctionCounter.builder("offheap.allocations", allocator, a -> stats(a).allocations()).tags(tags)
+        FunctionCounter.builder("offheap.allocations", allocator, a -> a.recentStats().allocations()).tags(tags)
                 .description("allocations since creation").register(registry);
-        FunctionCounter.builder("offheap.frees", allocator, a -> stats(a).frees()).tags(tags)
+        FunctionCounter.builder("offheap.frees", allocator, a -> a.recentStats().frees()).tags(tags)
                 .description("frees since creation").register(registry);
         FunctionCounter.builder("offheap.refusals", allocator, OffHeapAllocator::refusals).tags(tags)
                 .description("allocations refused: the cap reached").register(registry);
@@ -98,13 +92,4 @@ public final class OffHeapAllocatorMetrics implements MeterBinder {
                 .register(registry);
     }
 
-    /** The snapshot the meters of one scrape share. */
-    private synchronized AllocatorStats stats(OffHeapAllocator allocator) {
-        long now = System.nanoTime();
-        if (snapshot == null || now - snapshotAt > SNAPSHOT_NANOS) {
-            snapshot = allocator.stats();
-            snapshotAt = now;
-        }
-        return snapshot;
-    }
 }

@@ -9,6 +9,7 @@ import javax.management.JMException;
 import javax.management.MBeanServer;
 import javax.management.ObjectName;
 import java.lang.management.ManagementFactory;
+import java.util.function.Supplier;
 
 /**
  * The JMX view of one allocator. It holds the global heap, not the allocator, so an allocator that is
@@ -19,14 +20,13 @@ final class AllocatorMBean implements OffHeapAllocatorMXBean {
 
     private final GlobalHeap heap;
     private final ObjectName objectName;
-    /** How long one snapshot serves the getters ({@link #stats()}). */
-    static final long SNAPSHOT_NANOS = 1_000_000_000L;
-    private AllocatorStats snapshot;
-    private long snapshotAt;
+    /** The allocator's {@link OffHeapAllocator#recentStats()}: the getters that need a walk share its snapshot. */
+    private final Supplier<AllocatorStats> recentStats;
 
-    private AllocatorMBean(GlobalHeap heap, ObjectName objectName) {
+    private AllocatorMBean(GlobalHeap heap, ObjectName objectName, Supplier<AllocatorStats> recentStats) {
         this.heap = heap;
         this.objectName = objectName;
+        this.recentStats = recentStats;
     }
 
     /**
@@ -34,7 +34,7 @@ final class AllocatorMBean implements OffHeapAllocatorMXBean {
      *
      * @return the registered view, or null if JMX refused (logged; the allocator works without it)
      */
-    static AllocatorMBean register(GlobalHeap heap) {
+    static AllocatorMBean register(GlobalHeap heap, Supplier<AllocatorStats> recentStats) {
         MBeanServer server = ManagementFactory.getPlatformMBeanServer();
         for (int n = 1; n < 1000; n++) {
             try {
@@ -42,7 +42,7 @@ final class AllocatorMBean implements OffHeapAllocatorMXBean {
                 // Quoted only when the name holds a character an ObjectName value may not: name=<name> otherwise.
                 ObjectName objectName = new ObjectName("dev.offheap.allocator:type=OffHeapAllocator,name="
                         + (name.matches("[^,=:*?\"\\\n]*") ? name : ObjectName.quote(name)));
-                AllocatorMBean bean = new AllocatorMBean(heap, objectName);
+                AllocatorMBean bean = new AllocatorMBean(heap, objectName, recentStats);
                 server.registerMBean(bean, objectName);
                 return bean;
             } catch (InstanceAlreadyExistsException taken) {
@@ -68,18 +68,8 @@ final class AllocatorMBean implements OffHeapAllocatorMXBean {
         return objectName;
     }
 
-    /**
-     * The snapshot the getters that need a walk of the heap share, taken at most every
-     * {@value #SNAPSHOT_NANOS} ns: an agent reading every attribute once a second walks the heap (and takes its
-     * locks) once, not six times; at any rate of polling, at most once a second.
-     */
-    private synchronized AllocatorStats stats() {
-        long now = System.nanoTime();
-        if (snapshot == null || now - snapshotAt > SNAPSHOT_NANOS) {
-            snapshot = HeapStats.snapshot(heap, false);
-            snapshotAt = now;
-        }
-        return snapshot;
+    private AllocatorStats stats() {
+        return recentStats.get();
     }
 
     @Override

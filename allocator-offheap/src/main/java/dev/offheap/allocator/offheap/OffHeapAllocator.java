@@ -150,6 +150,8 @@ public final class OffHeapAllocator implements Allocator {
     private volatile boolean closed;
     /** What {@link #stats()} returns once closed; null before. */
     private volatile AllocatorStats finalStats;
+    /** The snapshot {@link #recentStats()} shares. */
+    private volatile TimedStats recentStats;
 
     private OffHeapAllocator(OffHeapAllocatorConfig config) {
         this.name = config.name();
@@ -176,7 +178,7 @@ public final class OffHeapAllocator implements Allocator {
             heap.registry.register(cache);
             return cache;
         });
-        this.mbean = config.jmx() ? AllocatorMBean.register(heap) : null;
+        this.mbean = config.jmx() ? AllocatorMBean.register(heap, this::recentStats) : null;
         this.lifecycle = new Lifecycle(this, heap, config.decayMillis(), mbean);
         Lifecycle.logCreated(config, heap);
     }
@@ -651,6 +653,28 @@ public final class OffHeapAllocator implements Allocator {
         }
         AllocatorStats stats = HeapStats.snapshot(heap, false);
         return debug == null ? stats : debug.withQuarantineFreed(stats);
+    }
+
+    /**
+     * {@link #stats()} at most {@value #RECENT_STATS_NANOS} ns old, one snapshot shared by every caller: for
+     * monitoring that polls (the MBean's getters, Micrometer's gauges), so that polling walks the heap and takes
+     * its locks at most once a second, however many figures are read and however often. Once closed, the final
+     * figures at once.
+     */
+    public AllocatorStats recentStats() {
+        TimedStats last = recentStats;
+        long now = System.nanoTime();
+        if (finalStats != null || last == null || now - last.takenAt() > RECENT_STATS_NANOS) {
+            last = new TimedStats(stats(), now); // two pollers at once may both walk: no lock for a rare case
+            recentStats = last;
+        }
+        return last.stats();
+    }
+
+    /** How long one {@link #recentStats()} snapshot serves. */
+    static final long RECENT_STATS_NANOS = 1_000_000_000L;
+
+    private record TimedStats(AllocatorStats stats, long takenAt) {
     }
 
     /**
