@@ -1,5 +1,6 @@
 package dev.offheap.allocator.bench;
 
+import dev.offheap.allocator.AllocatorStats;
 import dev.offheap.allocator.OffHeapOutOfMemoryException;
 import dev.offheap.allocator.offheap.OffHeapAllocator;
 import dev.offheap.allocator.offheap.OffHeapAllocatorConfig;
@@ -18,8 +19,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * blocks: at every step it replaces a random live block (frees it, allocates another of a fresh size), and one step
  * in {@value #GROW_ONE_IN} it only allocates, until the first refusal anywhere. The churn is the point: a heap that
  * only grows is easy to fill. Printed at that moment, over the cap: the bytes asked for by live blocks, their
- * usable bytes, the most committed seen (sampled by a thread of its own, and read once more at the refusal), and
- * the refusal's reason. Runs alone:
+ * usable bytes, the most committed seen (sampled by a thread of its own, and read once more at the refusal), where
+ * the rest was (free slots in thread caches, free space in the heap: {@link AllocatorStats}, read by the refused
+ * thread while the others go on until they see the refusal), the refusal's reason and the refused size. Runs alone:
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -cp ... dev.offheap.allocator.bench.FillToCap [mix] [threads]</pre>
  *
@@ -36,11 +38,16 @@ public final class FillToCap {
     private FillToCap() {
     }
 
-    /** One run's figures, each over the cap. */
-    record Result(String mix, int threads, double asked, double usable, double committed, String reason) {
+    /**
+     * One run's figures, each over the cap; at the refusal, where the rest of the cap was: free slots in thread
+     * caches, free space in the heap (medium chunks' free space, queued slabs); and the refused request's size.
+     */
+    record Result(String mix, int threads, double asked, double usable, double committed, double threadCached,
+                  double heapFree, String reason, long refusedBytes) {
         String line() {
             return String.format(Locale.ROOT, "RESULT fill mix=%s threads=%d asked=%.4f usable=%.4f committed=%.4f"
-                    + " reason=%s", mix, threads, asked, usable, committed, reason);
+                    + " threadCached=%.4f heapFree=%.4f reason=%s refusedBytes=%d", mix, threads, asked, usable,
+                    committed, threadCached, heapFree, reason, refusedBytes);
         }
     }
 
@@ -80,6 +87,8 @@ public final class FillToCap {
             AtomicLong asked = new AtomicLong();
             AtomicLong usable = new AtomicLong();
             AtomicLong peakCommitted = new AtomicLong();
+            AtomicReference<AllocatorStats> atRefusal = new AtomicReference<>();
+            AtomicLong refusedBytes = new AtomicLong();
             CountDownLatch stopped = new CountDownLatch(threads);
             CountDownLatch freed = new CountDownLatch(1);
             List<Thread> workers = new ArrayList<>();
@@ -107,6 +116,8 @@ public final class FillToCap {
                                 if (refused.compareAndSet(false, true)) {
                                     peakCommitted.accumulateAndGet(allocator.committedBytes(), Math::max);
                                     reason.set(full.getMessage());
+                                    refusedBytes.set(size);
+                                    atRefusal.set(allocator.stats());
                                 }
                                 break;
                             }
@@ -133,8 +144,11 @@ public final class FillToCap {
                 }
             });
             stopped.await();
+            AllocatorStats stats = atRefusal.get();
             Result result = new Result(mix, threads, asked.get() / (double) CAP, usable.get() / (double) CAP,
-                    peakCommitted.get() / (double) CAP, kindOf(reason.get()));
+                    peakCommitted.get() / (double) CAP,
+                    stats == null ? 0 : stats.threadCachedBytes() / (double) CAP,
+                    stats == null ? 0 : stats.freeBytes() / (double) CAP, kindOf(reason.get()), refusedBytes.get());
             freed.countDown();
             for (Thread worker : workers) {
                 worker.join();

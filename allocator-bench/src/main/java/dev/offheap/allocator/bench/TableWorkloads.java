@@ -96,16 +96,20 @@ final class TableWorkloads {
                 "Workload `fill`: OffHeapAllocator with maxBytes " + (FillToCap.CAP >> 20) + " MiB; each thread keeps a"
                         + " slowly growing set of live blocks (each step replaces a random live block; one in "
                         + FillToCap.GROW_ONE_IN + " only allocates), until the first refusal anywhere. At that moment, over the cap: bytes asked for by live"
-                        + " blocks, their usable bytes, and the most committed seen. Mixes: frag (97% log-uniform"
+                        + " blocks, their usable bytes, the most committed seen, and where the rest was: free"
+                        + " slots in thread caches (`AllocatorStats.threadCachedBytes`), free space in the heap"
+                        + " (`freeBytes`: medium chunks' free space, queued slabs). Mixes: frag (97% log-uniform"
                         + " 1 B-16 KiB, 2.8% 64 KiB-1 MiB, 0.2% 1-4 MiB), to128k (log-uniform 16 B-128 KiB), small"
                         + " (uniform 16-512 B). Reason: cap (the cap itself was reached) or no-run (no contiguous"
-                        + " run of pages while memory was free).",
-                List.of("mix", "threads", "asked / cap", "usable / cap", "committed / cap", "refused for"),
+                        + " run of pages while memory was free), and the size refused (small to 64 KiB, medium"
+                        + " to 1 MiB, huge above).",
+                List.of("mix", "threads", "asked / cap", "usable / cap", "committed / cap", "thread-cached / cap",
+                        "heap free / cap", "refused for"),
                 "asked / cap");
         List<String> lines = output.lines().filter(l -> l.startsWith("RESULT fill ")).toList();
         if (lines.isEmpty()) {
             List<String> printed = output.lines().filter(l -> !l.isBlank()).toList();
-            table.add(List.of("-", "-", "-", "-", "-", "failed: " + (printed.isEmpty() ? "no output"
+            table.add(List.of("-", "-", "-", "-", "-", "-", "-", "failed: " + (printed.isEmpty() ? "no output"
                     : printed.getLast().strip())));
         }
         for (String line : lines) {
@@ -115,7 +119,10 @@ final class TableWorkloads {
             String threads = fields.get("threads");
             double asked = Double.parseDouble(fields.get("asked"));
             table.add(List.of(mix, threads, ratio3(asked), ratio3(Double.parseDouble(fields.get("usable"))),
-                    ratio3(Double.parseDouble(fields.get("committed"))), fields.get("reason")));
+                    ratio3(Double.parseDouble(fields.get("committed"))),
+                    ratio3(Double.parseDouble(fields.get("threadCached"))),
+                    ratio3(Double.parseDouble(fields.get("heapFree"))),
+                    fields.get("reason") + ": " + sizeKind(Long.parseLong(fields.get("refusedBytes")))));
             table.chart.put(mix + ", " + threads + " thr", asked);
             for (String metric : List.of("asked", "usable", "committed")) {
                 report.csv("fill", "offheap", mix + "/" + threads, metric, Double.parseDouble(fields.get(metric)),
@@ -123,6 +130,12 @@ final class TableWorkloads {
             }
         }
         report.tables.add(table);
+    }
+
+    /** A refused request: its size and which part of the heap serves it. */
+    private static String sizeKind(long bytes) {
+        String kind = bytes <= 64 << 10 ? "small" : bytes <= 1 << 20 ? "medium" : "huge";
+        return String.format(Locale.ROOT, "%,d B %s", bytes, kind);
     }
 
     /** A ratio near 1 with three decimals: 0.899 and 0.900 are on two sides of a target. */
