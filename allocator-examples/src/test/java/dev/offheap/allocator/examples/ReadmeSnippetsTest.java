@@ -57,7 +57,7 @@ class ReadmeSnippetsTest {
     @ParameterizedTest
     @ValueSource(strings = {"GettingStarted.java allocator-imports allocator",
             "MappedFile.java mapped-imports mapped mapped-end", "CacheExample.java cache-imports cache cache-end",
-            "NettyExample.java netty"})
+            "NettyExample.java netty", "HttpEchoServer.java netty-server"})
     void everySnippetIsAReadmeBlockLineForLine(String spec) throws IOException {
         String[] parts = spec.split(" ");
         List<String> code = regions(parts[0], java.util.Arrays.copyOfRange(parts, 1, parts.length));
