@@ -173,6 +173,8 @@ public final class Harness {
                     + " key traces", 10 + 10 * options.cacheTraces.size(), tableWorkloads::cacheTraces));
             case FILL -> tasks.add(new Task("fill to the cap: 3 size mixes, 1 and 8 threads", 15,
                     tableWorkloads::fill));
+            case NETTY_SERVER -> tasks.add(new Task("netty-server: an HTTP server on 3 allocators, "
+                    + NettyServerBench.DEFAULT_ROUNDS + " rounds", 165, () -> NettyServerBench.table(report)));
             case CACHE -> {
                 for (int readPercent : List.of(90, 50)) {
                     for (String peer : peers) {

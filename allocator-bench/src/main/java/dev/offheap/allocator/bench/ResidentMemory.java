@@ -28,7 +28,15 @@ final class ResidentMemory {
 
     /** A size field of {@code /proc/self/status} ({@code VmRSS}, {@code VmHWM}) in bytes, or -1 where /proc is not. */
     static long status(String field) {
-        Path status = Path.of("/proc/self/status");
+        return status(Path.of("/proc/self/status"), field);
+    }
+
+    /** The same field of another process ({@code /proc/<pid>/status}), or -1. */
+    static long status(long pid, String field) {
+        return status(Path.of("/proc", Long.toString(pid), "status"), field);
+    }
+
+    private static long status(Path status, String field) {
         try {
             for (String line : Files.readAllLines(status)) {
                 if (line.startsWith(field + ":")) {

@@ -46,7 +46,9 @@ enum Workload {
                     + " reported, read every 4,096 events, where it reports them."),
     CACHE("cache", "Off-heap caches: YCSB scrambled Zipfian", Kind.OWN_TABLE, List.of(CachePeer.NAMES), ""),
     CACHE_TRACE("cache-trace", "Cache hit rates on real key traces", Kind.OWN_TABLE, List.of(), ""),
-    FILL("fill", "Filling to the cap", Kind.OWN_TABLE, List.of("offheap"), "");
+    FILL("fill", "Filling to the cap", Kind.OWN_TABLE, List.of("offheap"), ""),
+    NETTY_SERVER("netty-server", "A Netty HTTP server", Kind.OWN_TABLE,
+            List.of("netty-offheap", "netty-pooled", "netty-adaptive"), "");
 
     /** What a workload's figures are, and so how its table reads them against glibc malloc. */
     enum Kind {
