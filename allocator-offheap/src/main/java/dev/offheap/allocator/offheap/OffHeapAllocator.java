@@ -58,7 +58,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *   pageMap: [slabA, slabB, slabC, null, ..., null, chunk, ..., chunk, huge, ..., huge, null, ..., null]
  *   a caller's region or an arena: one area over the whole range
  *
- *   slab (64 KiB for slots up to 8 KiB, 256 KiB from 32 KiB slots on), out-of-band state in Java:
+ *   slab (64-256 KiB: 8 slots or more below 8 KiB, 2-8 from there: GlobalHeap.slabPages), state in Java:
  *   | slot 0 | slot 1 | slot 2 | ... | slot n-1 | waste |     live[]: 1 byte per slot, freeStack[]: 2 bytes
  *     a remotely freed slot holds a link: (next + 1) ^ key    (SlabLayout)
  * </pre>

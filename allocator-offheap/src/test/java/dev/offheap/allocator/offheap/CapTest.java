@@ -214,7 +214,12 @@ class CapTest {
                 cachedAfter.set(allocator.stats().threadCachedBytes());
             });
             worker.join();
-            assertTrue(cachedBefore.get() > 3 * MIB, "thread-cached before: " + cachedBefore.get());
+            long oneSlabLessABlockPerClass = 0;
+            for (int c = 0; c < classes; c++) {
+                long size = dev.offheap.allocator.SizeClasses.size(c);
+                oneSlabLessABlockPerClass += (GlobalHeap.slabPages(c) * PageBuddy.PAGE_BYTES / size - 1) * size;
+            }
+            assertEquals(oneSlabLessABlockPerClass, cachedBefore.get(), "thread-cached before");
             assertEquals(cachedBefore.get(), released.get(), "what releaseThreadCache() says it gave back");
             assertEquals(0, cachedAfter.get(), "thread-cached after releaseThreadCache()");
 
