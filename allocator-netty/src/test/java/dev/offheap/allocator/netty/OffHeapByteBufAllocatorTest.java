@@ -1,5 +1,8 @@
 package dev.offheap.allocator.netty;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import dev.offheap.allocator.OffHeapOutOfMemoryException;
 import dev.offheap.allocator.offheap.OffHeapAllocator;
 import dev.offheap.allocator.offheap.OffHeapAllocatorConfig;
@@ -11,6 +14,7 @@ import io.netty.util.internal.PlatformDependent;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
@@ -216,6 +220,42 @@ class OffHeapByteBufAllocatorTest {
         } finally {
             ResourceLeakDetector.setLevel(level);
         }
+    }
+
+    @Test
+    void aBufferDroppedWithoutReleaseIsReportedAsALeakAtParanoidLevel() throws InterruptedException {
+        ResourceLeakDetector.Level level = ResourceLeakDetector.getLevel();
+        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
+        Logger detectorLog = (Logger) LoggerFactory.getLogger(ResourceLeakDetector.class);
+        ListAppender<ILoggingEvent> reports = new ListAppender<>();
+        reports.start();
+        detectorLog.addAppender(reports);
+        try {
+            dropWithoutRelease(netty, 20);
+            // Netty reports a leak when a later buffer is tracked, after the GC has found the dropped ones.
+            for (int attempt = 0; attempt < 100 && leakReports(reports) == 0; attempt++) {
+                System.gc();
+                Thread.sleep(10);
+                netty.directBuffer(1).release();
+            }
+            assertTrue(leakReports(reports) > 0, "no LEAK report for 20 buffers dropped without release()");
+            assertEquals(20, liveBlocks(), "the leaked buffers' blocks stay allocated: only release() frees one");
+        } finally {
+            detectorLog.detachAppender(reports);
+            ResourceLeakDetector.setLevel(level);
+        }
+    }
+
+    /** In a frame of its own, so that no local keeps the buffers reachable. */
+    private static void dropWithoutRelease(OffHeapByteBufAllocator alloc, int count) {
+        for (int i = 0; i < count; i++) {
+            alloc.directBuffer(64).writeLong(i);
+        }
+    }
+
+    private static long leakReports(ListAppender<ILoggingEvent> reports) {
+        return reports.list.stream().filter(e -> e.getFormattedMessage().startsWith("LEAK: ByteBuf.release()"))
+                .count();
     }
 
     @Test
