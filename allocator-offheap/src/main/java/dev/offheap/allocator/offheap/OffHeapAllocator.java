@@ -99,9 +99,10 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       stack ({@link #free(long)}, no lock, no access to the block's memory). A slab that
  *       was full is filed as available once it has {@link Slab#availableAt} free slots; one that became empty is
  *       kept as the class's spare or given back.</li>
- *   <li>a slab owned by anyone else, or by nobody: CAS {@code live} 1 &rarr; 0 (a failed CAS is a double free),
- *       then CAS-push on the remote list; hint the owner, or, if the slab was detached, queue it for adoption
- *       (once).</li>
+ *   <li>a slab owned by anyone else, or by nobody: CAS {@code live} 1 &rarr; 0, then CAS-push on the remote
+ *       list; hint the owner, or, if the slab was detached, queue it for adoption (once). Also on the fast path,
+ *       with no lock; a failed CAS goes to the slow path, which says what the address was (a double free,
+ *       never allocated).</li>
  *   <li>medium: under the medium lock; huge: under the heap lock.</li>
  * </ol>
  *
@@ -209,8 +210,20 @@ public final class OffHeapAllocator implements Allocator {
                 long address = pop(cache.current[sizeClass]);
                 return address != 0 ? address : refillAndPop(cache, sizeClass, byteSize);
             }
+            return allocateShared(SizeClasses.index(byteSize), byteSize);
         }
         return allocateSlow(byteSize, MIN_ALIGNMENT);
+    }
+
+    /** A virtual thread's small allocation (or any thread's when thread caching is off): a locked shared cache. */
+    private long allocateShared(int sizeClass, long byteSize) {
+        ThreadCache shared = sharedCaches.acquire();
+        try {
+            long address = pop(shared.current[sizeClass]);
+            return address != 0 ? address : refillAndPop(shared, sizeClass, byteSize);
+        } finally {
+            shared.lock.unlock();
+        }
     }
 
     /** Takes a slot from the slab's free stack; 0 if it is empty. Owner only. */
@@ -345,13 +358,7 @@ public final class OffHeapAllocator implements Allocator {
             long address = pop(cache.current[sizeClass]);
             return address != 0 ? address : refillAndPop(cache, sizeClass, byteSize);
         }
-        ThreadCache shared = sharedCaches.acquire();
-        try {
-            long address = pop(shared.current[sizeClass]);
-            return address != 0 ? address : refillAndPop(shared, sizeClass, byteSize);
-        } finally {
-            shared.lock.unlock();
-        }
+        return allocateShared(sizeClass, byteSize);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -364,9 +371,15 @@ public final class OffHeapAllocator implements Allocator {
         if (offset >= 0 && offset < rangeBytes && fastPaths) {
             if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) {
                 int slot = slab.slotAt(offset - slab.offset());
-                if (slot >= 0 && slab.ownerThread == Thread.currentThread() && slab.claimLocalFree(slot)) {
-                    freeLocal(slab, slot);
-                    return;
+                if (slot >= 0) {
+                    if (slab.ownerThread == Thread.currentThread()) {
+                        if (slab.claimLocalFree(slot)) {
+                            freeLocal(slab, slot);
+                            return;
+                        }
+                    } else if (slab.tryFreeRemote(slot, heap)) { // another thread's, a shared cache's, detached
+                        return;
+                    }
                 }
             }
         }

@@ -228,9 +228,24 @@ final class Slab extends Span {
      * @throws dev.offheap.allocator.DoubleFreeException if the slot is not live, nothing changed
      */
     void freeRemote(int slot, long address, GlobalHeap heap) {
-        if (!pushRemote(heap.memory, slot)) {
+        if (!tryFreeRemote(slot, heap)) {
             throw heap.addresses.doubleFree("free", address);
         }
+    }
+
+    /**
+     * {@link #freeRemote} without the error: false, nothing changed, if the slot is not live (the caller's slow
+     * path then says why: never allocated, freed already, or a double free racing this one).
+     */
+    boolean tryFreeRemote(int slot, GlobalHeap heap) {
+        if (!pushRemote(heap.memory, slot)) {
+            return false;
+        }
+        afterRemoteFree(heap);
+        return true;
+    }
+
+    private void afterRemoteFree(GlobalHeap heap) {
         if (claimForQueue()) {
             heap.enqueuePartial(this);
         } else {
