@@ -29,6 +29,12 @@ public final class Larson {
         int threads = Integer.parseInt(args[1]);
         double seconds = Double.parseDouble(args[2]);
         try (Peer peer = Peer.create(peerName, 1L << 30, 1000)) {
+            if (!peer.threadSafe()) {
+                // Its handles index a single-threaded table: lanes on several threads would corrupt it, and a
+                // lane that then threw while freeing its slots left the others (and the harness) waiting.
+                throw new IllegalArgumentException("larson needs a thread-safe peer with address handles; "
+                        + peerName + " keeps its blocks in a single-threaded table");
+            }
             run(peer, threads, Math.max(0.5, seconds / 3)); // warm-up
             long steps = run(peer, threads, seconds);
             if (FAILURE.get() != null) {
@@ -78,8 +84,13 @@ public final class Larson {
         }
         steps.addAndGet(ROUNDS_PER_THREAD);
         if (System.nanoTime() >= deadline || FAILURE.get() != null) {
-            peer.freeAll(slots);
-            finished.countDown();
+            try {
+                peer.freeAll(slots);
+            } catch (RuntimeException | Error e) {
+                FAILURE.compareAndSet(null, e);
+            } finally {
+                finished.countDown(); // whatever happened: the run must end
+            }
             return;
         }
         Thread.ofPlatform().start(() -> lane(peer, slots, random, deadline, steps, finished));

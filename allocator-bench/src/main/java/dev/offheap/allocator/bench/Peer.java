@@ -92,6 +92,11 @@ public abstract class Peer implements AutoCloseable {
 
     public abstract void free(long handle);
 
+    /** Whether any thread may allocate and free, and free what another thread allocated. */
+    public boolean threadSafe() {
+        return true;
+    }
+
     /**
      * Resizes as C's realloc does. The default allocates, frees and does not copy: only the peers that can
      * resize for real override it.
@@ -318,6 +323,11 @@ public abstract class Peer implements AutoCloseable {
 
         ObjectPeer(String name) {
             super(name);
+        }
+
+        @Override
+        public boolean threadSafe() {
+            return false; // the handle table
         }
 
         final long put(T object) {
