@@ -130,6 +130,15 @@ public final class Harness {
                     }
                 }
             }
+            case VIRTUAL -> {
+                for (String executor : List.of("PLATFORM", "VIRTUAL")) { // JMH's own: its threads are of that kind
+                    String column = executor.equals("VIRTUAL") ? "virtual thread" : "platform thread";
+                    for (String peer : peers) {
+                        tasks.add(jmhTask(workload, "PairBenchmark.allocateFree", peer, Map.of("size", "64"), column,
+                                results, true, List.of("-Djmh.executor=" + executor)));
+                    }
+                }
+            }
             case REPLACE -> peers.forEach(peer -> tasks.add(jmhTask(workload, "ReplaceBenchmark.replace", peer,
                     Map.of(), "256 B", results, false)));
             case SIZEMIX -> peers.forEach(peer -> {
@@ -214,6 +223,12 @@ public final class Harness {
 
     private Task jmhTask(Workload workload, String benchmark, String peer, Map<String, String> params, String column,
                          Map<Cell, Map<String, Measurement>> results, boolean gcProfile) {
+        return jmhTask(workload, benchmark, peer, params, column, results, gcProfile, List.of());
+    }
+
+    /** A JMH figure measured in a JVM of its own started with {@code jvmArgs} too. */
+    private Task jmhTask(Workload workload, String benchmark, String peer, Map<String, String> params, String column,
+                         Map<Cell, Map<String, Measurement>> results, boolean gcProfile, List<String> jvmArgs) {
         double estimate = 1.5 + options.warmups * options.iterationSeconds + options.iterations * options.iterationSeconds;
         Cell key = new Cell(workload, column);
         return new Task(workload.id + " " + peer + " " + column, estimate, () -> {
@@ -225,6 +240,7 @@ public final class Harness {
             }
             Path csv = Files.createTempFile("jmh-", ".csv");
             List<String> command = new ArrayList<>(javaCommand());
+            command.addAll(command.indexOf("-cp"), jvmArgs);
             command.addAll(List.of("org.openjdk.jmh.Main", "^" + Harness.class.getPackageName() + "." + benchmark + "$",
                     "-f", "0", "-wi", Integer.toString(options.warmups), "-i", Integer.toString(options.iterations),
                     "-w", millis(options.iterationSeconds), "-r", millis(options.iterationSeconds),

@@ -14,8 +14,8 @@ final class Options {
 
             Runs the comparison suite: each workload against each peer, one fresh JVM per figure.
 
-              --workloads LIST   among pair,latency,replace,sizemix,xmalloc,larson,ring,seed,trace,cache,
-                                 cache-trace,fill,netty-server
+              --workloads LIST   among pair,virtual,latency,replace,sizemix,xmalloc,larson,ring,seed,trace,
+                                 cache,cache-trace,fill,netty-server
                                  (default: all)
               --peers LIST       peers for every workload (default: each workload's own list), among
                                  offheap, offheap-nocache, malloc, malloc-jemalloc, malloc-mimalloc,
