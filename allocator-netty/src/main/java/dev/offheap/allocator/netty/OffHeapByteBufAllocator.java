@@ -14,6 +14,7 @@ import io.netty.buffer.UnpooledUnsafeHeapByteBuf;
 import io.netty.util.internal.CleanableDirectBuffer;
 import io.netty.util.internal.PlatformDependent;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
@@ -51,6 +52,9 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class OffHeapByteBufAllocator extends AbstractByteBufAllocator implements ByteBufAllocatorMetricProvider {
     private final OffHeapAllocator allocator;
+    /** The allocator's range: a block's buffer is a slice of it, bounds-checked, unusable once it is closed. */
+    private final MemorySegment range;
+    private final long rangeBase;
     private final boolean unsafe = PlatformDependent.hasUnsafe();
     /** Live direct buffers whose raw address Netty uses through Unsafe: the allocator stays mapped while any. */
     private final AtomicLong rawBlocks = new AtomicLong();
@@ -81,6 +85,8 @@ public final class OffHeapByteBufAllocator extends AbstractByteBufAllocator impl
     public OffHeapByteBufAllocator(OffHeapAllocator allocator) {
         super(true);
         this.allocator = Objects.requireNonNull(allocator, "allocator");
+        this.range = allocator.range();
+        this.rangeBase = range.address();
         if (unsafe) {
             allocator.addRawAddressHolder(() -> rawBlocks.get() > 0);
         }
@@ -138,7 +144,9 @@ public final class OffHeapByteBufAllocator extends AbstractByteBufAllocator impl
             }
             try {
                 this.address = allocator.allocate(capacity);
-                this.buffer = allocator.segment(address).asSlice(0, capacity).asByteBuffer();
+                // Sliced from the range, not through allocator.segment(address): that validates the address the
+                // allocator just returned (and takes the medium lock for a medium block).
+                this.buffer = adapter.range.asSlice(address - adapter.rangeBase, capacity).asByteBuffer();
             } catch (RuntimeException | Error e) {
                 released();
                 throw e;
