@@ -66,7 +66,7 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         heap.asSlice(RegionHeaderLayout.SPECIFIC, firstBlock - RegionHeaderLayout.SPECIFIC).fill((byte) 0);
         writeBlock(firstBlock, heapEnd - firstBlock, false);
         addFreeBytes(heapEnd - firstBlock);
-        insertFree(firstBlock);
+        insertFree(firstBlock, heapEnd - firstBlock);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -75,9 +75,11 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
     /** The first free block that {@linkplain #fits fits}, or -1. */
     abstract long findFit(long blockSize, long alignment);
 
-    abstract void insertFree(long block);
+    /** Files free {@code block} of {@code size} bytes (its header says so: the caller has the size at hand). */
+    abstract void insertFree(long block, long size);
 
-    abstract void removeFree(long block);
+    /** Takes free {@code block} of {@code size} bytes out of the index. */
+    abstract void removeFree(long block, long size);
 
     // ---------------------------------------------------------------------------------------------------------
     // Allocator
@@ -154,7 +156,7 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         long next = block + size;
         if (next < heapEnd && !isAllocated(next) && size + sizeOf(next) >= need) {
             long nextSize = sizeOf(next);
-            removeFree(next);
+            removeFree(next, nextSize);
             addFreeBytes(-nextSize);
             putLong(next + CHECK, 0);
             writeBlock(block, size + nextSize, true);
@@ -238,11 +240,11 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
     /** Takes free {@code block} out of its list and carves the allocation from it; returns the new block. */
     private long place(long block, long need, long alignment) {
         long size = sizeOf(block);
-        removeFree(block);
+        removeFree(block, size);
         long gap = leadingGap(block, alignment);
         if (gap > 0) {
             writeBlock(block, gap, false);
-            insertFree(block);
+            insertFree(block, gap);
             block += gap;
             size -= gap;
         }
@@ -250,7 +252,7 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         if (rest >= MIN_BLOCK) {
             writeBlock(block, need, true);
             writeBlock(block + need, rest, false);
-            insertFree(block + need);
+            insertFree(block + need, rest);
             addFreeBytes(-need);
         } else {
             writeBlock(block, size, true);
@@ -274,22 +276,24 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
     private void coalesceAndInsert(long block, long size) {
         long next = block + size;
         if (next < heapEnd && !isAllocated(next)) {
-            removeFree(next);
-            size += sizeOf(next);
+            long nextSize = sizeOf(next);
+            removeFree(next, nextSize);
+            size += nextSize;
             putLong(next + CHECK, 0);
         }
         if (block > firstBlock) {
             long leftFooter = getLong(block - FOOTER_FROM_END);
             if ((leftFooter & ALLOCATED) == 0) {
                 long left = block - (leftFooter & ~FLAGS);
-                removeFree(left);
-                size += sizeOf(left);
+                long leftSize = sizeOf(left);
+                removeFree(left, leftSize);
+                size += leftSize;
                 putLong(block + CHECK, 0);
                 block = left;
             }
         }
         writeBlock(block, size, false);
-        insertFree(block);
+        insertFree(block, size); // not read back from the header just written: at the far end of a merge, a miss
     }
 
     // ---------------------------------------------------------------------------------------------------------

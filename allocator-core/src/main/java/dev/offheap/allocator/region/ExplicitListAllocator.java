@@ -48,12 +48,12 @@ public final class ExplicitListAllocator extends BoundaryTagAllocator {
     }
 
     @Override
-    void insertFree(long block) {
+    void insertFree(long block, long size) {
         pushFree(FREE_LIST, block);
     }
 
     @Override
-    void removeFree(long block) {
+    void removeFree(long block, long size) {
         unlinkFree(FREE_LIST, block);
     }
 

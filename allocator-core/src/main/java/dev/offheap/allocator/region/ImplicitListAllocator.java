@@ -49,12 +49,12 @@ public final class ImplicitListAllocator extends BoundaryTagAllocator {
     }
 
     @Override
-    void insertFree(long block) {
+    void insertFree(long block, long size) {
         // The list is the heap itself.
     }
 
     @Override
-    void removeFree(long block) {
+    void removeFree(long block, long size) {
         // The list is the heap itself.
     }
 }

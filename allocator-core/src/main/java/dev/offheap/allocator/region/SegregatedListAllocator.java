@@ -80,15 +80,15 @@ public final class SegregatedListAllocator extends BoundaryTagAllocator {
     }
 
     @Override
-    void insertFree(long block) {
-        int sizeClass = SizeClasses.index(sizeOf(block));
+    void insertFree(long block, long size) {
+        int sizeClass = SizeClasses.index(size);
         pushFree(list(sizeClass), block);
         nonEmpty[sizeClass >>> 6] |= 1L << sizeClass;
     }
 
     @Override
-    void removeFree(long block) {
-        int sizeClass = SizeClasses.index(sizeOf(block));
+    void removeFree(long block, long size) {
+        int sizeClass = SizeClasses.index(size);
         unlinkFree(list(sizeClass), block);
         if (getLong(list(sizeClass)) == 0) {
             nonEmpty[sizeClass >>> 6] &= ~(1L << sizeClass);
