@@ -66,6 +66,9 @@ final class CacheRegistry {
      */
     void releaseSlabs(ThreadCache cache, boolean onlyEmpty) {
         for (int c = 0; c < cache.classes(); c++) {
+            if (!onlyEmpty) {
+                cache.forgetAvailable(c); // its partly used slabs go to other caches, which link them in theirs
+            }
             for (int i = cache.ownedCount(c) - 1; i >= 0; i--) {
                 Slab slab = cache.ownedAt(c, i);
                 slab.collectRemote(heap.memory);

@@ -302,6 +302,21 @@ final class ThreadCache {
         return true;
     }
 
+    /**
+     * Owner (or lock holder of a dead owner's cache), before its partly used slabs of class {@code c} are handed
+     * to other caches: empties the class's available stack. Another cache that adopts one of them may file it in
+     * its own stack once this one's pop has cleared {@code inAvailable}; with no synchronization between the two,
+     * this pop's write of the slab's link could land after that filing and cut the other stack short.
+     */
+    void forgetAvailable(int c) {
+        Slab slab;
+        while ((slab = available[c]) != null) {
+            available[c] = slab.nextAvailable;
+            slab.nextAvailable = null;
+            slab.inAvailable = false;
+        }
+    }
+
     /** Owner: the next available slab still owned here with a free slot, or null. */
     Slab popAvailable(int sizeClass, MemorySegment memory) {
         Slab slab;
