@@ -145,7 +145,7 @@ final class GlobalHeap {
      * partly used slab per class it uses, so a big class's slab size is multiplied by threads and classes. With
      * 8 threads at a 256 MiB cap, sizes 16 B-128 KiB, 8-slot slabs of these classes left 0.119 of the cap free
      * in thread caches at the first refusal, 0.085 with these (asked 0.77 -> 0.79-0.80). The price is a refill
-     * every 2-5 blocks of these sizes instead of 4-8, each a few hundred bytes of work beside the 8 KiB or more
+     * after 2-8 blocks of these sizes instead of 4-12, each a few hundred bytes of work beside the 8 KiB or more
      * that the caller writes.
      */
     static int slabPages(int sizeClass) {
