@@ -115,6 +115,9 @@ final class CacheRegistry {
                         if (slab != null) {
                             heap.release(slab);
                             slabsTakenFromLiveCaches++;
+                        } else if (idle && (slab = cache.takePartlyUsed(c, i, heap.memory)) != null) {
+                            heap.detach(slab); // queued for whichever thread needs a slab of its class next
+                            slabsTakenFromLiveCaches++;
                         }
                     } finally {
                         cache.exitSlowPath();

@@ -372,9 +372,10 @@ public final class OffHeapAllocator implements Allocator {
             if (pageMap[(int) (offset >>> PAGE_SHIFT)] instanceof Slab slab) {
                 int slot = slab.slotAt(offset - slab.offset());
                 if (slot >= 0) {
-                    if (slab.ownerThread == Thread.currentThread()) {
-                        if (slab.claimLocalFree(slot)) {
-                            freeLocal(slab, slot);
+                    Thread thread = Thread.currentThread();
+                    if (slab.ownerThread == thread) {
+                        if (slab.isCurrent ? slab.claimLocalFree(slot) : slab.claimRevocableFree(slot)) {
+                            freeClaimed(slab, slot, thread);
                             return;
                         }
                     } else if (slab.tryFreeRemote(slot, heap)) { // another thread's, a shared cache's, detached
@@ -389,10 +390,22 @@ public final class OffHeapAllocator implements Allocator {
         }
     }
 
-    /** The owner's free, its slot claimed: push the slot; no lock, no access to the block. */
-    private void freeLocal(Slab slab, int slot) {
+    /**
+     * The owner's free, its slot claimed (FREEING): push the slot, no lock, no access to the block; or, if the
+     * purger took the slab from this thread meanwhile, free it as a remote free.
+     */
+    private void freeClaimed(Slab slab, int slot, Thread thread) {
+        if (slab.isCurrent) { // claimed 1 -> 0: the purger never takes a current slab
+            slab.pushLocal(slot);
+            return;
+        }
+        if (!slab.stillOwnedBy(thread)) {
+            slab.handOverClaimedFree(slot, heap);
+            return;
+        }
         int top = slab.pushLocal(slot);
-        if (!slab.isCurrent && (top == slab.availableAt || top == slab.slotCount)) {
+        slab.finishLocalFree(slot); // before afterLocalFree: its slow path may wait for the purger, which waits for this
+        if (top == slab.availableAt || top == slab.slotCount) {
             ThreadCache.afterLocalFree(slab, top, heap);
         }
     }
@@ -425,10 +438,11 @@ public final class OffHeapAllocator implements Allocator {
      * (CAS); a racing free of the same block by the other side makes this one a double free.
      */
     private void freeReleased(Slab slab, int slot, long address) {
-        if (slab.ownerThread != Thread.currentThread()) {
+        Thread thread = Thread.currentThread();
+        if (slab.ownerThread != thread) {
             slab.freeRemote(slot, address, heap);
-        } else if (slab.claimLocalFree(slot)) {
-            freeLocal(slab, slot);
+        } else if (slab.isCurrent ? slab.claimLocalFree(slot) : slab.claimRevocableFree(slot)) {
+            freeClaimed(slab, slot, thread);
         } else {
             throw heap.addresses.doubleFree("free", address);
         }

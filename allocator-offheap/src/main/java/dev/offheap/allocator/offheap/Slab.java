@@ -46,7 +46,8 @@ import static dev.offheap.allocator.internal.Checks.hex;
  * <h2>Memory ordering</h2>
  * A remote freer writes the slot's link (plain) then publishes it with the CAS on {@code remote} (volatile);
  * the owner's {@code getAndSet} on {@code remote} (volatile) pairs with it before reading the links.
- * {@code live[s]} leaves 1 only by a CAS: 1 &rarr; 0 by the owner's free ({@link #claimLocalFree}), 1 &rarr; 3 by a
+ * {@code live[s]} leaves 1 only by a CAS: 1 &rarr; 0 by the owner's free ({@link #claimLocalFree}; 1 &rarr; 4
+ * &rarr; 0 in a non-current slab, {@link #claimRevocableFree}), 1 &rarr; 3 by a
  * remote freer's ({@link #pushRemote}), so of two frees of one block, by the owner and by another thread at the
  * same moment, exactly one gets through and the other is a double free. (With a plain check and write on the
  * owner's side, both could pass, and the slot would sit on the free stack and on the remote list at once:
@@ -63,6 +64,10 @@ final class Slab extends Span {
     static final byte QUARANTINED = 2;
     /** {@code live[s]}: freed by a thread that does not own the slab, on the remote list until collected. */
     static final byte REMOTE_FREED = 3;
+    /** {@code live[s]}: the owner's free in progress: claimed, not yet on the free stack (see {@link #revokeOwner}). */
+    static final byte FREEING = 4;
+    /** How long {@link #revokeOwner} waits for an owner's free in progress before it gives the slab back. */
+    private static final int REVOKE_SPINS = 1_000;
 
     static final int OWNED = 0;
     static final int DETACHED = 1;
@@ -74,6 +79,8 @@ final class Slab extends Span {
 
     private static final VarHandle REMOTE;
     private static final VarHandle STATE;
+    private static final VarHandle OWNER_THREAD;
+    private static final VarHandle IN_AVAILABLE;
     static final VarHandle LIVE = MethodHandles.arrayElementVarHandle(byte[].class);
 
     static {
@@ -81,6 +88,8 @@ final class Slab extends Span {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             REMOTE = lookup.findVarHandle(Slab.class, "remote", long.class);
             STATE = lookup.findVarHandle(Slab.class, "state", int.class);
+            OWNER_THREAD = lookup.findVarHandle(Slab.class, "ownerThread", Thread.class);
+            IN_AVAILABLE = lookup.findVarHandle(Slab.class, "inAvailable", boolean.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -112,8 +121,11 @@ final class Slab extends Span {
     final char[] freeStack;
     int freeTop;
     long allocations;
-    /** The owning platform thread, or null (shared cache, detached, queued). Plain: only the owner ever
-     *  writes its own Thread here, so a thread that reads itself is the owner. */
+    /**
+     * The owning platform thread, or null (shared cache, detached, queued). Read plain by the owner's free as a
+     * first check, then again (volatile) once the slot is claimed: the purger may take a non-current slab from a
+     * live owner ({@link #revokeOwner}), which writes null here (volatile) before it looks for frees in progress.
+     */
     Thread ownerThread;
     /** The owning cache; null when not owned. Plain: read by remote freers only to hint it. */
     ThreadCache owner;
@@ -212,13 +224,33 @@ final class Slab extends Span {
         if (!LIVE.compareAndSet(live, slot, LIVE_SLOT, REMOTE_FREED)) {
             return false;
         }
+        linkRemote(memory, slot);
+        return true;
+    }
+
+    /** Links {@code slot}, already marked REMOTE_FREED, onto the remote list (one CAS, retried). */
+    private void linkRemote(MemorySegment memory, int slot) {
         long link = slotOffset(slot) + SlabLayout.NEXT;
         long head;
         do {
             head = remote;
             memory.set(ValueLayout.JAVA_INT, link, (int) head ^ key);
         } while (!REMOTE.compareAndSet(this, head, (((head >>> 32) + 1) << 32) | (slot + 1)));
-        return true;
+    }
+
+    /**
+     * A free the owner claimed ({@link #claimLocalFree}) in a slab that the purger took from it meanwhile
+     * ({@link #stillOwnedBy} false): it goes on as a remote free.
+     */
+    void handOverClaimedFree(int slot, GlobalHeap heap) {
+        handOverClaimed(slot, heap.memory);
+        afterRemoteFree(heap);
+    }
+
+    /** {@link #handOverClaimedFree}'s part on the slab itself: the slot onto the remote list. */
+    void handOverClaimed(int slot, MemorySegment memory) {
+        LIVE.setVolatile(live, slot, REMOTE_FREED);
+        linkRemote(memory, slot);
     }
 
     /**
@@ -356,6 +388,72 @@ final class Slab extends Span {
      */
     boolean claimLocalFree(int slot) {
         return LIVE.compareAndSet(live, slot, LIVE_SLOT, (byte) 0);
+    }
+
+    /**
+     * {@link #claimLocalFree} for a slab that is not its cache's current one, which the purger may take from its
+     * owner meanwhile ({@link #revokeOwner}): 1 &rarr; FREEING, then {@link #stillOwnedBy}, the push, and
+     * {@link #finishLocalFree}. The current slab never needs it: the purger never takes it, and only the owner
+     * makes another slab current.
+     */
+    boolean claimRevocableFree(int slot) {
+        return LIVE.compareAndSet(live, slot, LIVE_SLOT, FREEING);
+    }
+
+    /**
+     * The owner, after {@link #claimLocalFree}: whether it still owns the slab, so that its push may go on. A
+     * volatile read after the claim's CAS, against {@link #revokeOwner}'s volatile write before its volatile reads
+     * of {@code live}: either this sees the revocation, or the revoker sees the claim and waits for
+     * {@link #finishLocalFree}.
+     */
+    boolean stillOwnedBy(Thread thread) {
+        return OWNER_THREAD.getVolatile(this) == thread;
+    }
+
+    /** The owner, its slot pushed: FREEING -> 0 (release: the push is visible to a revoker that sees the 0). */
+    void finishLocalFree(int slot) {
+        LIVE.setRelease(live, slot, (byte) 0);
+    }
+
+    /**
+     * The purger, holding the owning cache's trim flag (so no owner slow path runs), the slab not current: takes it
+     * from its live owner's fast path. After this the owner's frees into it are remote frees, and its free stack
+     * changes no more, so it can be detached as a dead thread's slab is. Waits for an owner's free in progress
+     * (FREEING: between its claim and its push) to end; if one lasts (the owner descheduled mid-free), gives the
+     * slab back to its owner and returns false.
+     */
+    boolean revokeOwner(Thread thread) {
+        OWNER_THREAD.setVolatile(this, (Thread) null);
+        for (int spins = 0; freeInProgress(); spins++) {
+            if (spins == REVOKE_SPINS) {
+                OWNER_THREAD.setVolatile(this, thread);
+                return false;
+            }
+            Thread.onSpinWait();
+        }
+        return true;
+    }
+
+    private boolean freeInProgress() {
+        for (int slot = 0; slot < slotCount; slot++) {
+            if ((byte) LIVE.getVolatile(live, slot) == FREEING) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether the slab is in some cache's available stack. Acquire: pairs with {@link #leaveAvailable}'s release,
+     * so a cache that files a slab another cache has just dropped sees that cache done with its link.
+     */
+    boolean inAvailable() {
+        return (boolean) IN_AVAILABLE.getAcquire(this);
+    }
+
+    /** The cache whose available stack held the slab has read its link: others may file it now (release). */
+    void leaveAvailable() {
+        IN_AVAILABLE.setRelease(this, false);
     }
 
     /** Live blocks (racy when read by others; for stats). */

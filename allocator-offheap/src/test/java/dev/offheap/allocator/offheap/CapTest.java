@@ -194,6 +194,57 @@ class CapTest {
     }
 
     @Test
+    void anIdleThreadsPartlyUsedSlabsGoToTheThreadThatAllocates() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("cap-idle")
+                .maxBytes(256 * MIB).decayMillis(100))) {
+            int blocks = 4096; // 1 KiB blocks: 64 per slab, 64 slabs
+            long[] addresses = new long[blocks];
+            CountDownLatch holed = new CountDownLatch(1);
+            CountDownLatch done = new CountDownLatch(1);
+            Thread idle = Thread.ofPlatform().start(() -> {
+                for (int i = 0; i < blocks; i++) {
+                    addresses[i] = allocator.allocate(1024);
+                }
+                for (int i = 0; i < blocks; i += 2) {
+                    allocator.free(addresses[i]); // every slab half empty, none empty
+                }
+                holed.countDown();
+                try {
+                    done.await(); // alive, and idle: no allocation, no free
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                for (int i = 1; i < blocks; i += 2) {
+                    allocator.free(addresses[i]); // its own blocks, in slabs it no longer owns: remote frees
+                }
+            });
+            holed.await();
+            long committed = allocator.committedBytes();
+            long holes = allocator.stats().threadCachedBytes(); // 2 MiB: half of every slab
+            for (long giveUpAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                 allocator.stats().threadCachedBytes() > holes / 8 && System.nanoTime() < giveUpAt; ) {
+                Thread.sleep(20); // purge ticks every 50 ms: after two with no slow path, the thread counts as idle
+            }
+            long[] mine = new long[blocks / 2 - 64]; // the holes of all its slabs but the current one
+            Thread taker = Thread.ofPlatform().start(() -> {
+                for (int i = 0; i < mine.length; i++) {
+                    mine[i] = allocator.allocate(1024);
+                }
+            });
+            taker.join();
+            assertTrue(allocator.committedBytes() <= committed, "the holes of the idle thread's slabs were not reused:"
+                    + " committed " + committed + " -> " + allocator.committedBytes());
+            done.countDown();
+            idle.join();
+            for (long address : mine) {
+                allocator.free(address);
+            }
+            allocator.verify();
+            assertEquals(0, allocator.stats().allocatedBytes());
+        }
+    }
+
+    @Test
     void aThreadThatReleasesItsCacheKeepsNothingAndItsBlocksStayValid() throws Exception {
         try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("cap-release")
                 .maxBytes(256 * MIB).decayMillis(-1))) {
