@@ -32,6 +32,7 @@ public class OwnerAndRemoteDoubleFreeTest {
         Slab slab = fixture.slab;
         if (slab.claimLocalFree(1)) {
             slab.pushLocal(1);
+            slab.finishLocalFree(1);
             r.r1 = 1;
         }
     }

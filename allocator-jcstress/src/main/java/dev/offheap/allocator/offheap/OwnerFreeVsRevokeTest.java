@@ -40,7 +40,7 @@ public class OwnerFreeVsRevokeTest {
     @Actor
     public void owner(IIII_Result r) {
         Slab slab = fixture.slab;
-        if (slab.claimRevocableFree(1)) {
+        if (slab.claimLocalFree(1)) {
             if (slab.stillOwnedBy(ownerToken)) {
                 slab.pushLocal(1);
                 slab.finishLocalFree(1);

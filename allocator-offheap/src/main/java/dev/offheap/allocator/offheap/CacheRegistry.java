@@ -115,7 +115,7 @@ final class CacheRegistry {
                         if (slab != null) {
                             heap.release(slab);
                             slabsTakenFromLiveCaches++;
-                        } else if (idle && (slab = cache.takePartlyUsed(c, i, heap.memory)) != null) {
+                        } else if (idle && (slab = cache.takePartlyUsed(c, i)) != null) {
                             heap.detach(slab); // queued for whichever thread needs a slab of its class next
                             slabsTakenFromLiveCaches++;
                         }

@@ -374,7 +374,7 @@ public final class OffHeapAllocator implements Allocator {
                 if (slot >= 0) {
                     Thread thread = Thread.currentThread();
                     if (slab.ownerThread == thread) {
-                        if (slab.isCurrent ? slab.claimLocalFree(slot) : slab.claimRevocableFree(slot)) {
+                        if (slab.claimLocalFree(slot)) {
                             freeClaimed(slab, slot, thread);
                             return;
                         }
@@ -395,17 +395,13 @@ public final class OffHeapAllocator implements Allocator {
      * purger took the slab from this thread meanwhile, free it as a remote free.
      */
     private void freeClaimed(Slab slab, int slot, Thread thread) {
-        if (slab.isCurrent) { // claimed 1 -> 0: the purger never takes a current slab
-            slab.pushLocal(slot);
-            return;
-        }
         if (!slab.stillOwnedBy(thread)) {
             slab.handOverClaimedFree(slot, heap);
             return;
         }
         int top = slab.pushLocal(slot);
         slab.finishLocalFree(slot); // before afterLocalFree: its slow path may wait for the purger, which waits for this
-        if (top == slab.availableAt || top == slab.slotCount) {
+        if (!slab.isCurrent && (top == slab.availableAt || top == slab.slotCount)) {
             ThreadCache.afterLocalFree(slab, top, heap);
         }
     }
@@ -441,7 +437,7 @@ public final class OffHeapAllocator implements Allocator {
         Thread thread = Thread.currentThread();
         if (slab.ownerThread != thread) {
             slab.freeRemote(slot, address, heap);
-        } else if (slab.isCurrent ? slab.claimLocalFree(slot) : slab.claimRevocableFree(slot)) {
+        } else if (slab.claimLocalFree(slot)) {
             freeClaimed(slab, slot, thread);
         } else {
             throw heap.addresses.doubleFree("free", address);

@@ -46,8 +46,8 @@ import static dev.offheap.allocator.internal.Checks.hex;
  * <h2>Memory ordering</h2>
  * A remote freer writes the slot's link (plain) then publishes it with the CAS on {@code remote} (volatile);
  * the owner's {@code getAndSet} on {@code remote} (volatile) pairs with it before reading the links.
- * {@code live[s]} leaves 1 only by a CAS: 1 &rarr; 0 by the owner's free ({@link #claimLocalFree}; 1 &rarr; 4
- * &rarr; 0 in a non-current slab, {@link #claimRevocableFree}), 1 &rarr; 3 by a
+ * {@code live[s]} leaves 1 only by a CAS: 1 &rarr; 4 (FREEING) by the owner's free ({@link #claimLocalFree}; then
+ * 4 &rarr; 0 once pushed, see {@link #revokeOwner}), 1 &rarr; 3 by a
  * remote freer's ({@link #pushRemote}), so of two frees of one block, by the owner and by another thread at the
  * same moment, exactly one gets through and the other is a double free. (With a plain check and write on the
  * owner's side, both could pass, and the slot would sit on the free stack and on the remote list at once:
@@ -381,22 +381,15 @@ final class Slab extends Span {
     }
 
     /**
-     * The owner's free of a slot, first step: its {@code live} byte from 1 to 0 with one CAS, so that a remote free
-     * of the same block at the same moment fails (see the class comment); then {@link #pushLocal}.
+     * The owner's free of a slot, first step: its {@code live} byte from 1 to FREEING with one CAS, so that a remote
+     * free of the same block at the same moment fails (see the class comment); then {@link #stillOwnedBy},
+     * {@link #pushLocal} and {@link #finishLocalFree}. Every slab, the current one too: the owner's first, plain
+     * read of {@code ownerThread} may be stale, and the slab it reads {@code isCurrent} of may be another thread's
+     * current slab by then, adopted after the purger took it ({@link #revokeOwner}).
      *
      * @return false if the slot is not live (a double free), with nothing changed
      */
     boolean claimLocalFree(int slot) {
-        return LIVE.compareAndSet(live, slot, LIVE_SLOT, (byte) 0);
-    }
-
-    /**
-     * {@link #claimLocalFree} for a slab that is not its cache's current one, which the purger may take from its
-     * owner meanwhile ({@link #revokeOwner}): 1 &rarr; FREEING, then {@link #stillOwnedBy}, the push, and
-     * {@link #finishLocalFree}. The current slab never needs it: the purger never takes it, and only the owner
-     * makes another slab current.
-     */
-    boolean claimRevocableFree(int slot) {
         return LIVE.compareAndSet(live, slot, LIVE_SLOT, FREEING);
     }
 

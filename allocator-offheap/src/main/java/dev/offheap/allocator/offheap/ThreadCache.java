@@ -53,13 +53,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * thread's evictions freed in its slabs (committed +46-69 MB in that phase; +3-9 MB with this). The owner may be
  * freeing into such a slab at that moment, with a plain push, so the two hand over through the slot's live byte:
  * <pre>
- *   owner, a non-current slab:  CAS live 1 -> FREEING;  volatile read ownerThread == me ? push, live = 0 (release)
+ *   owner's free (every slab):  CAS live 1 -> FREEING;  volatile read ownerThread == me ? push, live = 0 (release)
  *                                                                                    : a remote free instead
  *   purger (trim flag held):    volatile write ownerThread = null;  wait until no live byte is FREEING;  detach
  * </pre>
  * Either the owner sees the null, or the purger sees its FREEING and waits for the push (jcstress
- * {@code OwnerFreeVsRevokeTest}). The price is on the owner's frees into non-current slabs: a volatile read and a
- * release store, plain instructions on x86 (random replacement among 8,192 live blocks: +0.8-1.2 ns).
+ * {@code OwnerFreeVsRevokeTest}). The current slab goes through it too: the owner's first, plain read of
+ * {@code ownerThread} may be stale, and by then the slab may be another thread's current one. The price: a
+ * volatile read and a release store on every local free, plain instructions on x86.
  */
 final class ThreadCache {
     private static final VarHandle HINT = MethodHandles.arrayElementVarHandle(boolean[].class);
@@ -276,13 +277,15 @@ final class ThreadCache {
      *
      * @return the slab, no longer owned, for the caller to detach; or null
      */
-    Slab takePartlyUsed(int sizeClass, int index, MemorySegment memory) {
+    Slab takePartlyUsed(int sizeClass, int index) {
         Slab slab = owned[sizeClass][index];
         if (slab == current[sizeClass] || slab == spare[sizeClass]) {
             return null;
         }
-        slab.collectRemote(memory);
-        if (slab.freeTop == 0 || slab.freeTop == slab.slotCount || !slab.revokeOwner(thread)) {
+        // Racy (the owner may be pushing a free right now), so a heuristic only; and nothing here touches the free
+        // stack before the revocation: only after it does the owner stop pushing on it.
+        int free = slab.freeTop + slab.remoteCount();
+        if (free == 0 || free >= slab.slotCount || !slab.revokeOwner(thread)) {
             return null; // full: nothing for others; empty: takeUnused's; a free in progress: next time
         }
         removeOwned(slab);
@@ -296,8 +299,10 @@ final class ThreadCache {
      */
     static void afterLocalFree(Slab slab, int freeTop, GlobalHeap heap) {
         ThreadCache cache = slab.owner;
-        if (cache == null || cache.current[slab.sizeClass] == slab) {
-            return; // null: the purger found the slab empty first (its last block was freed just now), released it
+        if (cache == null || cache.thread != Thread.currentThread() || cache.current[slab.sizeClass] == slab) {
+            // null: the purger released the slab (found empty just now) or is detaching it; another thread's cache:
+            // the purger took it from this thread after this free's push, and that thread adopted it
+            return;
         }
         if (freeTop == slab.availableAt) {
             cache.pushAvailable(slab); // the purger may release the slab meanwhile: popAvailable skips it then
