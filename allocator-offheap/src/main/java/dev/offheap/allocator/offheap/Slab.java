@@ -437,11 +437,13 @@ final class Slab extends Span {
     }
 
     /**
-     * Whether the slab is in some cache's available stack. Acquire: pairs with {@link #leaveAvailable}'s release,
-     * so a cache that files a slab another cache has just dropped sees that cache done with its link.
+     * A cache files the slab in its available stack: true if it may (the slab was in none), with one CAS. Not a
+     * plain check and write: a slab the purger took from one thread ({@link #revokeOwner}) may be filed by that
+     * thread's late free and by the thread that adopted it at once, and only one may write its link. The CAS
+     * pairs with {@link #leaveAvailable}'s release: the winner sees the previous holder done with the link.
      */
-    boolean inAvailable() {
-        return (boolean) IN_AVAILABLE.getAcquire(this);
+    boolean enterAvailable() {
+        return IN_AVAILABLE.compareAndSet(this, false, true);
     }
 
     /** The cache whose available stack held the slab has read its link: others may file it now (release). */

@@ -299,7 +299,7 @@ final class ThreadCache {
      */
     static void afterLocalFree(Slab slab, int freeTop, GlobalHeap heap) {
         ThreadCache cache = slab.owner;
-        if (cache == null || cache.thread != Thread.currentThread() || cache.current[slab.sizeClass] == slab) {
+        if (cache == null || !slab.stillOwnedBy(Thread.currentThread()) || cache.current[slab.sizeClass] == slab) {
             // null: the purger released the slab (found empty just now) or is detaching it; another thread's cache:
             // the purger took it from this thread after this free's push, and that thread adopted it
             return;
@@ -321,8 +321,7 @@ final class ThreadCache {
 
     /** Owner: files an owned slab that was full and just gathered {@link Slab#availableAt} free slots. */
     void pushAvailable(Slab slab) {
-        if (!slab.inAvailable()) {
-            slab.inAvailable = true;
+        if (slab.enterAvailable()) {
             slab.nextAvailable = available[slab.sizeClass];
             available[slab.sizeClass] = slab;
         }
