@@ -30,32 +30,17 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 @State
 public class OwnerFreeVsRevokeTest {
     private final SlabFixture fixture = new SlabFixture();
-    private final Thread ownerToken = new Thread(() -> { });
     private int freeTopAtRevoke = -1;
-
-    public OwnerFreeVsRevokeTest() {
-        fixture.slab.ownerThread = ownerToken;
-    }
 
     @Actor
     public void owner(IIII_Result r) {
-        Slab slab = fixture.slab;
-        if (slab.claimLocalFree(1)) {
-            if (slab.stillOwnedBy(ownerToken)) {
-                slab.pushLocal(1);
-                slab.finishLocalFree(1);
-                r.r1 = 1;
-            } else {
-                slab.handOverClaimed(1, fixture.memory);
-                r.r1 = 2;
-            }
-        }
+        r.r1 = fixture.ownerFrees(1);
     }
 
     @Actor
     public void purger(IIII_Result r) {
         Slab slab = fixture.slab;
-        if (slab.revokeOwner(ownerToken)) {
+        if (slab.revokeOwner(fixture.owner)) {
             freeTopAtRevoke = slab.freeTop;
             r.r2 = 1;
         }
@@ -63,13 +48,7 @@ public class OwnerFreeVsRevokeTest {
 
     @Arbiter
     public void afterwards(IIII_Result r) {
-        Slab slab = fixture.slab;
-        r.r4 = r.r2 == 1 && slab.freeTop != freeTopAtRevoke ? 1 : 0;
-        slab.collectRemote(fixture.memory);
-        int free = 0;
-        for (int i = 0; i < slab.freeTop; i++) {
-            free += slab.freeStack[i] == 1 ? 1 : 0;
-        }
-        r.r3 = free;
+        r.r4 = r.r2 == 1 && fixture.slab.freeTop != freeTopAtRevoke ? 1 : 0;
+        r.r3 = fixture.timesFree(1);
     }
 }

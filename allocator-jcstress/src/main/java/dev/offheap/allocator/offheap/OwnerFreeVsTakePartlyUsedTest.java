@@ -29,8 +29,7 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 @State
 public class OwnerFreeVsTakePartlyUsedTest {
     private final SlabFixture fixture = new SlabFixture();
-    private final Thread ownerToken = new Thread(() -> { });
-    private final ThreadCache cache = new ThreadCache(ownerToken, GlobalHeap.SMALL_CLASSES);
+    private final ThreadCache cache = new ThreadCache(fixture.owner, GlobalHeap.SMALL_CLASSES);
     private int freeTopWhenTaken = -1;
 
     public OwnerFreeVsTakePartlyUsedTest() {
@@ -41,17 +40,7 @@ public class OwnerFreeVsTakePartlyUsedTest {
 
     @Actor
     public void owner(IIII_Result r) {
-        Slab slab = fixture.slab;
-        if (slab.claimLocalFree(1)) {
-            if (slab.stillOwnedBy(ownerToken)) {
-                slab.pushLocal(1);
-                slab.finishLocalFree(1);
-                r.r1 = 1;
-            } else {
-                slab.handOverClaimed(1, fixture.memory);
-                r.r1 = 2;
-            }
-        }
+        r.r1 = fixture.ownerFrees(1);
     }
 
     @Actor
@@ -66,13 +55,6 @@ public class OwnerFreeVsTakePartlyUsedTest {
     public void afterwards(IIII_Result r) {
         Slab slab = fixture.slab;
         r.r4 = r.r2 == 1 && slab.freeTop != freeTopWhenTaken ? 1 : 0;
-        slab.collectRemote(fixture.memory);
-        int zero = 0;
-        int one = 0;
-        for (int i = 0; i < slab.freeTop; i++) {
-            zero += slab.freeStack[i] == 0 ? 1 : 0;
-            one += slab.freeStack[i] == 1 ? 1 : 0;
-        }
-        r.r3 = zero == 1 && one == 1 && slab.freeTop == 2 ? 1 : 0;
+        r.r3 = fixture.timesFree(0) == 1 && fixture.timesFree(1) == 1 && slab.freeTop == 2 ? 1 : 0;
     }
 }

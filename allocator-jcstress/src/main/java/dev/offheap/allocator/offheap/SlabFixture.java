@@ -18,11 +18,37 @@ final class SlabFixture {
     final Slab slab = new Slab(NEXT_PAGE.getAndIncrement() & (PAGES - 1), 1,
             dev.offheap.allocator.SizeClasses.index(32 * 1024), 32 * 1024);
 
+    /** The owning thread as the slab knows it: a token, since jcstress runs each actor on a thread of its own. */
+    final Thread owner = new Thread(() -> { });
+
     SlabFixture() {
         while (slab.freeTop > 0) {
             int slot = slab.freeStack[--slab.freeTop];
             slab.live[slot] = 1;
         }
         slab.state = Slab.OWNED;
+        slab.ownerThread = owner;
+    }
+
+    /**
+     * The owner's free of {@code slot}, as the allocator's free does it ({@link Slab#claimLocalFree}, then
+     * {@link Slab#pushClaimed}): 1 if pushed on the free stack, 2 if handed over to the remote list (the slab was
+     * taken from the owner meanwhile), 0 if refused (the slot was not live).
+     */
+    int ownerFrees(int slot) {
+        if (!slab.claimLocalFree(slot)) {
+            return 0;
+        }
+        return slab.pushClaimed(slot, owner, memory) >= 0 ? 1 : 2;
+    }
+
+    /** After the owner collects the remote frees: how many times {@code slot} is on the free stack. */
+    int timesFree(int slot) {
+        slab.collectRemote(memory);
+        int times = 0;
+        for (int i = 0; i < slab.freeTop; i++) {
+            times += slab.freeStack[i] == slot ? 1 : 0;
+        }
+        return times;
     }
 }

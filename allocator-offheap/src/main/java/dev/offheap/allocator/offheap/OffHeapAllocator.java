@@ -395,13 +395,11 @@ public final class OffHeapAllocator implements Allocator {
      * purger took the slab from this thread meanwhile, free it as a remote free.
      */
     private void freeClaimed(Slab slab, int slot, Thread thread) {
-        if (!slab.stillOwnedBy(thread)) {
-            slab.handOverClaimedFree(slot, heap);
-            return;
-        }
-        int top = slab.pushLocal(slot);
-        slab.finishLocalFree(slot); // before afterLocalFree: its slow path may wait for the purger, which waits for this
-        if (!slab.isCurrent && (top == slab.availableAt || top == slab.slotCount)) {
+        // The slot is released before afterLocalFree: its slow path may wait for the purger, which waits for that.
+        int top = slab.pushClaimed(slot, thread, memory);
+        if (top < 0) {
+            slab.afterRemoteFree(heap);
+        } else if (!slab.isCurrent && (top == slab.availableAt || top == slab.slotCount)) {
             ThreadCache.afterLocalFree(slab, top, heap);
         }
     }

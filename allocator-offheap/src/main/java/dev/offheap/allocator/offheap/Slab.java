@@ -239,18 +239,22 @@ final class Slab extends Span {
     }
 
     /**
-     * A free the owner claimed ({@link #claimLocalFree}) in a slab that the purger took from it meanwhile
-     * ({@link #stillOwnedBy} false): it goes on as a remote free.
+     * The owner's free, its slot claimed ({@link #claimLocalFree}): if {@code thread} still owns the slab
+     * ({@link #stillOwnedBy}), pushes the slot and releases it ({@link #finishLocalFree}); else the purger took the
+     * slab meanwhile, and the slot goes on the remote list as another thread's free would.
+     *
+     * @return the free stack's new top, or -1 if the slot went on the remote list (the caller then calls
+     *     {@link #afterRemoteFree})
      */
-    void handOverClaimedFree(int slot, GlobalHeap heap) {
-        handOverClaimed(slot, heap.memory);
-        afterRemoteFree(heap);
-    }
-
-    /** {@link #handOverClaimedFree}'s part on the slab itself: the slot onto the remote list. */
-    void handOverClaimed(int slot, MemorySegment memory) {
-        LIVE.setVolatile(live, slot, REMOTE_FREED);
-        linkRemote(memory, slot);
+    int pushClaimed(int slot, Thread thread, MemorySegment memory) {
+        if (!stillOwnedBy(thread)) {
+            LIVE.setVolatile(live, slot, REMOTE_FREED);
+            linkRemote(memory, slot);
+            return -1;
+        }
+        int top = pushLocal(slot);
+        finishLocalFree(slot);
+        return top;
     }
 
     /**
@@ -277,7 +281,8 @@ final class Slab extends Span {
         return true;
     }
 
-    private void afterRemoteFree(GlobalHeap heap) {
+    /** After a remote free: queue the slab if it was detached, else hint its owner. */
+    void afterRemoteFree(GlobalHeap heap) {
         if (claimForQueue()) {
             heap.enqueuePartial(this);
         } else {

@@ -50,7 +50,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>From an idle thread (no slow path since the last purge; or any thread on {@code trim()} and at the cap) the
  * purger also takes partly used non-current slabs and detaches them for any thread ({@link #takePartlyUsed}): in
  * the harness's cache workload, a pool thread idle through a one-thread phase otherwise kept the slots the other
- * thread's evictions freed in its slabs (committed +46-69 MB in that phase; +3-9 MB with this). The owner may be
+ * thread's evictions freed in its slabs, and the working thread took new slabs instead. The owner may be
  * freeing into such a slab at that moment, with a plain push, so the two hand over through the slot's live byte:
  * <pre>
  *   owner's free (every slab):  CAS live 1 -> FREEING;  volatile read ownerThread == me ? push, live = 0 (release)
