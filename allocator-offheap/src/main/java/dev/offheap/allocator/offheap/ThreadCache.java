@@ -93,6 +93,8 @@ final class ThreadCache {
     private int slowPaths;
     /** {@link #slowPaths} at the last purge (heap lock holder only). */
     private int slowPathsAtLastPurge;
+    /** The current slabs' allocations summed at the last purge (heap lock holder only). */
+    private long allocationsAtLastPurge;
 
     ThreadCache(Thread thread, int classes) {
         this.thread = thread;
@@ -138,13 +140,21 @@ final class ThreadCache {
     }
 
     /**
-     * Heap lock holder (the purge): whether the owner took no slow path since the last call, so that it may be
-     * idle; remembers the count for the next call.
+     * Heap lock holder (the purge): whether the owner took no slow path and allocated nothing since the last call,
+     * so that it may be idle; remembers both counts for the next call. Not slow paths alone: a busy thread whose
+     * blocks fit its current slabs takes none, and taking its partly used slabs would turn its frees into them
+     * into remote frees for nothing. Racy reads of the owner's counters: a stale one only delays or hastens the
+     * heuristic; the hand-over itself is safe either way ({@link Slab#revokeOwner}).
      */
     boolean idleSinceLastPurge() {
         int now = slowPaths;
-        boolean idle = now == slowPathsAtLastPurge;
+        long allocations = 0;
+        for (Slab slab : current) {
+            allocations += slab.allocations;
+        }
+        boolean idle = now == slowPathsAtLastPurge && allocations == allocationsAtLastPurge;
         slowPathsAtLastPurge = now;
+        allocationsAtLastPurge = allocations;
         return idle;
     }
 
