@@ -653,7 +653,8 @@ public final class OffHeapCache implements AutoCloseable {
         checkValueLength(value.byteSize());
     }
 
-    private void checkValueLength(long valueBytes) {
+    /** Refuses a value over {@code maxValueBytes} with a message that names the setting. */
+    void checkValueLength(long valueBytes) {
         if (valueBytes > maxValueBytes) {
             throw new IllegalArgumentException("value of " + valueBytes + " bytes: larger than maxValueBytes ("
                     + maxValueBytes + ")" + (valueBytes > capacityBytes

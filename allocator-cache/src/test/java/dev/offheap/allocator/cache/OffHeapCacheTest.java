@@ -179,20 +179,6 @@ class OffHeapCacheTest {
         assertTrue(cache.put(bytes("k"), value(2, 10)));
     }
 
-    /** A clock the test moves: expiry without sleeping. */
-    private static final class ManualTicker implements Ticker {
-        private volatile long now = 1_000_000_000L;
-
-        @Override
-        public long read() {
-            return now;
-        }
-
-        void advance(Duration by) {
-            now += by.toNanos();
-        }
-    }
-
     private OffHeapCache cacheWithTicker(Ticker ticker, Duration defaultTimeToLive) {
         cache = OffHeapCache.create(new OffHeapCacheConfig().name("ttl").capacityBytes(16 << 20).maxValueBytes(1024)
                 .defaultTimeToLive(defaultTimeToLive).ticker(ticker));

@@ -57,6 +57,7 @@ class ReadmeSnippetsTest {
     @ParameterizedTest
     @ValueSource(strings = {"GettingStarted.java allocator-imports allocator",
             "MappedFile.java mapped-imports mapped mapped-end", "CacheExample.java cache-imports cache cache-end",
+            "TypedCacheExample.java typed-imports typed-serializer typed typed-end",
             "NettyExample.java netty", "HttpEchoServer.java netty-server"})
     void everySnippetIsAReadmeBlockLineForLine(String spec) throws IOException {
         String[] parts = spec.split(" ");
@@ -74,6 +75,7 @@ class ReadmeSnippetsTest {
         GettingStarted.main(new String[0]);
         MappedFile.main(new String[0]);
         CacheExample.main(new String[0]);
+        TypedCacheExample.main(new String[0]);
         NettyExample.main(new String[0]);
     }
 }
