@@ -1,5 +1,6 @@
 package dev.offheap.allocator.cache;
 
+import dev.offheap.allocator.OffHeapOutOfMemoryException;
 import dev.offheap.allocator.offheap.OffHeapAllocator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,12 +28,16 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  * policy, all guarded by one {@link StampedLock}. See {@link OffHeapCache} for the design; this class holds the
  * mechanics.
  *
- * <p><b>Index.</b> Open addressing with linear probing over two primitive arrays, {@code addresses[i]} (the
- * entry's block, 0 = empty) and {@code hashes[i]}; load at most 3/4; removal shifts the probe chain back (no
- * tombstones). Readers probe it without the lock: every field they read is a Java array element or an
- * off-heap word inside the allocator's range, each read is bounds-checked against the range (so a stale
- * address read during a racing write costs a retry, never a fault), and the lock's stamp, validated after the
- * copy, tells whether what they read was consistent.
+ * <p><b>Index.</b> Open addressing with linear probing over a table of slots in a block of the cache's own
+ * allocator, off the heap like the entries ({@link Table}: slot i holds the entry's address, 0 = empty, and
+ * its full hash); load at most 3/4; removal shifts the probe chain back (no tombstones). On the heap it was
+ * 16-43 bytes an entry that the collector copied while young and that ZGC relocated under readers (the {@code gc}
+ * workload's pauses); here it costs the heap nothing per entry (the sketch's counters stay there). A table grows by
+ * doubling under the lock; the old block is freed at once. Readers probe without the lock: every word they read,
+ * table slot or entry field, lies inside the allocator's range and each read is bounds-checked against it (so a
+ * stale table or address, even one freed and reused since, costs a retry, never a fault; a probe ends after
+ * {@code mask + 1} slots whatever it reads), and the lock's stamp, validated after the copy, tells whether what
+ * they read was consistent.
  *
  * <p><b>Policy (W-TinyLFU, adaptive window).</b> Three intrusive LRU queues linked through the entries' headers:
  * window (1% of the segment's bounds to start with), probation and protected (80% of the rest). Both bounds, weight and count, are split
@@ -66,6 +71,7 @@ final class CacheSegment {
     private static final double CLIMB_DECAY = 0.98;
     private static final double CLIMB_RESTART = 0.05;
     private static final int DRAIN_EVERY = 16;
+    private static final int INITIAL_SLOTS = 16;
     private static final VarHandle READ_COUNT;
 
     static {
@@ -77,15 +83,23 @@ final class CacheSegment {
     }
 
     /** The index: replaced whole (under the lock) when it grows, so readers always see one consistent pair. */
+    /**
+     * The index's slots, {@value #SLOT_BYTES} bytes each in one block of the allocator: the entry's address at
+     * {@code offset + i * 16}, its hash at {@code + 8}. Replaced whole (under the lock) when it grows, so readers
+     * always see one consistent offset and mask.
+     */
     static final class Table {
-        final long[] addresses;
-        final long[] hashes;
+        static final int SLOT_BYTES = 16;
+        /** The block's address, to free it; 0 for the closed table, which has no block. */
+        final long block;
+        /** The block's offset in the range. */
+        final long offset;
         final int mask;
 
-        Table(int capacity) {
-            addresses = new long[capacity];
-            hashes = new long[capacity];
-            mask = capacity - 1;
+        Table(long block, long offset, int slots) {
+            this.block = block;
+            this.offset = offset;
+            this.mask = slots - 1;
         }
     }
 
@@ -115,10 +129,10 @@ final class CacheSegment {
     private FrequencySketch sketch;
     /** The table of a closed segment: readers find it where they look up the table anyway, so a closed cache
      *  costs them no read of its own. */
-    private static final Table CLOSED = new Table(1);
+    private static final Table CLOSED = new Table(0, 0, 1);
     /** What {@link #find} returns in a closed segment; never an entry's address. */
     static final long CLOSED_ENTRY = -1;
-    private volatile Table table = new Table(16);
+    private volatile Table table;
 
     // Under the lock.
     int count;
@@ -151,6 +165,7 @@ final class CacheSegment {
         setWindowShare(INITIAL_WINDOW);
         // Sized for entries of about 1 KiB on average: 4 counters per expected entry, aged every 10 x that many reads.
         this.sketch = new FrequencySketch(Math.min(maxCount, maxWeight / 1024));
+        this.table = newTable(INITIAL_SLOTS);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -165,11 +180,11 @@ final class CacheSegment {
         int mask = t.mask;
         int i = (int) hash & mask;
         for (int probes = 0; probes <= mask; probes++) {
-            long address = t.addresses[i];
+            long address = addressAt(t, i);
             if (address == 0) {
                 return 0;
             }
-            if (t.hashes[i] == hash && keyEquals(address, key, keyArray, keyBytes)) {
+            if (hashAt(t, i) == hash && keyEquals(address, key, keyArray, keyBytes)) {
                 return address;
             }
             i = (i + 1) & mask;
@@ -311,15 +326,18 @@ final class CacheSegment {
     boolean insert(long hash, MemorySegment key, byte[] keyArray, long keyBytes, long entry, boolean onlyIfAbsent,
                    long now) {
         drainReads(now);
+        if (table == CLOSED) {
+            return false; // closed under a racing write: the caller frees the entry
+        }
         int slot = slotOfKey(hash, key, keyArray, keyBytes);
         if (slot >= 0) {
             Table t = table;
-            long old = t.addresses[slot];
+            long old = addressAt(t, slot);
             boolean expired = expired(old, now);
             if (onlyIfAbsent && !expired) {
                 return false;
             }
-            t.addresses[slot] = entry;
+            setAddress(t, slot, entry);
             queues.unlink(old);
             weight -= weightOf(old);
             if (expired) {
@@ -328,7 +346,10 @@ final class CacheSegment {
             notifyRemoval(old, expired ? RemovalCause.EXPIRED : RemovalCause.REPLACED);
             allocator.free(old);
         } else {
-            indexNew(hash, entry);
+            if (!indexNew(hash, entry)) {
+                rejections++;
+                return false;
+            }
             count++;
             sampleMisses++;
             if (count > sketch.capacity() && count < maxCount) {
@@ -353,7 +374,7 @@ final class CacheSegment {
         if (slot < 0) {
             return false;
         }
-        long address = table.addresses[slot];
+        long address = addressAt(table, slot);
         boolean expired = expired(address, now);
         queues.unlink(address);
         delete(slot, address, expired ? RemovalCause.EXPIRED : RemovalCause.EXPLICIT);
@@ -371,7 +392,7 @@ final class CacheSegment {
         if (slot < 0) {
             return 0;
         }
-        long address = table.addresses[slot];
+        long address = addressAt(table, slot);
         if (expired(address, now)) {
             queues.unlink(address);
             delete(slot, address, RemovalCause.EXPIRED);
@@ -424,7 +445,17 @@ final class CacheSegment {
         queues.clear(); // blocks not freed went with the allocator
         count = 0;
         weight = 0;
+        Table last = table;
         table = CLOSED;
+        if (freeEntries && last != CLOSED) {
+            allocator.free(last.block);
+        }
+    }
+
+    /** The index's bytes in the allocator: one block, none once closed. */
+    long indexBytes() {
+        Table t = table;
+        return t == CLOSED ? 0 : (t.mask + 1L) * Table.SLOT_BYTES;
     }
 
     /** Frees every entry. */
@@ -438,7 +469,9 @@ final class CacheSegment {
             }
         }
         queues.clear();
-        table = new Table(16);
+        Table old = table;
+        table = newTable(INITIAL_SLOTS); // after the entries went: there is room for it
+        allocator.free(old.block);
         count = 0;
         weight = 0;
     }
@@ -633,8 +666,11 @@ final class CacheSegment {
 
     private int slotOfKey(long hash, MemorySegment key, byte[] keyArray, long keyBytes) {
         Table t = table;
-        for (int i = (int) hash & t.mask; t.addresses[i] != 0; i = (i + 1) & t.mask) {
-            if (t.hashes[i] == hash && keyEquals(t.addresses[i], key, keyArray, keyBytes)) {
+        if (t == CLOSED) {
+            return -1;
+        }
+        for (int i = (int) hash & t.mask; addressAt(t, i) != 0; i = (i + 1) & t.mask) {
+            if (hashAt(t, i) == hash && keyEquals(addressAt(t, i), key, keyArray, keyBytes)) {
                 return i;
             }
         }
@@ -644,45 +680,95 @@ final class CacheSegment {
     /** The slot indexing {@code address}, or -1 if it is not a live entry (its header is only a hint). */
     private int slotOfAddress(long address) {
         long offset = address - base;
-        if (offset < 0 || offset > rangeBytes - HEADER_BYTES) {
+        Table t = table;
+        if (offset < 0 || offset > rangeBytes - HEADER_BYTES || t == CLOSED) {
             return -1;
         }
-        Table t = table;
-        for (int i = (int) hashOf(address) & t.mask; t.addresses[i] != 0; i = (i + 1) & t.mask) {
-            if (t.addresses[i] == address) {
+        for (int i = (int) hashOf(address) & t.mask; addressAt(t, i) != 0; i = (i + 1) & t.mask) {
+            if (addressAt(t, i) == address) {
                 return i;
             }
         }
         return -1;
     }
 
-    private void indexNew(long hash, long address) {
+    /**
+     * Indexes a new entry, growing the table first if it would pass 3/4 full. If the allocator refuses the
+     * memory to grow, the table fills further, and once full the policy's victim makes room, as at capacity;
+     * false only if there is none (the entry is not indexed).
+     */
+    private boolean indexNew(long hash, long address) {
         Table t = table;
         if ((count + 1) * 4L > (t.mask + 1) * 3L) {
-            t = grow(t);
+            Table grown = grow(t);
+            if (grown != null) {
+                t = grown;
+            } else if (count + 1 >= t.mask + 1) { // one empty slot must stay, or probes would not end
+                if (count == 0) {
+                    return false;
+                }
+                long victim = victim();
+                queues.unlink(victim);
+                evict(victim);
+            }
         }
         int i = (int) hash & t.mask;
-        while (t.addresses[i] != 0) {
+        while (addressAt(t, i) != 0) {
             i = (i + 1) & t.mask;
         }
-        t.hashes[i] = hash;
-        t.addresses[i] = address;
+        setSlot(t, i, address, hash);
+        return true;
     }
 
+    /** A table twice the size of {@code old} with its slots, published, {@code old} freed; null if refused. */
     private Table grow(Table old) {
-        Table t = new Table((old.mask + 1) * 2);
+        Table t;
+        try {
+            t = newTable((old.mask + 1) * 2);
+        } catch (OffHeapOutOfMemoryException refused) {
+            // At the cap: fuller than 3/4 for now (slower probes), not a lost write; the next insert tries again.
+            return null;
+        }
         for (int j = 0; j <= old.mask; j++) {
-            if (old.addresses[j] != 0) {
-                int i = (int) old.hashes[j] & t.mask;
-                while (t.addresses[i] != 0) {
+            long address = addressAt(old, j);
+            if (address != 0) {
+                long hash = hashAt(old, j);
+                int i = (int) hash & t.mask;
+                while (addressAt(t, i) != 0) {
                     i = (i + 1) & t.mask;
                 }
-                t.hashes[i] = old.hashes[j];
-                t.addresses[i] = old.addresses[j];
+                setSlot(t, i, address, hash);
             }
         }
         table = t;
+        allocator.free(old.block); // readers still probing it read garbage, bounds-checked, and fail validation
         return t;
+    }
+
+    /** A zeroed table of {@code slots} (a power of two) in a block of the allocator. */
+    private Table newTable(int slots) {
+        long bytes = (long) slots * Table.SLOT_BYTES;
+        long block = allocator.allocate(bytes);
+        long offset = block - base;
+        range.asSlice(offset, bytes).fill((byte) 0);
+        return new Table(block, offset, slots);
+    }
+
+    private long addressAt(Table t, int slot) {
+        return range.get(JAVA_LONG_UNALIGNED, t.offset + (long) slot * Table.SLOT_BYTES);
+    }
+
+    private long hashAt(Table t, int slot) {
+        return range.get(JAVA_LONG_UNALIGNED, t.offset + (long) slot * Table.SLOT_BYTES + Long.BYTES);
+    }
+
+    private void setAddress(Table t, int slot, long address) {
+        range.set(JAVA_LONG_UNALIGNED, t.offset + (long) slot * Table.SLOT_BYTES, address);
+    }
+
+    private void setSlot(Table t, int slot, long address, long hash) {
+        setAddress(t, slot, address);
+        range.set(JAVA_LONG_UNALIGNED, t.offset + (long) slot * Table.SLOT_BYTES + Long.BYTES, hash);
     }
 
     /**
@@ -693,16 +779,15 @@ final class CacheSegment {
         Table t = table;
         int mask = t.mask;
         int hole = slot;
-        for (int j = (slot + 1) & mask; t.addresses[j] != 0; j = (j + 1) & mask) {
-            int home = (int) t.hashes[j] & mask;
+        for (int j = (slot + 1) & mask; addressAt(t, j) != 0; j = (j + 1) & mask) {
+            long hash = hashAt(t, j);
+            int home = (int) hash & mask;
             if (((j - home) & mask) >= ((j - hole) & mask)) {
-                t.hashes[hole] = t.hashes[j];
-                t.addresses[hole] = t.addresses[j];
+                setSlot(t, hole, addressAt(t, j), hash);
                 hole = j;
             }
         }
-        t.addresses[hole] = 0;
-        t.hashes[hole] = 0;
+        setSlot(t, hole, 0, 0);
         count--;
         weight -= weightOf(address);
         notifyRemoval(address, cause);

@@ -16,11 +16,13 @@ import dev.offheap.allocator.AllocatorStats;
  * @param entries        entries now in the cache
  * @param weightBytes    memory the entries take (sum of their blocks' usable sizes)
  * @param capacityBytes  the configured limit of {@code weightBytes}
+ * @param indexBytes     memory the index takes in the same allocator, beyond the entries (16 bytes a slot,
+ *                       kept from 3/8 to 3/4 full): off the heap, not counted in {@code capacityBytes}
  * @param allocator      the allocator's stats (committed memory, fragmentation, thread caches); null from
  *                       {@link OffHeapCache#cacheStats()}, which leaves them out
  */
 public record CacheStats(long hits, long misses, long puts, long evictions, long expirations, long removals,
-                         long rejections, long entries, long weightBytes, long capacityBytes,
+                         long rejections, long entries, long weightBytes, long capacityBytes, long indexBytes,
                          AllocatorStats allocator) {
 
     /** hits / (hits + misses); 0 before the first read. */
@@ -32,8 +34,8 @@ public record CacheStats(long hits, long misses, long puts, long evictions, long
     @Override
     public String toString() {
         return String.format("CacheStats{hits=%d, misses=%d, hitRate=%.3f, puts=%d, evictions=%d, expirations=%d,"
-                        + " removals=%d, rejections=%d, entries=%d, weightBytes=%d, capacityBytes=%d,"
+                        + " removals=%d, rejections=%d, entries=%d, weightBytes=%d, capacityBytes=%d, indexBytes=%d,"
                         + " allocatorCommitted=%d}", hits, misses, hitRate(), puts, evictions, expirations, removals,
-                rejections, entries, weightBytes, capacityBytes, allocator == null ? -1 : allocator.committedBytes());
+                rejections, entries, weightBytes, capacityBytes, indexBytes, allocator == null ? -1 : allocator.committedBytes());
     }
 }

@@ -32,7 +32,9 @@ import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
  *   <dt>entry</dt><dd>one allocator block: header, key, value ({@link EntryLayout}); no Java object per entry</dd>
  *   <dt>segment</dt><dd>a stripe chosen by the key hash's high bits: its own index, share of the capacity,
  *       policy and {@link java.util.concurrent.locks.StampedLock} ({@link CacheSegment})</dd>
- *   <dt>index</dt><dd>per segment, open addressing over two {@code long[]}: entry address and full hash</dd>
+ *   <dt>index</dt><dd>per segment, open addressing over a table of 16-byte slots (entry address, full hash) in
+ *       one block of the same allocator: off the heap, so the heap holds a few objects a segment whatever the
+ *       entry count</dd>
  *   <dt>weight</dt><dd>what an entry costs: its block's usable size (header + key + value, rounded to the
  *       size class), so {@code capacityBytes} bounds the entries' blocks, not their payload</dd>
  *   <dt>window / probation / protected</dt><dd>W-TinyLFU's three LRU queues, linked through entry headers</dd>
@@ -40,8 +42,9 @@ import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
  *
  * <h2>Layout</h2>
  * <pre>
- *   segments[hash >>> 32 &amp; (n - 1)] --&gt; CacheSegment { lock, Table{addresses[], hashes[]}, queues, sketch }
- *                                              addresses[hash &amp; mask ...] --&gt; entry in the allocator's range
+ *   segments[hash >>> 32 &amp; (n - 1)] --&gt; CacheSegment { lock, Table{offset, mask}, queues, sketch }
+ *   table block (allocator): | address | hash | address | hash | ... |   slot (hash &amp; mask) + probes
+ *                                  `--&gt; entry in the allocator's range
  *   entry: | hash | prev | next | expiresAt | keyBytes | valueBytes | queue | weight | key | value |
  * </pre>
  *
@@ -88,7 +91,8 @@ import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
  * The entries' weights are not all a cache costs: evictions free blocks at random places, and the allocator
  * keeps the partly used slabs they leave (a slab goes back only when all its blocks are freed), the more so
  * when the thread that allocated an entry is idle while another evicts it. In the harness's cache workload the
- * allocator holds about 1.4-1.5 times the capacity (README).
+ * allocator holds about 1.4-1.5 times the capacity (README). The index takes 21-43 bytes an entry besides
+ * ({@link CacheStats#indexBytes()}), in the same allocator.
  *
  * <p><b>Threads.</b> Every method is thread-safe. {@link #close()} while other threads still use the cache is
  * misuse: they get {@link IllegalStateException}, never a crash.
@@ -444,7 +448,10 @@ public final class OffHeapCache implements AutoCloseable {
             }
             s.writeEntry(entry, hash, null, key, key.length, null, updated, updated.length,
                     old != 0 ? s.expiresAtOf(old) : expiresAt(now, defaultTtlNanos));
-            s.insert(hash, null, key, key.length, entry, false, now);
+            if (!s.insert(hash, null, key, key.length, entry, false, now)) {
+                allocator.free(entry); // the index could not grow: refused as the allocator refuses
+                return null;
+            }
             return updated;
         } finally {
             s.lock.unlockWrite(stamp);
@@ -553,6 +560,16 @@ public final class OffHeapCache implements AutoCloseable {
         return n;
     }
 
+    /** Blocks of the allocator that hold the index, not entries: one a segment while open (for tests). */
+    int indexBlocks() {
+        return closed ? 0 : segments.length;
+    }
+
+    /** The allocator's live blocks that are entries (for tests: each must be an indexed entry). */
+    long entryBlocks() {
+        return allocator.stats().liveBlocks() - indexBlocks();
+    }
+
     /** Memory the entries take now: the sum of their blocks' usable sizes, at most {@code capacityBytes}. */
     public long weightBytes() {
         long n = 0;
@@ -577,6 +594,7 @@ public final class OffHeapCache implements AutoCloseable {
 
     private CacheStats collect(boolean withAllocator) {
         long puts = 0, evictions = 0, expirations = 0, removals = 0, rejections = 0, entries = 0, weight = 0;
+        long index = 0;
         for (CacheSegment s : segments) {
             long stamp = s.lock.readLock();
             try {
@@ -587,12 +605,13 @@ public final class OffHeapCache implements AutoCloseable {
                 rejections += s.rejections;
                 entries += s.count;
                 weight += s.weight;
+                index += s.indexBytes();
             } finally {
                 s.lock.unlockRead(stamp);
             }
         }
         return new CacheStats(hits.sum(), misses.sum(), puts, evictions, expirations, removals, rejections, entries,
-                weight, capacityBytes, withAllocator ? allocator.stats() : null);
+                weight, capacityBytes, index, withAllocator ? allocator.stats() : null);
     }
 
     /** The allocator the entries live in (for its metrics: MBean, report, stats). */

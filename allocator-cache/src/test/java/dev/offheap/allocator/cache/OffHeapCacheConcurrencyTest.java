@@ -132,7 +132,7 @@ class OffHeapCacheConcurrencyTest {
             assertTrue(stats.evictions() - evictionsBeforeRace >= 100,
                     "evictions during the race: " + (stats.evictions() - evictionsBeforeRace) + "; " + stats);
             assertTrue(stats.weightBytes() <= 4 << 20, stats.toString());
-            assertEquals(stats.entries(), cache.allocator().stats().liveBlocks(),
+            assertEquals(stats.entries(), cache.entryBlocks(),
                     "every live block is an indexed entry: none leaked, none freed twice");
         }
     }

@@ -136,11 +136,11 @@ class OffHeapCacheTest {
         }
         assertArrayEquals(value(99, 199), cache.get(bytes("k")));
         assertEquals(1, cache.size());
-        assertEquals(1, cache.allocator().stats().liveBlocks());
+        assertEquals(1, cache.entryBlocks());
         assertTrue(cache.remove(bytes("k")));
         assertFalse(cache.remove(bytes("k")));
         assertNull(cache.get(bytes("k")));
-        assertEquals(0, cache.allocator().stats().liveBlocks());
+        assertEquals(0, cache.entryBlocks());
         assertEquals(0, cache.weightBytes());
         assertEquals(1, cache.stats().removals());
     }
@@ -151,7 +151,7 @@ class OffHeapCacheTest {
         assertTrue(cache.putIfAbsent(bytes("k"), value(1, 10)));
         assertFalse(cache.putIfAbsent(bytes("k"), value(2, 10)));
         assertArrayEquals(value(1, 10), cache.get(bytes("k")));
-        assertEquals(1, cache.allocator().stats().liveBlocks(), "the refused entry's block is freed");
+        assertEquals(1, cache.entryBlocks(), "the refused entry's block is freed");
     }
 
     @Test
@@ -164,7 +164,7 @@ class OffHeapCacheTest {
         assertArrayEquals(new byte[] {10}, cache.get(key));
         assertNull(cache.compute(key, old -> null));
         assertNull(cache.get(key));
-        assertEquals(0, cache.allocator().stats().liveBlocks());
+        assertEquals(0, cache.entryBlocks());
     }
 
     @Test
@@ -201,7 +201,7 @@ class OffHeapCacheTest {
         ticker.advance(Duration.ofMillis(10));
         assertEquals(1, cache.cleanUp());
         assertEquals(2, cache.size());
-        assertEquals(2, cache.allocator().stats().liveBlocks());
+        assertEquals(2, cache.entryBlocks());
         assertTrue(cache.stats().expirations() >= 2);
     }
 
@@ -287,7 +287,7 @@ class OffHeapCacheTest {
         for (int i = 0; i < 10_000; i++) {
             cache.put(bytes("k" + i), value(i, 1000));
         }
-        assertEquals(cache.size(), cache.allocator().stats().liveBlocks(), "an entry freed or kept twice");
+        assertEquals(cache.size(), cache.entryBlocks(), "an entry freed or kept twice");
         cache.allocator().verify();
     }
 
@@ -320,7 +320,7 @@ class OffHeapCacheTest {
         CacheStats stats = cache.stats();
         assertTrue(stats.evictions() > 0);
         assertTrue(stats.weightBytes() > capacity * 8 / 10, "a full cache stays near full: " + stats);
-        assertEquals(stats.entries(), cache.allocator().stats().liveBlocks());
+        assertEquals(stats.entries(), cache.entryBlocks());
         assertTrue(stats.allocator().committedBytes() < capacity + capacity / 4 + (8 << 20),
                 "committed " + stats.allocator().committedBytes());
     }
@@ -506,6 +506,74 @@ class OffHeapCacheTest {
     }
 
     @Test
+    void theIndexLivesInTheAllocatorAndGrowsWithTheEntries() {
+        cache = OffHeapCache.create(new OffHeapCacheConfig().name("index").segments(1).capacityBytes(16 << 20));
+        assertEquals(16 * 16, cache.stats().indexBytes(), "a new segment's table: 16 slots");
+        for (int i = 0; i < 1000; i++) {
+            cache.put(bytes("key-" + i), value(i, 10));
+        }
+        long index = cache.stats().indexBytes();
+        assertEquals(2048 * 16, index, "1,000 entries at most 3/4 full: 2,048 slots");
+        assertEquals(1001, cache.allocator().stats().liveBlocks(), "entries and one table block, no old table");
+        for (int i = 0; i < 1000; i++) {
+            assertArrayEquals(value(i, 10), cache.get(bytes("key-" + i)), "lost in a growth: key-" + i);
+        }
+        cache.clear();
+        assertEquals(16 * 16, cache.stats().indexBytes());
+        assertEquals(1, cache.allocator().stats().liveBlocks());
+        cache.close();
+        assertEquals(0, cache.cacheStats().indexBytes());
+    }
+
+    @Test
+    void anIndexThatCannotGrowAtTheAllocatorsCapLosesNoEntry() {
+        try (OffHeapAllocator small = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("small")
+                .maxBytes(4 << 20))) {
+            // Another user of the allocator holds nearly all of it: a few slabs of room, no room for a large table.
+            java.util.List<Long> hog = new java.util.ArrayList<>();
+            try {
+                while (true) {
+                    hog.add(small.allocate(4096));
+                }
+            } catch (dev.offheap.allocator.OffHeapOutOfMemoryException full) {
+                for (int i = 0; i < 64; i++) {
+                    small.free(hog.removeLast());
+                }
+                small.trim(); // the emptied slabs go back to the heap, for any size
+            }
+            OffHeapCache c = OffHeapCache.create(new OffHeapCacheConfig().name("at-cap").allocator(small)
+                    .segments(1).capacityBytes(1L << 30));
+            int stored = 0;
+            for (int i = 0; i < 20_000; i++) {
+                if (c.put(bytes("k" + i), value(i, 1))) {
+                    stored++;
+                }
+            }
+            CacheStats stats = c.stats();
+            assertTrue(stats.evictions() + stats.rejections() > 0, "the cap was never reached: " + stats);
+            assertTrue(stored > 0);
+            assertTrue(stats.entries() * 4 > stats.indexBytes() / 16 * 3,
+                    "the table did not fill past 3/4 when it could not grow: " + stats);
+            assertTrue(stats.evictions() > 0, "a full table that cannot grow evicts for a newcomer: " + stats);
+            assertEquals(stats.entries(), small.stats().liveBlocks() - hog.size() - c.indexBlocks(),
+                    "an entry leaked or freed twice: " + stats);
+            long found = 0;
+            for (int i = 0; i < 20_000; i++) {
+                byte[] v = c.get(bytes("k" + i));
+                if (v != null) {
+                    assertArrayEquals(value(i, 1), v, "k" + i);
+                    found++;
+                }
+            }
+            assertEquals(stats.entries(), found, "an indexed entry cannot be found");
+            assertArrayEquals(value(19_999, 1), c.get(bytes("k19999")), "the last put was not kept");
+            c.close();
+            hog.forEach(small::free);
+            assertEquals(0, small.stats().liveBlocks());
+        }
+    }
+
+    @Test
     void aSharedAllocatorStaysOpenAndGetsItsMemoryBack() {
         try (OffHeapAllocator shared = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("shared")
                 .maxBytes(64 << 20))) {
@@ -513,7 +581,7 @@ class OffHeapCacheTest {
             for (int i = 0; i < 100; i++) {
                 c.put(bytes("k" + i), value(i, 100));
             }
-            assertEquals(100, shared.stats().liveBlocks());
+            assertEquals(100, shared.stats().liveBlocks() - c.indexBlocks());
             c.close();
             assertEquals(0, shared.stats().liveBlocks());
             long block = shared.allocate(64);
