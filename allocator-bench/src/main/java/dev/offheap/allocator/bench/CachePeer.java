@@ -24,7 +24,8 @@ import java.nio.ByteBuffer;
  * Thread-safe; per-thread buffers come in a {@link Scratch}.
  */
 abstract class CachePeer implements AutoCloseable {
-    static final String[] NAMES = {"offheap-cache", "ohc", "ohc-wtinylfu", "chronicle-map", "ehcache-offheap"};
+    static final String[] NAMES = {"offheap-cache", "ohc", "ohc-wtinylfu", "chronicle-map", "ehcache-offheap",
+            "caffeine"};
 
     final String name;
 
@@ -65,6 +66,7 @@ abstract class CachePeer implements AutoCloseable {
             case "ohc-wtinylfu" -> new Ohc(name, capacityBytes, Eviction.W_TINY_LFU);
             case "chronicle-map" -> new Chronicle(name, records, averageValueBytes);
             case "ehcache-offheap" -> new Ehcache(name, capacityBytes);
+            case "caffeine" -> new OnHeap(name, capacityBytes);
             default -> throw new IllegalArgumentException("unknown cache peer '" + name + "'");
         };
     }
@@ -220,6 +222,47 @@ abstract class CachePeer implements AutoCloseable {
         @Override
         public void close() {
             manager.close();
+        }
+    }
+
+    /**
+     * Caffeine on the heap, the speed reference and what {@link GcBench} sets the off-heap caches against: weighed
+     * by value bytes; maintenance on its default executor, as a user leaves it. A put stores a copy, as a service
+     * stores the bytes it received, not a shared array.
+     */
+    static final class OnHeap extends CachePeer {
+        private final com.github.benmanes.caffeine.cache.Cache<Long, byte[]> cache;
+
+        OnHeap(String name, long capacityBytes) {
+            super(name);
+            cache = com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumWeight(capacityBytes)
+                    .weigher((Long key, byte[] value) -> value.length).build();
+        }
+
+        @Override
+        boolean get(long key, Scratch scratch) {
+            return cache.getIfPresent(key) != null; // the value is used where it lies, as on-heap users do
+        }
+
+        @Override
+        void put(long key, byte[] value, Scratch scratch) {
+            cache.put(key, value.clone());
+        }
+
+        @Override
+        long ownMemoryBytes() {
+            return -1;
+        }
+
+        @Override
+        String note() {
+            return "on the heap: resident growth does not show it (heap pre-touched), "
+                    + cache.estimatedSize() + " entries";
+        }
+
+        @Override
+        public void close() {
+            cache.invalidateAll();
         }
     }
 

@@ -16,6 +16,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * The comparison harness, this project's main job: every workload against every peer, side by side, with
@@ -182,6 +183,9 @@ public final class Harness {
                     + " key traces", 10 + 10 * options.cacheTraces.size(), tableWorkloads::cacheTraces));
             case FILL -> tasks.add(new Task("fill to the cap: 3 size mixes, 1 and 8 threads", 15,
                     tableWorkloads::fill));
+            case GC -> tasks.add(new Task("gc: " + options.gcDataMib + " MiB in 3 caches under G1 and ZGC, "
+                    + options.gcRounds + " round(s)", GcBench.estimate(options.gcDataMib, options.gcRounds).toSeconds(),
+                    () -> GcBench.table(report, options.gcDataMib, options.gcRounds)));
             case NETTY_SERVER -> tasks.add(new Task("netty-server: an HTTP server on 3 allocators, "
                     + NettyServerBench.DEFAULT_ROUNDS + " rounds", 165, () -> NettyServerBench.table(report)));
             case CACHE -> {
@@ -473,9 +477,9 @@ public final class Harness {
         });
     }
 
-    /** Heap pre-touched, so resident growth is off-heap memory; Chronicle Map needs its opens to run at all. */
-    private static final List<String> CACHE_JVM_FLAGS = List.of("-Xms1g", "-XX:+AlwaysPreTouch",
-            "-Dchronicle.analytics.disable=true", "--sun-misc-unsafe-memory-access=allow",
+    /** What the cache peers need to run at all on Java 25 (OHC and Chronicle Map reach into the JDK). */
+    static final List<String> PEER_OPENS = List.of("-Dchronicle.analytics.disable=true",
+            "--sun-misc-unsafe-memory-access=allow",
             "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED", "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
             "--add-exports=jdk.unsupported/sun.misc=ALL-UNNAMED",
             "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
@@ -483,6 +487,9 @@ public final class Harness {
             "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
             "--add-opens=java.base/java.util=ALL-UNNAMED", "--add-opens=java.base/java.nio=ALL-UNNAMED",
             "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED");
+    /** Heap pre-touched, so resident growth is off-heap memory. */
+    private static final List<String> CACHE_JVM_FLAGS = Stream.concat(Stream.of("-Xms1g", "-XX:+AlwaysPreTouch"),
+            PEER_OPENS.stream()).toList();
     /** Operations per second of the fixed-rate latency run: well within every peer's throughput. */
     private static final int CACHE_RATE = 100_000;
 

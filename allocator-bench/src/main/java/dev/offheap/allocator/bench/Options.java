@@ -15,8 +15,8 @@ final class Options {
             Runs the comparison suite: each workload against each peer, one fresh JVM per figure.
 
               --workloads LIST   among pair,virtual,latency,replace,sizemix,xmalloc,larson,ring,seed,trace,
-                                 cache,cache-trace,fill,netty-server
-                                 (default: all)
+                                 cache,cache-trace,fill,netty-server,gc
+                                 (default: all but gc, about 5 minutes more: name it to run it)
               --peers LIST       peers for every workload (default: each workload's own list), among
                                  offheap, offheap-nocache, malloc, malloc-jemalloc, malloc-mimalloc,
                                  malloc-tcmalloc, netty-pooled, netty-adaptive, netty-offheap (Netty's
@@ -37,6 +37,8 @@ final class Options {
               --trace FILE       an alloc-trace v1 file to replay (repeatable; default: ../shared/traces/*.gz)
               --cache-trace FILE a cache key trace, LIRS text or cache2k binary (repeatable; default:
                                  ../shared/cachetraces/*.gz and *.xz)
+              --gc-data-mib N    the data set of the gc workload, in MiB (default 2048)
+              --gc-rounds N      rounds of the gc workload, medians with min-max (default 1)
               --iterations N     measured JMH iterations per figure (default 3)
               --warmups N        warmup JMH iterations per figure (default 2)
               --seconds S        length of one JMH iteration in seconds (default 0.4)
@@ -52,11 +54,13 @@ final class Options {
     boolean installPeers = true;
     /** Record a JFR file per child JVM of the JMH, larson and trace workloads (lock, park, allocation samples). */
     boolean jfr;
-    List<Workload> workloads = Workload.selectable();
+    List<Workload> workloads = Workload.defaults();
     List<String> peers;
     List<Long> sizes = List.of(16L, 64L, 256L, 1024L, 4096L, 65536L, 131072L);
     List<Path> traces = new ArrayList<>();
     List<Path> cacheTraces = new ArrayList<>();
+    int gcDataMib = GcBench.DEFAULT_DATA_MIB;
+    int gcRounds = 1;
     int iterations = 3;
     int warmups = 2;
     double iterationSeconds = 0.4;
@@ -106,6 +110,8 @@ final class Options {
                     }
                     o.cacheTraces.add(trace);
                 }
+                case "--gc-data-mib" -> o.gcDataMib = Integer.parseInt(value);
+                case "--gc-rounds" -> o.gcRounds = Integer.parseInt(value);
                 case "--iterations" -> o.iterations = Integer.parseInt(value);
                 case "--warmups" -> o.warmups = Integer.parseInt(value);
                 case "--seconds" -> o.iterationSeconds = Double.parseDouble(value);

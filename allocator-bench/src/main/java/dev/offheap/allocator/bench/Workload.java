@@ -53,6 +53,7 @@ enum Workload {
     CACHE("cache", "Off-heap caches: YCSB scrambled Zipfian", Kind.OWN_TABLE, List.of(CachePeer.NAMES), ""),
     CACHE_TRACE("cache-trace", "Cache hit rates on real key traces", Kind.OWN_TABLE, List.of(), ""),
     FILL("fill", "Filling to the cap", Kind.OWN_TABLE, List.of("offheap"), ""),
+    GC("gc", "GC pauses with the data on the heap and off it", Kind.OWN_TABLE, GcBench.STORES, ""),
     NETTY_SERVER("netty-server", "A Netty HTTP server", Kind.OWN_TABLE,
             List.of("netty-offheap", "netty-pooled", "netty-adaptive"), "");
 
@@ -85,6 +86,14 @@ enum Workload {
     /** The workloads a user can name, in the order they run by default. */
     static List<Workload> selectable() {
         return Arrays.stream(values()).filter(w -> w != TRACE_MEMORY).toList();
+    }
+
+    /**
+     * What runs when no workload is named: every selectable one but {@link #GC}, whose six JVMs with a 2 GiB data
+     * set and a steady-state warm-up take about five minutes, which would put the default run past 20.
+     */
+    static List<Workload> defaults() {
+        return selectable().stream().filter(w -> w != GC).toList();
     }
 
     /** The workload named {@code id} on the command line. */
