@@ -31,13 +31,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  * <p><b>Index.</b> Open addressing with linear probing over a table of slots in a block of the cache's own
  * allocator, off the heap like the entries ({@link Table}: slot i holds the entry's address, 0 = empty, and
  * its full hash); load at most 3/4; removal shifts the probe chain back (no tombstones). On the heap it was
- * 16-43 bytes an entry that the collector copied while young and that ZGC relocated under readers (the {@code gc}
- * workload's pauses); here it costs the heap nothing per entry (the sketch's counters stay there). A table grows by
- * doubling under the lock; the old block is freed at once. Readers probe without the lock: every word they read,
- * table slot or entry field, lies inside the allocator's range and each read is bounds-checked against it (so a
- * stale table or address, even one freed and reused since, costs a retry, never a fault; a probe ends after
- * {@code mask + 1} slots whatever it reads), and the lock's stamp, validated after the copy, tells whether what
- * they read was consistent.
+ * 16-43 bytes an entry that the collector copied while young and that ZGC relocated under readers (the
+ * {@code gc} workload); here it costs the heap nothing per entry (the sketch's counters stay there). A table
+ * grows by doubling under the lock; the old block is freed at once. Readers probe without the lock: every word
+ * they read, table slot or entry field, lies inside the allocator's range and each read is bounds-checked
+ * against it (so a stale table or address, even one freed and reused since, costs a retry, never a fault; a
+ * probe ends after {@code mask + 1} slots whatever it reads), and the lock's stamp, validated after the copy,
+ * tells whether what they read was consistent.
  *
  * <p><b>Policy (W-TinyLFU, adaptive window).</b> Three intrusive LRU queues linked through the entries' headers:
  * window (1% of the segment's bounds to start with), probation and protected (80% of the rest). Both bounds, weight and count, are split
@@ -82,7 +82,6 @@ final class CacheSegment {
         }
     }
 
-    /** The index: replaced whole (under the lock) when it grows, so readers always see one consistent pair. */
     /**
      * The index's slots, {@value #SLOT_BYTES} bytes each in one block of the allocator: the entry's address at
      * {@code offset + i * 16}, its hash at {@code + 8}. Replaced whole (under the lock) when it grows, so readers
@@ -458,7 +457,10 @@ final class CacheSegment {
         return t == CLOSED ? 0 : (t.mask + 1L) * Table.SLOT_BYTES;
     }
 
-    /** Frees every entry. */
+    /**
+     * Frees every entry. The table is emptied in place and keeps its size: no allocation that could fail
+     * between freeing the entries and unindexing them.
+     */
     void clear() {
         for (int q = WINDOW; q <= PROTECTED; q++) {
             long address = queues.head(q);
@@ -469,9 +471,10 @@ final class CacheSegment {
             }
         }
         queues.clear();
-        Table old = table;
-        table = newTable(INITIAL_SLOTS); // after the entries went: there is room for it
-        allocator.free(old.block);
+        Table t = table;
+        if (t != CLOSED) {
+            range.asSlice(t.offset, (t.mask + 1L) * Table.SLOT_BYTES).fill((byte) 0);
+        }
         count = 0;
         weight = 0;
     }

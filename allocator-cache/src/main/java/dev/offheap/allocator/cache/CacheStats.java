@@ -16,8 +16,9 @@ import dev.offheap.allocator.AllocatorStats;
  * @param entries        entries now in the cache
  * @param weightBytes    memory the entries take (sum of their blocks' usable sizes)
  * @param capacityBytes  the configured limit of {@code weightBytes}
- * @param indexBytes     memory the index takes in the same allocator, beyond the entries (16 bytes a slot,
- *                       kept from 3/8 to 3/4 full): off the heap, not counted in {@code capacityBytes}
+ * @param indexBytes     memory the index takes in the same allocator, beyond the entries: 16 bytes a slot,
+ *                       doubled when 3/4 full, never shrunk (not by {@code clear()} either); off the heap, not
+ *                       counted in {@code capacityBytes}
  * @param allocator      the allocator's stats (committed memory, fragmentation, thread caches); null from
  *                       {@link OffHeapCache#cacheStats()}, which leaves them out
  */

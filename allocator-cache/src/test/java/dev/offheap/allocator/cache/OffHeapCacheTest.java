@@ -519,8 +519,11 @@ class OffHeapCacheTest {
             assertArrayEquals(value(i, 10), cache.get(bytes("key-" + i)), "lost in a growth: key-" + i);
         }
         cache.clear();
-        assertEquals(16 * 16, cache.stats().indexBytes());
+        assertEquals(2048 * 16, cache.stats().indexBytes(), "clear empties the table in place");
         assertEquals(1, cache.allocator().stats().liveBlocks());
+        assertNull(cache.get(bytes("key-7")), "an entry still indexed after clear");
+        assertTrue(cache.put(bytes("key-7"), value(7, 10)));
+        assertArrayEquals(value(7, 10), cache.get(bytes("key-7")));
         cache.close();
         assertEquals(0, cache.cacheStats().indexBytes());
     }
