@@ -277,7 +277,7 @@ public final class GcBench {
                     spread(rows, "pauseMax", 1e6, "%.2f"), spread(rows, "pauseTotal", 1e6, "%.1f"),
                     spread(rows, "stalls", 1, "%.0f") + (median(rows, "stalls") == 0 ? ""
                             : " (" + spread(rows, "stallMax", 1e6, "%.2f") + ")"),
-                    spread(rows, "heapAfterGcMax", 1e6, "%.0f"),
+                    median(rows, "heapAfterGcMax") == 0 ? "- (no GC)" : spread(rows, "heapAfterGcMax", 1e6, "%.0f"),
                     spread(rows, "p50", 1e3, "%.0f") + " / " + spread(rows, "p99", 1e3, "%.0f"),
                     spread(rows, "p999", 1e3, "%.0f"), spread(rows, "max", 1e3, "%.0f"),
                     spread(rows, "otherCpuUs", 1, "%.2f"), spread(rows, "hitRate", 1, "%.3f")));

@@ -132,11 +132,13 @@ public final class Harness {
                 }
             }
             case VIRTUAL -> {
-                for (String executor : List.of("PLATFORM", "VIRTUAL")) { // JMH's own: its threads are of that kind
-                    String column = executor.equals("VIRTUAL") ? "virtual thread" : "platform thread";
-                    for (String peer : peers) {
-                        tasks.add(jmhTask(workload, "PairBenchmark.allocateFree", peer, Map.of("size", "64"), column,
-                                results, true, List.of("-Djmh.executor=" + executor)));
+                for (int round = 0; round < options.repeats; round++) { // rounds: every peer once, then again
+                    for (String executor : List.of("PLATFORM", "VIRTUAL")) { // JMH's own: its threads of that kind
+                        String column = executor.equals("VIRTUAL") ? "virtual thread" : "platform thread";
+                        for (String peer : peers) {
+                            tasks.add(jmhTask(workload, "PairBenchmark.allocateFree", peer, Map.of("size", "64"),
+                                    column, results, true, List.of("-Djmh.executor=" + executor)));
+                        }
                     }
                 }
             }
@@ -148,14 +150,34 @@ public final class Harness {
                 tasks.add(jmhTask(workload, "SizeMixBenchmark.replace", peer, Map.of("mix", "medium"),
                         "medium mix", results, false));
             });
-            case XMALLOC -> peers.forEach(peer -> tasks.add(jmhTask(workload, "ProducerConsumerBenchmark.xmalloc",
-                    peer, Map.of(), "64 B", results, false)));
+            case METRICS -> {
+                // JMX on in both rows: the difference is the polling alone.
+                for (int round = 0; round < options.repeats; round++) {
+                    for (boolean polled : List.of(false, true)) {
+                        List<String> jvmArgs = polled ? List.of("-Doffheap.jmx=true",
+                                "-D" + MetricsPoller.PROPERTY + "=1") : List.of("-Doffheap.jmx=true");
+                        String label = polled ? "offheap, MBean polled every 1 ms" : "offheap";
+                        tasks.add(jmhTask(workload, "PairBenchmark.allocateFree", "offheap", label,
+                                Map.of("size", "64"), "pair 64 B", results, true, jvmArgs));
+                        tasks.add(jmhTask(workload, "ProducerConsumerBenchmark.xmalloc", "offheap", label,
+                                Map.of(), "producer/consumer", results, false, jvmArgs));
+                    }
+                }
+            }
+            case XMALLOC -> {
+                for (int round = 0; round < options.repeats; round++) {
+                    peers.forEach(peer -> tasks.add(jmhTask(workload, "ProducerConsumerBenchmark.xmalloc", peer,
+                            Map.of(), "64 B", results, false)));
+                }
+            }
             case LATENCY -> peers.forEach(peer -> tasks.add(latencyTask(peer, results)));
             case RING -> peers.forEach(peer -> tasks.add(jmhTask(workload, "RingBenchmark.allocateAndRetire", peer,
                     Map.of(), "4096 ring", results, false)));
             case LARSON -> {
-                for (int threads : LARSON_THREADS) { // peers side by side at each count
-                    peers.forEach(peer -> tasks.add(larsonTask(peer, threads, results)));
+                for (int round = 0; round < options.repeats; round++) {
+                    for (int threads : LARSON_THREADS) { // peers side by side at each count
+                        peers.forEach(peer -> tasks.add(larsonTask(peer, threads, results)));
+                    }
                 }
             }
             case SEED -> tasks.add(new Task("seed table: 7 designs and the JDK slicing allocator", 25,
@@ -219,9 +241,39 @@ public final class Harness {
     // JMH workloads
 
     /** A figure: its value, error, unit, allocation per op (JMH gc profiler), or why there is none. */
-    private record Measurement(double score, double error, String unit, double bytesPerOp, String missing) {
+    /**
+     * One figure: a JMH score with its error, or, for a figure run more than once ({@code --repeats}), the median
+     * of the runs' scores ({@code runs}, sorted) with no error.
+     */
+    private record Measurement(double score, double error, String unit, double bytesPerOp, String missing,
+                               double[] runs) {
+        Measurement(double score, double error, String unit, double bytesPerOp, String missing) {
+            this(score, error, unit, bytesPerOp, missing, missing == null ? new double[] {score} : new double[0]);
+        }
+
         static Measurement missing(String why) {
             return new Measurement(Double.NaN, Double.NaN, "", Double.NaN, why);
+        }
+
+        /** This run and {@code other} of the same figure: the median of every run; a failed run is left out. */
+        Measurement plus(Measurement other) {
+            if (missing != null) {
+                return other;
+            }
+            if (other.missing != null) {
+                return this;
+            }
+            double[] all = java.util.stream.DoubleStream.concat(Arrays.stream(runs), Arrays.stream(other.runs))
+                    .sorted().toArray();
+            return new Measurement(all[all.length / 2], Double.NaN, unit, bytesPerOp, null, all);
+        }
+
+        /** The error column: JMH's error for one run; the runs' spread for several. */
+        String spread() {
+            if (runs.length > 1) {
+                return "median of " + runs.length + " (" + fmt(runs[0]) + "-" + fmt(runs[runs.length - 1]) + ")";
+            }
+            return Double.isNaN(error) ? "" : "± " + fmt(error);
         }
     }
 
@@ -233,13 +285,20 @@ public final class Harness {
     /** A JMH figure measured in a JVM of its own started with {@code jvmArgs} too. */
     private Task jmhTask(Workload workload, String benchmark, String peer, Map<String, String> params, String column,
                          Map<Cell, Map<String, Measurement>> results, boolean gcProfile, List<String> jvmArgs) {
+        return jmhTask(workload, benchmark, peer, peer, params, column, results, gcProfile, jvmArgs);
+    }
+
+    /** As above, the figure's row named {@code label} instead of the peer's name. */
+    private Task jmhTask(Workload workload, String benchmark, String peer, String label, Map<String, String> params,
+                         String column, Map<Cell, Map<String, Measurement>> results, boolean gcProfile,
+                         List<String> jvmArgs) {
         double estimate = 1.5 + options.warmups * options.iterationSeconds + options.iterations * options.iterationSeconds;
         Cell key = new Cell(workload, column);
-        return new Task(workload.id + " " + peer + " " + column, estimate, () -> {
+        return new Task(workload.id + " " + label + " " + column, estimate, () -> {
             Map<String, Measurement> row = results.computeIfAbsent(key, k -> new LinkedHashMap<>());
             Optional<NativePeers.NativePeer> nativePeer = NativePeers.byName(peer);
             if (nativePeer.isPresent() && !nativePeer.get().installed()) {
-                row.put(peer, Measurement.missing(nativePeer.get().howToInstall()));
+                row.put(label, Measurement.missing(nativePeer.get().howToInstall()));
                 return;
             }
             Path csv = Files.createTempFile("jmh-", ".csv");
@@ -253,7 +312,7 @@ public final class Harness {
             if (gcProfile) {
                 command.addAll(List.of("-prof", "gc"));
             }
-            List<String> run = recorded(command, workload.id + "-" + peer + "-" + column);
+            List<String> run = recorded(command, workload.id + "-" + label + "-" + column);
             String output = runChild(run, nativePeer.flatMap(NativePeers.NativePeer::path));
             Measurement m = parseJmhCsv(csv, benchmark, output);
             if (m.missing() != null && !crashed(output)) {
@@ -262,11 +321,11 @@ public final class Harness {
                 m = parseJmhCsv(csv, benchmark, output);
             }
             Files.deleteIfExists(csv);
-            row.put(peer, m);
-            report.csv(workload.id, peer, column, "score", m.score(), m.unit());
-            report.csv(workload.id, peer, column, "error", m.error(), m.unit());
+            row.merge(label, m, Measurement::plus); // a repeated figure keeps every run
+            report.csv(workload.id, label, column, "score", m.score(), m.unit());
+            report.csv(workload.id, label, column, "error", m.error(), m.unit());
             if (!Double.isNaN(m.bytesPerOp())) {
-                report.csv(workload.id, peer, column, "gc.alloc.rate.norm", m.bytesPerOp(), "B/op");
+                report.csv(workload.id, label, column, "gc.alloc.rate.norm", m.bytesPerOp(), "B/op");
             }
         });
     }
@@ -374,11 +433,11 @@ public final class Harness {
                     nativePeer.flatMap(NativePeers.NativePeer::path));
             String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
             if (line == null) {
-                row.put(peer, Measurement.missing(failure(output)));
+                row.merge(peer, Measurement.missing(failure(output)), Measurement::plus);
                 return;
             }
             double score = Double.parseDouble(line.replaceAll(".*stepsPerMicrosecond=", ""));
-            row.put(peer, new Measurement(score, Double.NaN, "steps/us", Double.NaN, null));
+            row.merge(peer, new Measurement(score, Double.NaN, "steps/us", Double.NaN, null), Measurement::plus);
             report.csv("larson", peer, parameter, "stepsPerMicrosecond", score, "steps/us");
         });
     }
@@ -568,7 +627,7 @@ public final class Harness {
                     double ratio = memory ? m.score() : baseline == null || baseline.missing() != null ? Double.NaN
                             : m.score() / baseline.score();
                     table.add(List.of(peer.getKey(), parameter, fmt(m.score()) + (memory ? "" : " " + m.unit()),
-                            Double.isNaN(m.error()) ? "" : "± " + fmt(m.error()), fmt(ratio),
+                            m.spread(), fmt(ratio),
                             memory || Double.isNaN(m.bytesPerOp()) ? "" : fmt(m.bytesPerOp()),
                             memory ? m.unit() + ", peak " + mib(m.bytesPerOp()) : ""));
                     // Every size of the pair workload (a log axis keeps them readable); one percentile of latency.

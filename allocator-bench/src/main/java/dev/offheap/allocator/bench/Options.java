@@ -14,7 +14,7 @@ final class Options {
 
             Runs the comparison suite: each workload against each peer, one fresh JVM per figure.
 
-              --workloads LIST   among pair,virtual,latency,replace,sizemix,xmalloc,larson,ring,seed,trace,
+              --workloads LIST   among pair,virtual,latency,replace,sizemix,xmalloc,metrics,larson,ring,seed,trace,
                                  cache,cache-trace,fill,netty-server,gc
                                  (default: all but gc, about 5 minutes more: name it to run it)
               --peers LIST       peers for every workload (default: each workload's own list), among
@@ -39,6 +39,9 @@ final class Options {
                                  ../shared/cachetraces/*.gz and *.xz)
               --gc-data-mib N    the data set of the gc workload, in MiB (default 2048)
               --gc-rounds N      rounds of the gc workload, medians with min-max (default 1)
+              --repeats N        runs of each multi-threaded figure (virtual, xmalloc, metrics, larson) in N
+                                 rounds, every peer once a round; the table shows the median with
+                                 min-max (default 1; README's multi-threaded figures use 5)
               --iterations N     measured JMH iterations per figure (default 3)
               --warmups N        warmup JMH iterations per figure (default 2)
               --seconds S        length of one JMH iteration in seconds (default 0.4)
@@ -61,6 +64,7 @@ final class Options {
     List<Path> cacheTraces = new ArrayList<>();
     int gcDataMib = GcBench.DEFAULT_DATA_MIB;
     int gcRounds = 1;
+    int repeats = 1;
     int iterations = 3;
     int warmups = 2;
     double iterationSeconds = 0.4;
@@ -112,6 +116,7 @@ final class Options {
                 }
                 case "--gc-data-mib" -> o.gcDataMib = Integer.parseInt(value);
                 case "--gc-rounds" -> o.gcRounds = Integer.parseInt(value);
+                case "--repeats" -> o.repeats = Integer.parseInt(value);
                 case "--iterations" -> o.iterations = Integer.parseInt(value);
                 case "--warmups" -> o.warmups = Integer.parseInt(value);
                 case "--seconds" -> o.iterationSeconds = Double.parseDouble(value);

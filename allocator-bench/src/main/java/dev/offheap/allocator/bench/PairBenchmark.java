@@ -36,14 +36,20 @@ public class PairBenchmark {
     public long size;
 
     private Peer allocator;
+    /** A monitoring agent polling the allocator's MBean, when {@code -Dbench.pollMillis} asks for one. */
+    private MetricsPoller poller;
 
     @Setup(Level.Trial)
     public void setUp() {
         allocator = Peer.create(peer, 256L << 20, size);
+        poller = MetricsPoller.startIfAsked();
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
+        if (poller != null) {
+            poller.close();
+        }
         allocator.close();
     }
 

@@ -48,6 +48,8 @@ public class ProducerConsumerBenchmark {
     public String peer;
 
     private Peer addresses;
+    /** A monitoring agent polling the allocator's MBean, when {@code -Dbench.pollMillis} asks for one. */
+    private MetricsPoller poller;
     private ByteBufAllocator netty;
     private OffHeapAllocator nettyMemory;
     /** Hand-over of whole batches: one queue operation per 4,096 blocks, so its cost does not show. */
@@ -66,10 +68,14 @@ public class ProducerConsumerBenchmark {
             }
             default -> addresses = Peer.create(peer, 1L << 30, SIZE);
         }
+        poller = MetricsPoller.startIfAsked();
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
+        if (poller != null) {
+            poller.close();
+        }
         Object batch;
         while ((batch = queue.poll()) != null) {
             release(batch);

@@ -29,6 +29,11 @@ enum Workload {
     XMALLOC("xmalloc", "Producer/consumer (xmalloc-test)", Kind.THROUGHPUT, Peers.MULTI,
             "Workload 4: one thread allocates batches of 4,096 x 64 B, another frees them; blocks per microsecond,"
                     + " both threads together (higher is better)."),
+    METRICS("metrics", "Metrics polled while threads allocate", Kind.TIME, List.of("offheap"),
+            "The 64 B pair (ns per pair, lower is better) and producer/consumer (blocks per microsecond, higher is"
+                    + " better) on OffHeapAllocator with its MBean registered, without and with a monitoring thread"
+                    + " that reads every MBean attribute but the report every millisecond, as an exporter polling"
+                    + " JMX would (the getters share one heap walk a second at most; the counters read no lock)."),
     LARSON("larson", "Larson: threads that hand their blocks to new threads", Kind.THROUGHPUT, Peers.LARSON,
             "Workload 5: 2 lanes of 1,000 slots, then 8 (more threads than cores: oversubscribed, as in many"
                     + " containers); each step frees a random slot and allocates 8-1000 B; every 20,000 steps a"
