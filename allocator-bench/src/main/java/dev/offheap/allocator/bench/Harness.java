@@ -156,7 +156,7 @@ public final class Harness {
                     for (boolean polled : List.of(false, true)) {
                         List<String> jvmArgs = polled ? List.of("-Doffheap.jmx=true",
                                 "-D" + MetricsPoller.PROPERTY + "=1") : List.of("-Doffheap.jmx=true");
-                        String label = polled ? "offheap, MBean polled every 1 ms" : "offheap";
+                        String label = polled ? "offheap + MBean polled every 1 ms" : "offheap";
                         tasks.add(jmhTask(workload, "PairBenchmark.allocateFree", "offheap", label,
                                 Map.of("size", "64"), "pair 64 B", results, true, jvmArgs));
                         tasks.add(jmhTask(workload, "ProducerConsumerBenchmark.xmalloc", "offheap", label,

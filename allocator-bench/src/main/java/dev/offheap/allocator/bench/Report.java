@@ -145,7 +145,13 @@ final class Report {
     final List<String> csv = new ArrayList<>(List.of("workload,peer,parameter,metric,value,unit"));
 
     void csv(String workload, String peer, String parameter, String metric, double value, String unit) {
-        csv.add(String.join(",", workload, peer, parameter, metric, String.format(Locale.ROOT, "%.4f", value), unit));
+        csv.add(String.join(",", cell(workload), cell(peer), cell(parameter), cell(metric),
+                String.format(Locale.ROOT, "%.4f", value), cell(unit)));
+    }
+
+    /** A CSV cell: quoted (RFC 4180) when it holds a comma, a quote or a line break. */
+    private static String cell(String text) {
+        return text.matches("[^,\"\r\n]*") ? text : '"' + text.replace("\"", "\"\"") + '"';
     }
 
     void write(Path dir, String header) throws IOException {
