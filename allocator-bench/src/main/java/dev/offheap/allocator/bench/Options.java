@@ -16,7 +16,7 @@ final class Options {
 
               --workloads LIST   among pair,virtual,latency,replace,sizemix,xmalloc,metrics,larson,ring,seed,trace,
                                  cache,cache-trace,fill,netty-server,gc
-                                 (default: all but gc, about 5 minutes more: name it to run it)
+                                 (default: all but gc, 2.5 minutes more a round: name it to run it)
               --peers LIST       peers for every workload (default: each workload's own list), among
                                  offheap, offheap-nocache, malloc, malloc-jemalloc, malloc-mimalloc,
                                  malloc-tcmalloc, netty-pooled, netty-adaptive, netty-offheap (Netty's

@@ -95,7 +95,7 @@ enum Workload {
 
     /**
      * What runs when no workload is named: every selectable one but {@link #GC}, whose six JVMs with a 2 GiB data
-     * set and a steady-state warm-up take about five minutes, which would put the default run past 20.
+     * set and a steady-state warm-up take 2.5 minutes a round, which would bring the default run near 20.
      */
     static List<Workload> defaults() {
         return selectable().stream().filter(w -> w != GC).toList();
