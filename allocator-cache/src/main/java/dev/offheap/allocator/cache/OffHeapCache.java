@@ -112,6 +112,8 @@ public final class OffHeapCache implements AutoCloseable {
     private final Ticker ticker;
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
+    /** The loads {@link #get(byte[], Function)} is running, one per key. */
+    private final InFlightLoads loads = new InFlightLoads();
     private volatile boolean closed;
 
     private OffHeapCache(OffHeapCacheConfig config) {
@@ -172,9 +174,11 @@ public final class OffHeapCache implements AutoCloseable {
     /**
      * The value for {@code key}, loaded on a miss: {@code loader} gets the key and returns the value to store
      * (with the default time to live) and return, or null to store nothing and return null. The loader runs
-     * outside every lock, so it may be slow (a database read); two threads missing the same key at once may
-     * both load it, and the value stored first is what both return (as a read-through cache without per-key
-     * locks behaves; Caffeine's {@code get(key, function)} blocks the second thread instead).
+     * outside every lock of the cache, so it may be slow (a database read). Threads that miss the same key at
+     * once run its loader once: one loads, the others wait for its value ({@link InFlightLoads}), as with
+     * Caffeine's {@code get(key, function)}; loads of other keys go on meanwhile. If the loader throws, its
+     * caller gets the exception, nothing is stored, and a thread that was waiting loads again itself. The
+     * loader must not use this cache ({@link IllegalStateException} if it asks for the key it is loading).
      *
      * @throws IllegalArgumentException if the loaded value is larger than {@code maxValueBytes}, nothing stored
      */
@@ -184,18 +188,31 @@ public final class OffHeapCache implements AutoCloseable {
         if (hit != null) {
             return hit;
         }
-        byte[] loaded = loader.apply(key.clone()); // a copy: the loader cannot change the caller's key
-        if (loaded == null) {
-            return null;
+        return loads.get(key, this::peek, k -> {
+            byte[] loaded = loader.apply(k.clone()); // a copy: the loader cannot change the caller's key
+            if (loaded == null || putIfAbsent(k, loaded)) {
+                return loaded;
+            }
+            byte[] winner = peek(k); // a plain put stored one meanwhile (or the write was refused: ours stands)
+            return winner != null ? winner : loaded;
+        });
+    }
+
+    /** The value for {@code key}, or null, counted neither as a hit nor as a miss. */
+    private byte[] peek(byte[] key) {
+        Keys.check(key);
+        try {
+            return getArray(key, false);
+        } catch (IllegalStateException e) {
+            throw closedUnder("get", e);
         }
-        if (putIfAbsent(key, loaded)) {
-            return loaded;
-        }
-        byte[] winner = get(key); // another thread stored one first (or a refused write: then null, ours stands)
-        return winner != null ? winner : loaded;
     }
 
     private byte[] getArray(byte[] key) {
+        return getArray(key, true);
+    }
+
+    private byte[] getArray(byte[] key, boolean counted) {
         long hash = Keys.hash(key);
         CacheSegment s = segmentFor(hash);
         for (int attempt = 0; ; attempt++) {
@@ -216,7 +233,9 @@ public final class OffHeapCache implements AutoCloseable {
                     }
                 }
                 if (s.lock.validate(stamp)) {
-                    counted(s, address, value != null);
+                    if (counted) {
+                        counted(s, address, value != null);
+                    }
                     return value;
                 }
             } finally {

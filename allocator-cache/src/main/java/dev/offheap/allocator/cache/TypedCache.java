@@ -68,25 +68,31 @@ public final class TypedCache<K, V> implements AutoCloseable {
     /**
      * The value for {@code key}, loaded on a miss: {@code loader} gets the key and returns the value to store
      * (with the default time to live) and return, or null to store nothing and return null. As
-     * {@link OffHeapCache#get(byte[], Function)}: the loader runs outside every lock, and two threads missing the
-     * same key at once may both load it; the value stored first is what both return.
+     * {@link OffHeapCache#get(byte[], Function)}: the loader runs outside the cache's locks, once for all the
+     * threads that miss the key at once (the others wait for its value), and must not use the cache.
      */
     public V get(K key, Function<? super K, ? extends V> loader) {
         Objects.requireNonNull(loader, "loader");
-        byte[] keyBytes = keyBytes(key);
-        byte[] hit = cache.get(keyBytes);
-        if (hit != null) {
-            return values.deserialize(MemorySegment.ofArray(hit));
-        }
-        V loaded = loader.apply(key);
-        if (loaded == null) {
+        Object[] loaded = new Object[2]; // this thread's load, if it ran one: the bytes and the value
+        byte[] serialized = cache.get(keyBytes(key), bytes -> {
+            V value = loader.apply(key);
+            if (value == null) {
+                return null;
+            }
+            byte[] valueBytes = valueBytes(value);
+            loaded[0] = valueBytes;
+            loaded[1] = value;
+            return valueBytes;
+        });
+        if (serialized == null) {
             return null;
         }
-        if (cache.putIfAbsent(keyBytes, valueBytes(loaded))) {
-            return loaded;
+        if (serialized == loaded[0]) {
+            @SuppressWarnings("unchecked")
+            V value = (V) loaded[1]; // what this thread's loader made: no need to read it back
+            return value;
         }
-        byte[] winner = cache.get(keyBytes); // another thread stored one first (or the write was refused)
-        return winner != null ? values.deserialize(MemorySegment.ofArray(winner)) : loaded;
+        return values.deserialize(MemorySegment.ofArray(serialized));
     }
 
     /** True if a live entry for {@code key} is present. */
