@@ -87,5 +87,7 @@ public final class OffHeapCacheMetrics extends CacheMeterBinder<OffHeapCache> {
                 .description("memory the entries take").register(registry);
         Gauge.builder("cache.capacity", cache, c -> c.cacheStats().capacityBytes()).tags(tags)
                 .baseUnit(BaseUnits.BYTES).description("capacityBytes").register(registry);
+        Gauge.builder("cache.index", cache, c -> c.cacheStats().indexBytes()).tags(tags).baseUnit(BaseUnits.BYTES)
+                .description("memory the index takes in the allocator, beyond the entries").register(registry);
     }
 }
