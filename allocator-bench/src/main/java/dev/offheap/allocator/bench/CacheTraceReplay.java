@@ -154,8 +154,10 @@ public final class CacheTraceReplay {
         long entryWeight = entryWeight();
         // Bounded by entries: bytes to spare (and at least one default segment's 4 MiB, so one segment).
         long capacity = boundedByEntries ? Math.max(2 * budget * entryWeight, 4L << 20) : budget * entryWeight;
+        // Keys are 8 bytes: saying so lets a small budget be a cache of its own size (every segment must hold the
+        // largest entry the bounds allow).
         OffHeapCacheConfig config = new OffHeapCacheConfig().name("trace").maxValueBytes(VALUE.length)
-                .capacityBytes(capacity);
+                .maxKeyBytes(Long.BYTES).capacityBytes(capacity);
         if (boundedByEntries) {
             config = config.maxEntries(budget);
         }
@@ -163,7 +165,7 @@ public final class CacheTraceReplay {
         try {
             cache = OffHeapCache.create(config);
         } catch (IllegalArgumentException tooSmall) {
-            return Double.NaN; // a segment must hold the largest possible entry (64 KiB keys): small budgets cannot
+            return Double.NaN; // below the smallest capacity (4 KiB)
         }
         try (cache) {
             byte[] key = new byte[8];

@@ -33,8 +33,7 @@ final class TableWorkloads {
                 "Workload `cache-trace`: each access reads the key; a miss puts it (16-byte values). Budgets: 1/16,"
                         + " 1/8, 1/4 and 1/2 of the trace's distinct keys. offheap-entries: OffHeapCache with"
                         + " maxEntries(budget) and bytes to spare; offheap-bytes: capacityBytes for the budget's"
-                        + " entries ('-': below the smallest capacity the cache accepts, one 64 KiB key per"
-                        + " segment); caffeine: maximumSize(budget), maintenance on the caller's thread; lru:"
+                        + " entries, with maxKeyBytes(8) ('-': below the smallest capacity, 4 KiB); caffeine: maximumSize(budget), maintenance on the caller's thread; lru:"
                         + " LinkedHashMap in access order. Last column: the lower of the two offheap rates minus"
                         + " Caffeine's.",
                 List.of("trace", "budget", "offheap-entries", "offheap-bytes", "caffeine", "lru", "offheap - caffeine"),

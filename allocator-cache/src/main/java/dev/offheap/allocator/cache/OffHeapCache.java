@@ -108,6 +108,7 @@ public final class OffHeapCache implements AutoCloseable {
     private final int segmentMask;
     private final long capacityBytes;
     private final int maxValueBytes;
+    private final int maxKeyBytes;
     private final long defaultTtlNanos;
     private final Ticker ticker;
     private final LongAdder hits = new LongAdder();
@@ -120,6 +121,7 @@ public final class OffHeapCache implements AutoCloseable {
         this.name = config.name();
         this.capacityBytes = config.capacityBytes();
         this.maxValueBytes = config.maxValueBytes();
+        this.maxKeyBytes = config.maxKeyBytes();
         this.defaultTtlNanos = config.defaultTimeToLive().toNanos();
         this.ticker = config.ticker();
         if (config.allocator() != null) {
@@ -413,6 +415,7 @@ public final class OffHeapCache implements AutoCloseable {
     /** The write path; key and value each given as a segment or else an array (checked by the caller). */
     private boolean put(MemorySegment key, byte[] keyArray, long keyBytes, MemorySegment value, byte[] valueArray,
                         long valueBytes, long ttlNanos, boolean onlyIfAbsent) {
+        checkKeyLength(keyBytes);
         ensureOpen("put");
         long hash = key != null ? Keys.hash(key) : Keys.hash(keyArray);
         CacheSegment s = segmentFor(hash);
@@ -445,6 +448,7 @@ public final class OffHeapCache implements AutoCloseable {
      */
     public byte[] compute(byte[] key, Function<MemorySegment, byte[]> remapping) {
         Keys.check(key);
+        checkKeyLength(key.length);
         Objects.requireNonNull(remapping, "remapping");
         ensureOpen("compute");
         long hash = Keys.hash(key);
@@ -689,6 +693,14 @@ public final class OffHeapCache implements AutoCloseable {
             throw new NullPointerException("value is null: to remove an entry, call remove(key)");
         }
         checkValueLength(value.byteSize());
+    }
+
+    /** Refuses, for a write, a key over {@code maxKeyBytes} (the absolute bound is checked by {@link Keys}). */
+    private void checkKeyLength(long keyBytes) {
+        if (keyBytes > maxKeyBytes) {
+            throw new IllegalArgumentException("key of " + keyBytes + " bytes: longer than maxKeyBytes ("
+                    + maxKeyBytes + "); raise OffHeapCacheConfig.maxKeyBytes if such keys belong in the cache");
+        }
     }
 
     /** Refuses a value over {@code maxValueBytes} with a message that names the setting. */

@@ -30,6 +30,8 @@ public final class OffHeapCacheConfig {
     public static final long CAPACITY_BYTES_DEFAULT = 64L << 20;
     /** The smallest share of the capacity a segment gets by default (segments are fewer for small caches). */
     static final long MIN_SEGMENT_BYTES = 4L << 20;
+    /** The smallest capacity: a few entries of small keys and values. */
+    static final long MIN_CAPACITY_BYTES = 4L << 10;
 
     /** The settings: a fresh copy is written before it is wrapped, then never again. */
     private final Settings settings;
@@ -40,6 +42,7 @@ public final class OffHeapCacheConfig {
         long capacityBytes = CAPACITY_BYTES_DEFAULT;
         long maxEntries = Long.MAX_VALUE;
         int maxValueBytes = MAX_VALUE_BYTES_DEFAULT;
+        int maxKeyBytes = MAX_KEY_BYTES;
         int segments;
         Duration defaultTimeToLive = Duration.ZERO;
         Ticker ticker = Ticker.system();
@@ -53,6 +56,7 @@ public final class OffHeapCacheConfig {
             copy.capacityBytes = capacityBytes;
             copy.maxEntries = maxEntries;
             copy.maxValueBytes = maxValueBytes;
+            copy.maxKeyBytes = maxKeyBytes;
             copy.segments = segments;
             copy.defaultTimeToLive = defaultTimeToLive;
             copy.ticker = ticker;
@@ -101,6 +105,16 @@ public final class OffHeapCacheConfig {
     /** Largest value accepted, 1 MiB by default; larger ones are refused with an exception. */
     public OffHeapCacheConfig maxValueBytes(int maxValueBytes) {
         return with(s -> s.maxValueBytes = maxValueBytes);
+    }
+
+    /**
+     * Longest key accepted by a write, 1 to {@value #MAX_KEY_BYTES} bytes ({@value #MAX_KEY_BYTES} by default);
+     * longer ones are refused with an exception (a read of one is a miss). Every segment must hold the largest
+     * entry, so a small cache needs a small bound: {@code capacityBytes(16 << 10).maxKeyBytes(16)
+     * .maxValueBytes(256)} holds entries of 16-byte keys and values up to 256 bytes.
+     */
+    public OffHeapCacheConfig maxKeyBytes(int maxKeyBytes) {
+        return with(s -> s.maxKeyBytes = maxKeyBytes);
     }
 
     /**
@@ -157,6 +171,10 @@ public final class OffHeapCacheConfig {
         return settings.maxValueBytes;
     }
 
+    public int maxKeyBytes() {
+        return settings.maxKeyBytes;
+    }
+
     public int segments() {
         return settings.segments;
     }
@@ -189,8 +207,13 @@ public final class OffHeapCacheConfig {
         int maxValueBytes = settings.maxValueBytes;
         Duration defaultTimeToLive = settings.defaultTimeToLive;
         int segments = settings.segments;
-        if (capacityBytes < 64 << 10) {
-            throw new IllegalArgumentException("capacityBytes(" + capacityBytes + "): a cache needs at least 64 KiB");
+        if (capacityBytes < MIN_CAPACITY_BYTES) {
+            throw new IllegalArgumentException("capacityBytes(" + capacityBytes + "): a cache needs at least "
+                    + MIN_CAPACITY_BYTES + " bytes");
+        }
+        if (settings.maxKeyBytes < 1 || settings.maxKeyBytes > MAX_KEY_BYTES) {
+            throw new IllegalArgumentException("maxKeyBytes(" + settings.maxKeyBytes + "): must be 1 to "
+                    + MAX_KEY_BYTES);
         }
         if (settings.maxEntries < 1) {
             throw new IllegalArgumentException("maxEntries(" + settings.maxEntries + "): must be at least 1");
@@ -208,12 +231,12 @@ public final class OffHeapCacheConfig {
         } else if (segments < 0 || Integer.bitCount(segments) != 1 || segments > 1 << 16) {
             throw new IllegalArgumentException("segments(" + segments + "): must be a power of two from 1 to 65536");
         }
-        long largestEntry = EntryLayout.HEADER_BYTES + MAX_KEY_BYTES + (long) maxValueBytes;
+        long largestEntry = EntryLayout.HEADER_BYTES + settings.maxKeyBytes + (long) maxValueBytes;
         if (capacityBytes / segments < largestEntry) {
             throw new IllegalArgumentException("capacityBytes(" + capacityBytes + ") / segments(" + segments + ") = "
                     + capacityBytes / segments + " bytes per segment: less than the largest entry (" + largestEntry
-                    + " bytes with maxValueBytes " + maxValueBytes + " and 64 KiB keys); use fewer segments, a"
-                    + " larger capacity, or a smaller maxValueBytes");
+                    + " bytes with maxKeyBytes " + settings.maxKeyBytes + " and maxValueBytes " + maxValueBytes
+                    + "); use fewer segments, a larger capacity, or smaller maxKeyBytes or maxValueBytes");
         }
         return segments == settings.segments ? this : segments(segments);
     }
@@ -223,7 +246,7 @@ public final class OffHeapCacheConfig {
         Settings s = settings;
         return "OffHeapCacheConfig{name=" + s.name + ", capacityBytes=" + s.capacityBytes + ", maxEntries="
                 + (s.maxEntries == Long.MAX_VALUE ? "unlimited" : s.maxEntries) + ", maxValueBytes="
-                + s.maxValueBytes + ", segments=" + s.segments + ", defaultTimeToLive=" + s.defaultTimeToLive
+                + s.maxValueBytes + ", maxKeyBytes=" + s.maxKeyBytes + ", segments=" + s.segments + ", defaultTimeToLive=" + s.defaultTimeToLive
                 + ", allocator=" + (s.allocator == null ? "own" : s.allocator.name()) + "}";
     }
 }

@@ -506,6 +506,32 @@ class OffHeapCacheTest {
     }
 
     @Test
+    void aSmallCacheWithSmallKeysHoldsItsFewEntriesAndEvictsToItsCapacity() {
+        cache = OffHeapCache.create(new OffHeapCacheConfig().name("small").capacityBytes(8 << 10).maxKeyBytes(16)
+                .maxValueBytes(64));
+        for (int i = 0; i < 1000; i++) {
+            assertTrue(cache.put(bytes("key-" + i), value(i, 20)));
+        }
+        CacheStats stats = cache.stats();
+        assertTrue(stats.weightBytes() <= 8 << 10, "past its capacity: " + stats);
+        assertTrue(stats.entries() >= 50, "an 8 KiB cache of 80-byte entries holds few: " + stats);
+        assertEquals(stats.entries(), cache.entryBlocks());
+        IllegalArgumentException longKey = assertThrows(IllegalArgumentException.class,
+                () -> cache.put(new byte[17], value(1, 1)));
+        assertTrue(longKey.getMessage().contains("maxKeyBytes (16)"), longKey.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> cache.compute(new byte[17], old -> value(1, 1)));
+        assertNull(cache.get(new byte[17]), "a read of a longer key is a miss, not an error");
+        assertEquals(stats.entries(), cache.size(), "a refused write changed the cache");
+
+        IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class, () ->
+                new OffHeapCacheConfig().capacityBytes(8 << 10).maxValueBytes(64).conclude());
+        assertTrue(tooSmall.getMessage().contains("maxKeyBytes 65536"), tooSmall.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new OffHeapCacheConfig().maxKeyBytes(0).conclude());
+        assertThrows(IllegalArgumentException.class,
+                () -> new OffHeapCacheConfig().maxKeyBytes((64 << 10) + 1).conclude());
+    }
+
+    @Test
     void theIndexLivesInTheAllocatorAndGrowsWithTheEntries() {
         cache = OffHeapCache.create(new OffHeapCacheConfig().name("index").segments(1).capacityBytes(16 << 20));
         assertEquals(16 * 16, cache.stats().indexBytes(), "a new segment's table: 16 slots");
