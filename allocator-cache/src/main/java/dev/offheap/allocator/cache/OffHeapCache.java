@@ -33,8 +33,8 @@ import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
  *   <dt>segment</dt><dd>a stripe chosen by the key hash's high bits: its own index, share of the capacity,
  *       policy and {@link java.util.concurrent.locks.StampedLock} ({@link CacheSegment})</dd>
  *   <dt>index</dt><dd>per segment, open addressing over a table of 16-byte slots (entry address, full hash) in
- *       one block of the same allocator: off the heap, so the heap holds a few objects a segment whatever the
- *       entry count</dd>
+ *       one block of the same allocator: off the heap, as the entries are (the frequency sketch's counters are
+ *       what stays on the heap, 8 bytes per expected entry)</dd>
  *   <dt>weight</dt><dd>what an entry costs: its block's usable size (header + key + value, rounded to the
  *       size class), so {@code capacityBytes} bounds the entries' blocks, not their payload</dd>
  *   <dt>window / probation / protected</dt><dd>W-TinyLFU's three LRU queues, linked through entry headers</dd>
