@@ -240,10 +240,10 @@ public final class Harness {
     // -------------------------------------------------------------------------------------------------------
     // JMH workloads
 
-    /** A figure: its value, error, unit, allocation per op (JMH gc profiler), or why there is none. */
     /**
-     * One figure: a JMH score with its error, or, for a figure run more than once ({@code --repeats}), the median
-     * of the runs' scores ({@code runs}, sorted) with no error.
+     * A figure: its value, error, unit, allocation per op (JMH gc profiler), or why there is none. For a figure
+     * run more than once ({@code --repeats}), the median of the runs' scores ({@code runs}, sorted) and no error;
+     * a failed run is left out, and the table's "median of n" says how many counted.
      */
     private record Measurement(double score, double error, String unit, double bytesPerOp, String missing,
                                double[] runs) {
