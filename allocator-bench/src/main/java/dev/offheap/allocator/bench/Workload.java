@@ -33,7 +33,8 @@ enum Workload {
             "The 64 B pair (ns per pair, lower is better) and producer/consumer (blocks per microsecond, higher is"
                     + " better) on OffHeapAllocator with its MBean registered, without and with a monitoring thread"
                     + " that reads every MBean attribute but the report every millisecond, as an exporter polling"
-                    + " JMX would (the getters share one heap walk a second at most; the counters read no lock)."),
+                    + " JMX would (the getters share one snapshot a second at most, which holds the heap locks"
+                    + " only to copy the slab list; the slabs are walked outside them)."),
     LARSON("larson", "Larson: threads that hand their blocks to new threads", Kind.THROUGHPUT, Peers.LARSON,
             "Workload 5: 2 lanes of 1,000 slots, then 8 (more threads than cores: oversubscribed, as in many"
                     + " containers); each step frees a random slot and allocates 8-1000 B; every 20,000 steps a"
