@@ -51,8 +51,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  * way if it fell; the step decays by 2% a sample and starts over at 6.25% when the hit rate moves by 5 points. A
  * recency-heavy phase grows the window toward an LRU, a frequency-heavy one shrinks it. Hits are the reads the
  * drain applies; misses, the puts of new keys (a read-through cache's misses). Reads do not touch the queues: they
- * append the entry's address to a lossy ring ({@code readBuffer}) that writers, or a reader that wins a
- * try-lock every 16 reads, drain under the lock, checking each address is still indexed before using it.
+ * append the entry's address to a lossy ring ({@code readBuffer}) that writers drain under the write lock, and
+ * that a reader drains every 16 reads if it can have the <em>read</em> lock and the {@code draining} flag at
+ * once, checking each address is still indexed before using it. A drain in read mode excludes writers and
+ * other drainers, yet leaves the optimistic readers' stamps valid: it only relinks queues (header fields that
+ * readers never read) and counts in the sketch, and frees nothing; an expired entry a read met waits for a
+ * drain under the write lock (the next write, or a reader's try of the write lock, which {@code expiredRead}
+ * asks for), and the hill climber, which may evict, runs under the write lock only.
  *
  * <p>Invariants under the lock: {@code count == entries indexed == entries in the three queues};
  * {@code weight == sum of their weights == window + probation + protected weights}; after each write
@@ -73,10 +78,12 @@ final class CacheSegment {
     private static final int DRAIN_EVERY = 16;
     private static final int INITIAL_SLOTS = 16;
     private static final VarHandle READ_COUNT;
+    private static final VarHandle DRAINING;
 
     static {
         try {
             READ_COUNT = MethodHandles.lookup().findVarHandle(CacheSegment.class, "readCount", long.class);
+            DRAINING = MethodHandles.lookup().findVarHandle(CacheSegment.class, "draining", boolean.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -145,6 +152,11 @@ final class CacheSegment {
     long rejections;
 
     private final long[] readBuffer = new long[READ_BUFFER];
+    /** A reader drains in read mode (see the class comment); through {@code DRAINING}. */
+    @SuppressWarnings("unused")
+    private volatile boolean draining;
+    /** A read met an expired entry: the next reader's drain takes the write lock to free it. */
+    private volatile boolean expiredRead;
     @SuppressWarnings("unused") // through READ_COUNT
     private volatile long readCount;
     private long drainedTo;
@@ -277,15 +289,49 @@ final class CacheSegment {
         long n = (long) READ_COUNT.getAndAdd(this, 1L);
         readBuffer[(int) n & (READ_BUFFER - 1)] = address;
         if ((n & (DRAIN_EVERY - 1)) == DRAIN_EVERY - 1) {
+            drainFromReader();
+        }
+    }
+
+    /** As {@link #recordRead}, for an entry the read found expired: a drain under the write lock will free it. */
+    void recordExpiredRead(long address) {
+        expiredRead = true;
+        recordRead(address);
+    }
+
+    /**
+     * A reader's drain: in read mode when it can (optimistic readers keep their stamps), under the write lock
+     * when an expired entry waits to be freed or the climber may move the window. Never waits: a busy lock or a
+     * drain already running leaves the reads to the next one.
+     */
+    private void drainFromReader() {
+        if (expiredRead) {
             long stamp = lock.tryWriteLock();
             if (stamp != 0) {
                 try {
+                    expiredRead = false;
                     drainReads(ticker.read());
                     climb();
                 } finally {
                     lock.unlockWrite(stamp);
                 }
             }
+            return;
+        }
+        if (!DRAINING.compareAndSet(this, false, true)) {
+            return;
+        }
+        try {
+            long stamp = lock.tryReadLock();
+            if (stamp != 0) {
+                try {
+                    applyReads(0, false);
+                } finally {
+                    lock.unlockRead(stamp);
+                }
+            }
+        } finally {
+            DRAINING.setRelease(this, false);
         }
     }
 
@@ -571,8 +617,20 @@ final class CacheSegment {
         }
     }
 
-    /** Applies the reads recorded since the last drain; stale addresses (entries gone since) are skipped. */
+    /**
+     * Write lock held: applies the reads recorded since the last drain; stale addresses (entries gone since) are
+     * skipped, expired entries freed.
+     */
     void drainReads(long now) {
+        applyReads(now, true);
+    }
+
+    /**
+     * Applies the recorded reads: promotes each still indexed entry and counts it in the sketch. With
+     * {@code mayFree} (write lock held) an expired one is removed; without (read mode, see the class comment) it is
+     * left for a drain under the write lock.
+     */
+    private void applyReads(long now, boolean mayFree) {
         long end = (long) READ_COUNT.getVolatile(this);
         for (long n = Math.max(drainedTo, end - READ_BUFFER); n < end; n++) {
             int i = (int) n & (READ_BUFFER - 1);
@@ -582,10 +640,12 @@ final class CacheSegment {
             if (slot < 0) {
                 continue;
             }
-            if (expired(address, now)) {
+            if (mayFree && expired(address, now)) {
                 queues.unlink(address);
                 delete(slot, address, RemovalCause.EXPIRED);
                 expirations++;
+            } else if (!mayFree && expiresAtOf(address) != 0 && expiredNow(address)) {
+                expiredRead = true; // not counted as a read of a live entry; the next write-mode drain frees it
             } else {
                 sketch.increment(hashOf(address));
                 onRead(address);

@@ -350,7 +350,7 @@ public final class OffHeapCache implements AutoCloseable {
         } else {
             misses.increment();
             if (address != 0) {
-                s.recordRead(address); // expired: the drain frees it
+                s.recordExpiredRead(address); // a drain under the write lock frees it
             }
         }
     }
