@@ -10,14 +10,15 @@ import java.lang.management.ThreadMXBean;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.DoubleSummaryStatistics;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
-import java.util.stream.Collectors;
+
+import static dev.offheap.allocator.bench.Rounds.median;
+import static dev.offheap.allocator.bench.Rounds.spread;
 
 /**
  * Workload {@code gc}: what an off-heap cache is for, measured. A service-like loop keeps a large data set in a
@@ -240,8 +241,7 @@ public final class GcBench {
                     String output = Harness.runChild(command, Optional.empty());
                     String key = collector + " " + store;
                     output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().ifPresentOrElse(
-                            line -> results.get(key).add(Arrays.stream(line.substring(7).split(" "))
-                                    .map(f -> f.split("=", 2)).collect(Collectors.toMap(f -> f[0], f -> f[1]))),
+                            line -> results.get(key).add(Rounds.fields(line, "RESULT ")),
                             () -> failures.put(key, Harness.failure(output)));
                 }
             }
@@ -288,26 +288,6 @@ public final class GcBench {
             report.csv("gc", parts[1], parts[0], "heapAfterGcMax", median(rows, "heapAfterGcMax"), "B");
         });
         report.tables.add(table);
-    }
-
-    private static double median(List<Map<String, String>> rows, String field) {
-        if (rows == null || rows.isEmpty()) {
-            return Double.NaN;
-        }
-        double[] values = rows.stream().mapToDouble(r -> Double.parseDouble(r.get(field))).sorted().toArray();
-        return values[values.length / 2];
-    }
-
-    /** The median over {@code unit}, with min-max where there is more than one run. */
-    private static String spread(List<Map<String, String>> rows, String field, double unit, String format) {
-        String median = String.format(Locale.ROOT, format, median(rows, field) / unit);
-        if (rows.size() == 1) {
-            return median;
-        }
-        DoubleSummaryStatistics stats = rows.stream().mapToDouble(r -> Double.parseDouble(r.get(field)) / unit)
-                .summaryStatistics();
-        return median + String.format(Locale.ROOT, " (" + format + "-" + format + ")", stats.getMin(),
-                stats.getMax());
     }
 
     static Duration estimate(int dataMib, int rounds) {

@@ -37,7 +37,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.DoubleSummaryStatistics;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -48,6 +47,9 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+
+import static dev.offheap.allocator.bench.Rounds.median;
+import static dev.offheap.allocator.bench.Rounds.spread;
 
 /**
  * Workload {@code netty-server}: {@link HttpEchoServer}, a Netty 4.2 HTTP/1.1 server in a JVM of its own, with its
@@ -224,8 +226,7 @@ public final class NettyServerBench {
         Map<String, List<Map<String, String>>> runs = new LinkedHashMap<>();
         BUFFERS.forEach(buffers -> runs.put(buffers, new ArrayList<>()));
         output.lines().filter(l -> l.startsWith("RESULT netty-server ")).forEach(line -> {
-            Map<String, String> fields = Arrays.stream(line.substring("RESULT netty-server ".length()).split(" "))
-                    .map(f -> f.split("=", 2)).collect(Collectors.toMap(f -> f[0], f -> f[1]));
+            Map<String, String> fields = Rounds.fields(line, "RESULT netty-server ");
             if (!fields.get("round").equals("0")) {
                 runs.get(fields.get("buffers")).add(fields);
             }
@@ -243,12 +244,12 @@ public final class NettyServerBench {
                 table.add(List.of(peer, "-", "-", "-", "-", "-", "-", "no run"));
                 continue;
             }
-            table.add(List.of(peer, spread(rows, "fullRps", "%.0f"),
+            table.add(List.of(peer, spread(rows, "fullRps", 1, "%.0f"),
                     percentiles(rows, "fullP50", "fullP99", "fullP999"),
                     percentiles(rows, "fixedP50", "fixedP99", "fixedP999"),
                     String.format(Locale.ROOT, "%.2f + %.2f", median(rows, "serverUserUs"),
                             median(rows, "serverSysUs")),
-                    spread(rows, "rssGrowthMb", "%.1f"),
+                    spread(rows, "rssGrowthMb", 1, "%.1f"),
                     rows.stream().map(r -> r.get("afterStop").replace(':', ' ')).distinct()
                             .collect(Collectors.joining(", ")),
                     Long.toString(rows.stream().mapToLong(r -> Long.parseLong(r.get("errors"))).sum())));
@@ -259,22 +260,6 @@ public final class NettyServerBench {
             }
         }
         report.tables.add(table);
-    }
-
-    private static double median(List<Map<String, String>> rows, String field) {
-        if (rows.isEmpty()) {
-            return Double.NaN;
-        }
-        double[] values = rows.stream().mapToDouble(r -> Double.parseDouble(r.get(field))).sorted().toArray();
-        return values[values.length / 2];
-    }
-
-    /** The median with min-max. */
-    private static String spread(List<Map<String, String>> rows, String field, String format) {
-        DoubleSummaryStatistics stats = rows.stream().mapToDouble(r -> Double.parseDouble(r.get(field)))
-                .summaryStatistics();
-        return String.format(Locale.ROOT, format + " (" + format + "-" + format + ")", median(rows, field),
-                stats.getMin(), stats.getMax());
     }
 
     private static String percentiles(List<Map<String, String>> rows, String... fields) {
