@@ -1,6 +1,5 @@
 package dev.offheap.allocator.cache;
 
-import dev.offheap.allocator.OffHeapOutOfMemoryException;
 import dev.offheap.allocator.offheap.OffHeapAllocator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,16 +27,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  * policy, all guarded by one {@link StampedLock}. See {@link OffHeapCache} for the design; this class holds the
  * mechanics.
  *
- * <p><b>Index.</b> Open addressing with linear probing over a table of slots in a block of the cache's own
- * allocator, off the heap like the entries ({@link Table}: slot i holds the entry's address, 0 = empty, and
- * its full hash); load at most 3/4; removal shifts the probe chain back (no tombstones). On the heap it was
- * 16-43 bytes an entry that the collector copied while young and that ZGC relocated under readers (the
- * {@code gc} workload); here it costs the heap nothing per entry (the sketch's counters stay there). A table
- * grows by doubling under the lock; the old block is freed at once. Readers probe without the lock: every word
- * they read, table slot or entry field, lies inside the allocator's range and each read is bounds-checked
- * against it (so a stale table or address, even one freed and reused since, costs a retry, never a fault; a
- * probe ends after {@code mask + 1} slots whatever it reads), and the lock's stamp, validated after the copy,
- * tells whether what they read was consistent.
+ * <p><b>Index.</b> {@link CacheIndex}: a table of slots off the heap, in a block of the cache's allocator, probed
+ * by readers without the lock.
  *
  * <p><b>Policy (W-TinyLFU, adaptive window).</b> Three intrusive LRU queues linked through the entries' headers:
  * window (1% of the segment's bounds to start with), probation and protected (80% of the rest). Both bounds, weight and count, are split
@@ -76,7 +67,6 @@ final class CacheSegment {
     private static final double CLIMB_DECAY = 0.98;
     private static final double CLIMB_RESTART = 0.05;
     private static final int DRAIN_EVERY = 16;
-    private static final int INITIAL_SLOTS = 16;
     private static final VarHandle READ_COUNT;
     private static final VarHandle DRAINING;
 
@@ -86,26 +76,6 @@ final class CacheSegment {
             DRAINING = MethodHandles.lookup().findVarHandle(CacheSegment.class, "draining", boolean.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    /**
-     * The index's slots, {@value #SLOT_BYTES} bytes each in one block of the allocator: the entry's address at
-     * {@code offset + i * 16}, its hash at {@code + 8}. Replaced whole (under the lock) when it grows, so readers
-     * always see one consistent offset and mask.
-     */
-    static final class Table {
-        static final int SLOT_BYTES = 16;
-        /** The block's address, to free it; 0 for the closed table, which has no block. */
-        final long block;
-        /** The block's offset in the range. */
-        final long offset;
-        final int mask;
-
-        Table(long block, long offset, int slots) {
-            this.block = block;
-            this.offset = offset;
-            this.mask = slots - 1;
         }
     }
 
@@ -133,12 +103,9 @@ final class CacheSegment {
     private long sampleHits;
     private long sampleMisses;
     private FrequencySketch sketch;
-    /** The table of a closed segment: readers find it where they look up the table anyway, so a closed cache
-     *  costs them no read of its own. */
-    private static final Table CLOSED = new Table(0, 0, 1);
     /** What {@link #find} returns in a closed segment; never an entry's address. */
-    static final long CLOSED_ENTRY = -1;
-    private volatile Table table;
+    static final long CLOSED_ENTRY = CacheIndex.CLOSED_ENTRY;
+    private final CacheIndex index;
 
     // Under the lock.
     int count;
@@ -176,7 +143,7 @@ final class CacheSegment {
         setWindowShare(INITIAL_WINDOW);
         // Sized for entries of about 1 KiB on average: 4 counters per expected entry, aged every 10 x that many reads.
         this.sketch = new FrequencySketch(Math.min(maxCount, maxWeight / 1024));
-        this.table = newTable(INITIAL_SLOTS);
+        this.index = new CacheIndex(allocator);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -184,49 +151,7 @@ final class CacheSegment {
 
     /** The entry for the key (a segment, or else an array: exactly one is non-null), or 0. */
     long find(long hash, MemorySegment key, byte[] keyArray, long keyBytes) {
-        Table t = table;
-        if (t == CLOSED) {
-            return CLOSED_ENTRY;
-        }
-        int mask = t.mask;
-        int i = (int) hash & mask;
-        for (int probes = 0; probes <= mask; probes++) {
-            long address = addressAt(t, i);
-            if (address == 0) {
-                return 0;
-            }
-            if (hashAt(t, i) == hash && keyEquals(address, key, keyArray, keyBytes)) {
-                return address;
-            }
-            i = (i + 1) & mask;
-        }
-        return 0;
-    }
-
-    private boolean keyEquals(long address, MemorySegment key, byte[] keyArray, long keyBytes) {
-        long offset = address - base;
-        if (offset < 0 || offset > rangeBytes - HEADER_BYTES - keyBytes
-                || range.get(JAVA_INT_UNALIGNED, offset + KEY_BYTES) != keyBytes) {
-            return false;
-        }
-        if (key != null) {
-            return MemorySegment.mismatch(range, offset + HEADER_BYTES, offset + HEADER_BYTES + keyBytes,
-                    key, 0, keyBytes) == -1;
-        }
-        // A byte[] key is compared in place: wrapping it in a heap segment would cost two objects per lookup.
-        long at = offset + HEADER_BYTES;
-        int i = 0;
-        for (; i + Long.BYTES <= keyBytes; i += Long.BYTES) {
-            if (range.get(JAVA_LONG_UNALIGNED, at + i) != (long) Keys.LONGS_OF_BYTES.get(keyArray, i)) {
-                return false;
-            }
-        }
-        for (; i < keyBytes; i++) {
-            if (range.get(JAVA_BYTE, at + i) != keyArray[i]) {
-                return false;
-            }
-        }
-        return true;
+        return index.find(hash, key, keyArray, keyBytes);
     }
 
     /** The value's length if the entry at {@code address} (found by {@link #find}) looks whole, else -1. */
@@ -371,18 +296,17 @@ final class CacheSegment {
     boolean insert(long hash, MemorySegment key, byte[] keyArray, long keyBytes, long entry, boolean onlyIfAbsent,
                    long now) {
         drainReads(now);
-        if (table == CLOSED) {
+        if (index.isClosed()) {
             return false; // closed under a racing write: the caller frees the entry
         }
-        int slot = slotOfKey(hash, key, keyArray, keyBytes);
+        int slot = index.slotOfKey(hash, key, keyArray, keyBytes);
         if (slot >= 0) {
-            Table t = table;
-            long old = addressAt(t, slot);
+            long old = index.entryAt(slot);
             boolean expired = expired(old, now);
             if (onlyIfAbsent && !expired) {
                 return false;
             }
-            setAddress(t, slot, entry);
+            index.replace(slot, entry);
             queues.unlink(old);
             weight -= weightOf(old);
             if (expired) {
@@ -415,11 +339,11 @@ final class CacheSegment {
     /** Removes the live entry for {@code key}; true if there was one (an expired one counts as absent). */
     boolean remove(long hash, MemorySegment key, byte[] keyArray, long keyBytes, long now) {
         drainReads(now);
-        int slot = slotOfKey(hash, key, keyArray, keyBytes);
+        int slot = index.slotOfKey(hash, key, keyArray, keyBytes);
         if (slot < 0) {
             return false;
         }
-        long address = addressAt(table, slot);
+        long address = index.entryAt(slot);
         boolean expired = expired(address, now);
         queues.unlink(address);
         delete(slot, address, expired ? RemovalCause.EXPIRED : RemovalCause.EXPLICIT);
@@ -433,11 +357,11 @@ final class CacheSegment {
 
     /** The live entry for {@code key} under the lock, or 0; an expired one is removed on the way. */
     long findLive(long hash, MemorySegment key, byte[] keyArray, long keyBytes, long now) {
-        int slot = slotOfKey(hash, key, keyArray, keyBytes);
+        int slot = index.slotOfKey(hash, key, keyArray, keyBytes);
         if (slot < 0) {
             return 0;
         }
-        long address = addressAt(table, slot);
+        long address = index.entryAt(slot);
         if (expired(address, now)) {
             queues.unlink(address);
             delete(slot, address, RemovalCause.EXPIRED);
@@ -469,7 +393,7 @@ final class CacheSegment {
                 long next = queues.next(address);
                 if (expired(address, now)) {
                     queues.unlink(address);
-                    delete(slotOfAddress(address), address, RemovalCause.EXPIRED);
+                    delete(index.slotOfAddress(address), address, RemovalCause.EXPIRED);
                     expirations++;
                     removed++;
                 }
@@ -490,23 +414,15 @@ final class CacheSegment {
         queues.clear(); // blocks not freed went with the allocator
         count = 0;
         weight = 0;
-        Table last = table;
-        table = CLOSED;
-        if (freeEntries && last != CLOSED) {
-            allocator.free(last.block);
-        }
+        index.close(freeEntries);
     }
 
     /** The index's bytes in the allocator: one block, none once closed. */
     long indexBytes() {
-        Table t = table;
-        return t == CLOSED ? 0 : (t.mask + 1L) * Table.SLOT_BYTES;
+        return index.bytes();
     }
 
-    /**
-     * Frees every entry. The table is emptied in place and keeps its size: no allocation that could fail
-     * between freeing the entries and unindexing them.
-     */
+    /** Frees every entry; the index is emptied in place ({@link CacheIndex#clear}). */
     void clear() {
         for (int q = WINDOW; q <= PROTECTED; q++) {
             long address = queues.head(q);
@@ -517,10 +433,7 @@ final class CacheSegment {
             }
         }
         queues.clear();
-        Table t = table;
-        if (t != CLOSED) {
-            range.asSlice(t.offset, (t.mask + 1L) * Table.SLOT_BYTES).fill((byte) 0);
-        }
+        index.clear();
         count = 0;
         weight = 0;
     }
@@ -636,7 +549,7 @@ final class CacheSegment {
             int i = (int) n & (READ_BUFFER - 1);
             long address = readBuffer[i];
             readBuffer[i] = 0;
-            int slot = address == 0 ? -1 : slotOfAddress(address);
+            int slot = address == 0 ? -1 : index.slotOfAddress(address);
             if (slot < 0) {
                 continue;
             }
@@ -720,118 +633,24 @@ final class CacheSegment {
 
     /** Drops an unlinked entry from the index, frees it and counts an eviction. */
     private void evict(long address) {
-        delete(slotOfAddress(address), address, RemovalCause.EVICTED);
+        delete(index.slotOfAddress(address), address, RemovalCause.EVICTED);
         evictions++;
     }
 
-    // ---------------------------------------------------------------------------------------------------------
-    // Index
-
-    private int slotOfKey(long hash, MemorySegment key, byte[] keyArray, long keyBytes) {
-        Table t = table;
-        if (t == CLOSED) {
-            return -1;
-        }
-        for (int i = (int) hash & t.mask; addressAt(t, i) != 0; i = (i + 1) & t.mask) {
-            if (hashAt(t, i) == hash && keyEquals(addressAt(t, i), key, keyArray, keyBytes)) {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    /** The slot indexing {@code address}, or -1 if it is not a live entry (its header is only a hint). */
-    private int slotOfAddress(long address) {
-        long offset = address - base;
-        Table t = table;
-        if (offset < 0 || offset > rangeBytes - HEADER_BYTES || t == CLOSED) {
-            return -1;
-        }
-        for (int i = (int) hashOf(address) & t.mask; addressAt(t, i) != 0; i = (i + 1) & t.mask) {
-            if (addressAt(t, i) == address) {
-                return i;
-            }
-        }
-        return -1;
-    }
-
     /**
-     * Indexes a new entry, growing the table first if it would pass 3/4 full. If the allocator refuses the
-     * memory to grow, the table fills further, and once full the policy's victim makes room, as at capacity;
-     * false only if there is none (the entry is not indexed).
+     * Indexes a new entry; if the index is full and cannot grow (the allocator refused the memory), the policy's
+     * victims make room, as at capacity. False only if there is none (the entry is not indexed).
      */
     private boolean indexNew(long hash, long address) {
-        Table t = table;
-        if ((count + 1) * 4L > (t.mask + 1) * 3L) {
-            Table grown = grow(t);
-            if (grown != null) {
-                t = grown;
-            } else if (count + 1 >= t.mask + 1) { // one empty slot must stay, or probes would not end
-                if (count == 0) {
-                    return false;
-                }
-                long victim = victim();
-                queues.unlink(victim);
-                evict(victim);
+        while (!index.add(hash, address, count)) {
+            if (count == 0) {
+                return false;
             }
+            long victim = victim();
+            queues.unlink(victim);
+            evict(victim);
         }
-        int i = (int) hash & t.mask;
-        while (addressAt(t, i) != 0) {
-            i = (i + 1) & t.mask;
-        }
-        setSlot(t, i, address, hash);
         return true;
-    }
-
-    /** A table twice the size of {@code old} with its slots, published, {@code old} freed; null if refused. */
-    private Table grow(Table old) {
-        Table t;
-        try {
-            t = newTable((old.mask + 1) * 2);
-        } catch (OffHeapOutOfMemoryException refused) {
-            // At the cap: fuller than 3/4 for now (slower probes), not a lost write; the next insert tries again.
-            return null;
-        }
-        for (int j = 0; j <= old.mask; j++) {
-            long address = addressAt(old, j);
-            if (address != 0) {
-                long hash = hashAt(old, j);
-                int i = (int) hash & t.mask;
-                while (addressAt(t, i) != 0) {
-                    i = (i + 1) & t.mask;
-                }
-                setSlot(t, i, address, hash);
-            }
-        }
-        table = t;
-        allocator.free(old.block); // readers still probing it read garbage, bounds-checked, and fail validation
-        return t;
-    }
-
-    /** A zeroed table of {@code slots} (a power of two) in a block of the allocator. */
-    private Table newTable(int slots) {
-        long bytes = (long) slots * Table.SLOT_BYTES;
-        long block = allocator.allocate(bytes);
-        long offset = block - base;
-        range.asSlice(offset, bytes).fill((byte) 0);
-        return new Table(block, offset, slots);
-    }
-
-    private long addressAt(Table t, int slot) {
-        return range.get(JAVA_LONG_UNALIGNED, t.offset + (long) slot * Table.SLOT_BYTES);
-    }
-
-    private long hashAt(Table t, int slot) {
-        return range.get(JAVA_LONG_UNALIGNED, t.offset + (long) slot * Table.SLOT_BYTES + Long.BYTES);
-    }
-
-    private void setAddress(Table t, int slot, long address) {
-        range.set(JAVA_LONG_UNALIGNED, t.offset + (long) slot * Table.SLOT_BYTES, address);
-    }
-
-    private void setSlot(Table t, int slot, long address, long hash) {
-        setAddress(t, slot, address);
-        range.set(JAVA_LONG_UNALIGNED, t.offset + (long) slot * Table.SLOT_BYTES + Long.BYTES, hash);
     }
 
     /**
@@ -839,18 +658,7 @@ final class CacheSegment {
      * then frees the entry.
      */
     private void delete(int slot, long address, RemovalCause cause) {
-        Table t = table;
-        int mask = t.mask;
-        int hole = slot;
-        for (int j = (slot + 1) & mask; addressAt(t, j) != 0; j = (j + 1) & mask) {
-            long hash = hashAt(t, j);
-            int home = (int) hash & mask;
-            if (((j - home) & mask) >= ((j - hole) & mask)) {
-                setSlot(t, hole, addressAt(t, j), hash);
-                hole = j;
-            }
-        }
-        setSlot(t, hole, 0, 0);
+        index.remove(slot);
         count--;
         weight -= weightOf(address);
         notifyRemoval(address, cause);
@@ -878,7 +686,7 @@ final class CacheSegment {
     }
 
     private long hashOf(long address) {
-        return range.get(JAVA_LONG_UNALIGNED, address - base + HASH);
+        return index.hashOf(address);
     }
 
     long weightOf(long address) {

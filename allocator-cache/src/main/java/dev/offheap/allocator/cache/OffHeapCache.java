@@ -42,7 +42,7 @@ import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
  *
  * <h2>Layout</h2>
  * <pre>
- *   segments[hash >>> 32 &amp; (n - 1)] --&gt; CacheSegment { lock, Table{offset, mask}, queues, sketch }
+ *   segments[hash >>> 32 &amp; (n - 1)] --&gt; CacheSegment { lock, CacheIndex{table}, queues, sketch }
  *   table block (allocator): | address | hash | address | hash | ... |   slot (hash &amp; mask) + probes
  *                                  `--&gt; entry in the allocator's range
  *   entry: | hash | prev | next | expiresAt | keyBytes | valueBytes | queue | weight | key | value |
