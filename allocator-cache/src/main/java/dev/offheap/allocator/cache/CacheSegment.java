@@ -67,6 +67,8 @@ final class CacheSegment {
     private static final double CLIMB_DECAY = 0.98;
     private static final double CLIMB_RESTART = 0.05;
     private static final int DRAIN_EVERY = 16;
+    /** Puts between two looks at the cache's {@link MemoryBudget}, minus one. */
+    private static final int BUDGET_CHECK_MASK = 63;
     private static final VarHandle READ_COUNT;
     private static final VarHandle DRAINING;
 
@@ -90,8 +92,14 @@ final class CacheSegment {
     private final long base;
     private final long rangeBytes;
     private final int maxValueBytes;
-    final long maxWeight;
+    /** The weight bound as configured: {@code capacityBytes / segments}. */
+    private final long fullWeight;
+    /** The weight bound now: {@code fullWeight} scaled by the cache's {@link MemoryBudget}. */
+    long maxWeight;
     final long maxCount;
+    private final MemoryBudget budget;
+    /** The budget's scale {@link #maxWeight} was computed with. */
+    private double appliedScale = 1.0;
     private long windowMax;
     private long protectedMax;
     private long windowMaxCount;
@@ -129,7 +137,7 @@ final class CacheSegment {
     private long drainedTo;
 
     CacheSegment(OffHeapAllocator allocator, long maxWeight, long maxCount, int maxValueBytes, Ticker ticker,
-                 RemovalListener removalListener) {
+                 RemovalListener removalListener, MemoryBudget budget) {
         this.allocator = allocator;
         this.ticker = ticker;
         this.removalListener = removalListener;
@@ -138,8 +146,10 @@ final class CacheSegment {
         this.rangeBytes = range.byteSize();
         this.maxValueBytes = maxValueBytes;
         this.queues = new AccessQueues(range);
+        this.fullWeight = maxWeight;
         this.maxWeight = maxWeight;
         this.maxCount = maxCount;
+        this.budget = budget;
         setWindowShare(INITIAL_WINDOW);
         // Sized for entries of about 1 KiB on average: 4 counters per expected entry, aged every 10 x that many reads.
         this.sketch = new FrequencySketch(Math.min(maxCount, maxWeight / 1024));
@@ -328,7 +338,10 @@ final class CacheSegment {
             }
         }
         weight += weightOf(entry);
-        puts++;
+        if ((++puts & BUDGET_CHECK_MASK) == 0) {
+            budget.check(System.nanoTime(), (double) weight / fullWeight);
+        }
+        followBudget();
         sketch.increment(hash);
         queues.linkFirst(WINDOW, entry);
         evictToCapacity();
@@ -440,6 +453,16 @@ final class CacheSegment {
 
     // ---------------------------------------------------------------------------------------------------------
     // Policy
+
+    /** Takes this segment's weight bound from the cache's memory budget (the next eviction meets it). */
+    private void followBudget() {
+        double scale = budget.scale();
+        if (scale != appliedScale) {
+            appliedScale = scale;
+            maxWeight = Math.max(1, (long) (fullWeight * scale));
+            setWindowShare(windowShare);
+        }
+    }
 
     private void evictToCapacity() {
         while ((queues.weight(WINDOW) > windowMax || queues.count(WINDOW) > windowMaxCount) && queues.tail(WINDOW) != 0) {

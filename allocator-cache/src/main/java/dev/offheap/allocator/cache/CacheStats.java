@@ -15,7 +15,12 @@ import dev.offheap.allocator.AllocatorStats;
  * @param rejections     writes refused because the allocator had no memory even after eviction
  * @param entries        entries now in the cache
  * @param weightBytes    memory the entries take (sum of their blocks' usable sizes)
- * @param capacityBytes  the configured limit of {@code weightBytes}
+ * @param capacityBytes  the configured capacity: with the cache's own allocator, the bound on what that allocator
+ *                       commits (entries, index and the allocator's free slots); with a shared one, on
+ *                       {@code weightBytes}
+ * @param weightLimitBytes the bound on {@code weightBytes} now: {@code capacityBytes}, or less while the cache's
+ *                       own allocator would otherwise commit more than {@code capacityBytes} (see
+ *                       {@link OffHeapCache})
  * @param indexBytes     memory the index takes in the same allocator, beyond the entries: 16 bytes a slot,
  *                       doubled when 3/4 full, never shrunk (not by {@code clear()} either); off the heap, not
  *                       counted in {@code capacityBytes}
@@ -23,8 +28,8 @@ import dev.offheap.allocator.AllocatorStats;
  *                       {@link OffHeapCache#cacheStats()}, which leaves them out
  */
 public record CacheStats(long hits, long misses, long puts, long evictions, long expirations, long removals,
-                         long rejections, long entries, long weightBytes, long capacityBytes, long indexBytes,
-                         AllocatorStats allocator) {
+                         long rejections, long entries, long weightBytes, long capacityBytes,
+                         long weightLimitBytes, long indexBytes, AllocatorStats allocator) {
 
     /** hits / (hits + misses); 0 before the first read. */
     public double hitRate() {
@@ -35,8 +40,9 @@ public record CacheStats(long hits, long misses, long puts, long evictions, long
     @Override
     public String toString() {
         return String.format("CacheStats{hits=%d, misses=%d, hitRate=%.3f, puts=%d, evictions=%d, expirations=%d,"
-                        + " removals=%d, rejections=%d, entries=%d, weightBytes=%d, capacityBytes=%d, indexBytes=%d,"
-                        + " allocatorCommitted=%d}", hits, misses, hitRate(), puts, evictions, expirations, removals,
-                rejections, entries, weightBytes, capacityBytes, indexBytes, allocator == null ? -1 : allocator.committedBytes());
+                        + " removals=%d, rejections=%d, entries=%d, weightBytes=%d, capacityBytes=%d,"
+                        + " weightLimitBytes=%d, indexBytes=%d, allocatorCommitted=%d}", hits, misses, hitRate(), puts,
+                evictions, expirations, removals, rejections, entries, weightBytes, capacityBytes, weightLimitBytes,
+                indexBytes, allocator == null ? -1 : allocator.committedBytes());
     }
 }

@@ -50,8 +50,9 @@ import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
  *
  * <h2>Invariants</h2>
  * <ul>
- *   <li>per segment, under its lock: {@code weight <= capacityBytes / segments} and
- *       {@code count <= maxEntries / segments} after every write;</li>
+ *   <li>per segment, under its lock: {@code weight <= maxWeight <= capacityBytes / segments} and
+ *       {@code count <= maxEntries / segments} after every write ({@code maxWeight} is the full share scaled by
+ *       the {@link MemoryBudget});</li>
  *   <li>an entry is reachable from exactly one index slot and one queue; it is freed only after both links
  *       are gone, under the write lock, so a reader either validates a stamp taken before the unlink (and then
  *       the entry was whole during its copy) or retries;</li>
@@ -87,12 +88,17 @@ import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
  * as Caffeine's does ({@link CacheSegment}). What is not done here: Caffeine's random admission of warm
  * candidates against hash flooding.
  *
- * <h2>Memory beyond the entries</h2>
- * The entries' weights are not all a cache costs: evictions free blocks at random places, and the allocator
- * keeps the partly used slabs they leave (a slab goes back only when all its blocks are freed), the more so
- * when the thread that allocated an entry is idle while another evicts it. In the harness's cache workload the
- * allocator holds about 1.4-1.5 times the capacity (README). The index takes 21-43 bytes an entry besides
- * ({@link CacheStats#indexBytes()}), in the same allocator.
+ * <h2>What the cache costs</h2>
+ * The entries' weights are not all a cache costs: evictions free blocks at random places, and the allocator keeps
+ * the partly used slabs they leave (a slab goes back only when all its blocks are freed), about 1.3-1.4x the
+ * live blocks under random replacement, as glibc, jemalloc and mimalloc do; the index takes 21-43 bytes an entry
+ * besides ({@link CacheStats#indexBytes()}), in the same allocator. So with an allocator of its own the cache
+ * holds that allocator's committed memory, not the weights, to {@code capacityBytes} (plus 16 MiB for the
+ * allocator's own: a slab per size class and thread, pages waiting for the purge): its {@link MemoryBudget}
+ * lowers the bound on the weights (down to half the capacity) while the allocator would commit more
+ * ({@link CacheStats#weightLimitBytes()} shows the bound). The price is entries: in the harness's cache workload
+ * the weights settle at 0.6-0.75 of the capacity. With a shared allocator only the weights are bounded, and the
+ * allocator's {@code maxBytes} bounds the rest.
  *
  * <p><b>Threads.</b> Every method is thread-safe. {@link #close()} while other threads still use the cache is
  * misuse: they get {@link IllegalStateException}, never a crash.
@@ -104,6 +110,8 @@ public final class OffHeapCache implements AutoCloseable {
     private final String name;
     private final OffHeapAllocator allocator;
     private final boolean ownsAllocator;
+    /** Holds the allocator's committed memory to the capacity by bounding the entries' weight below it. */
+    private final MemoryBudget budget;
     private final CacheSegment[] segments;
     private final int segmentMask;
     private final long capacityBytes;
@@ -130,14 +138,14 @@ public final class OffHeapCache implements AutoCloseable {
         } else {
             OffHeapAllocatorConfig allocatorConfig = config.allocatorConfig() != null
                     ? config.allocatorConfig() : new OffHeapAllocatorConfig();
-            // The cache bounds the entries' blocks; the allocator's cap bounds them plus what it holds beyond live
-            // blocks (partly used slabs, thread caches, chunk tails, pages waiting for the purge): 1.6x in the
-            // harness cache workload (README); at the cap a write evicts more and retries, which is slow, so the cap is
-            // a safety net well above that.
+            // The budget holds the committed memory to the capacity by shrinking the entries' bound, a step at a
+            // time; the cap is the hard ceiling behind it (at the cap a write evicts and retries, which is slow):
+            // above the budget's overshoot, and room for entries held to half the capacity at 2x fragmentation.
             this.allocator = OffHeapAllocator.create(allocatorConfig.name(name)
                     .maxBytes(2 * capacityBytes + (32L << 20)));
             this.ownsAllocator = true;
         }
+        this.budget = ownsAllocator ? MemoryBudget.following(name, allocator, capacityBytes) : MemoryBudget.fixed();
         int n = config.segments();
         this.segments = new CacheSegment[n];
         this.segmentMask = n - 1;
@@ -145,7 +153,7 @@ public final class OffHeapCache implements AutoCloseable {
                 ? Long.MAX_VALUE : Math.max(1, config.maxEntries() / n);
         for (int i = 0; i < n; i++) {
             segments[i] = new CacheSegment(allocator, capacityBytes / n, maxCountPerSegment, maxValueBytes, ticker,
-                    config.removalListener());
+                    config.removalListener(), budget);
         }
         LOG.info("OffHeapCache '{}' created: {}", name, config);
     }
@@ -593,7 +601,7 @@ public final class OffHeapCache implements AutoCloseable {
         return allocator.stats().liveBlocks() - indexBlocks();
     }
 
-    /** Memory the entries take now: the sum of their blocks' usable sizes, at most {@code capacityBytes}. */
+    /** Memory the entries take now: the sum of their blocks' usable sizes, at most {@code weightLimitBytes}. */
     public long weightBytes() {
         long n = 0;
         for (CacheSegment s : segments) {
@@ -618,6 +626,7 @@ public final class OffHeapCache implements AutoCloseable {
     private CacheStats collect(boolean withAllocator) {
         long puts = 0, evictions = 0, expirations = 0, removals = 0, rejections = 0, entries = 0, weight = 0;
         long index = 0;
+        long weightLimit = 0;
         for (CacheSegment s : segments) {
             long stamp = s.lock.readLock();
             try {
@@ -628,13 +637,14 @@ public final class OffHeapCache implements AutoCloseable {
                 rejections += s.rejections;
                 entries += s.count;
                 weight += s.weight;
+                weightLimit += s.maxWeight;
                 index += s.indexBytes();
             } finally {
                 s.lock.unlockRead(stamp);
             }
         }
         return new CacheStats(hits.sum(), misses.sum(), puts, evictions, expirations, removals, rejections, entries,
-                weight, capacityBytes, index, withAllocator ? allocator.stats() : null);
+                weight, capacityBytes, weightLimit, index, withAllocator ? allocator.stats() : null);
     }
 
     /** The allocator the entries live in (for its metrics: MBean, report, stats). */

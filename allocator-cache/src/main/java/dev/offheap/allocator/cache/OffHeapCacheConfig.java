@@ -13,13 +13,14 @@ import java.util.function.Consumer;
  *
  * <pre>{@code
  * OffHeapCache cache = OffHeapCache.create(new OffHeapCacheConfig()
- *         .capacityBytes(512L << 20)          // entries' memory (headers, keys, values) at most 512 MiB
+ *         .capacityBytes(512L << 20)          // what the cache's memory may grow to: 512 MiB
  *         .defaultTimeToLive(Duration.ofMinutes(10)));
  * }</pre>
  *
- * <p>The cache owns an allocator it creates (capped at {@code capacityBytes} plus room for the allocator's own
- * slack), unless one is given with {@link #allocator(OffHeapAllocator)}; a given one is shared and left open
- * when the cache closes. Immutable, so thread-safe; a setting's result must be used.
+ * <p>The cache owns an allocator it creates, and holds that allocator's committed memory to {@code capacityBytes}
+ * (plus 16 MiB),
+ * unless one is given with {@link #allocator(OffHeapAllocator)}; a given one is shared and left open when the
+ * cache closes. Immutable, so thread-safe; a setting's result must be used.
  */
 public final class OffHeapCacheConfig {
     /** Largest key: 64 KiB. */
@@ -90,8 +91,12 @@ public final class OffHeapCacheConfig {
     }
 
     /**
-     * Most memory the entries may take: the sum of their blocks' usable sizes (header, key, value and the size
-     * class's rounding). When a write would pass it, the policy evicts.
+     * The cache's memory. With the allocator the cache creates (the default): what that allocator commits, entries,
+     * index and the free slots evictions leave in its slabs together, plus 16 MiB for the allocator's own (a slab
+     * per size class and thread, pages waiting for the purge); the entries are held to less than this while those
+     * free slots need the rest (to half of it at most: {@link CacheStats#weightLimitBytes()}). With a shared
+     * allocator: the entries' blocks' usable sizes (header, key, value and the size class's rounding). When a
+     * write would pass it, the policy evicts.
      */
     public OffHeapCacheConfig capacityBytes(long capacityBytes) {
         return with(s -> s.capacityBytes = capacityBytes);
