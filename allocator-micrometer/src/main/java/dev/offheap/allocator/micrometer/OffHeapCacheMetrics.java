@@ -87,6 +87,9 @@ public final class OffHeapCacheMetrics extends CacheMeterBinder<OffHeapCache> {
                 .description("memory the entries take").register(registry);
         Gauge.builder("cache.capacity", cache, c -> c.cacheStats().capacityBytes()).tags(tags)
                 .baseUnit(BaseUnits.BYTES).description("capacityBytes").register(registry);
+        Gauge.builder("cache.weight.limit", cache, c -> c.cacheStats().weightLimitBytes()).tags(tags)
+                .baseUnit(BaseUnits.BYTES).description("the bound on the entries' memory now: capacityBytes, or less"
+                        + " while the cache's allocator holds free slots beyond it").register(registry);
         Gauge.builder("cache.index", cache, c -> c.cacheStats().indexBytes()).tags(tags).baseUnit(BaseUnits.BYTES)
                 .description("memory the index takes in the allocator, beyond the entries").register(registry);
     }

@@ -61,6 +61,7 @@ class MetricsTest {
             assertEquals(1, registry.get("cache.removals").functionCounter().count());
             assertEquals(0, registry.get("cache.size").gauge().value());
             assertEquals(8L << 20, registry.get("cache.capacity").gauge().value());
+            assertEquals(8L << 20, registry.get("cache.weight.limit").gauge().value(), "a small cache, far from it");
             assertEquals(cache.stats().indexBytes(), registry.get("cache.index").gauge().value());
             assertTrue(registry.get("cache.index").gauge().value() > 0, "the index is in the allocator");
             assertEquals("metered-cache", registry.get("cache.puts").functionCounter().getId().getTag("cache"));
