@@ -27,6 +27,8 @@ final class CacheRegistry {
     private final GlobalHeap heap;
     private final ArrayList<ThreadCache> caches = new ArrayList<>();
     private int reclaimAtCount = 16;
+    /** A cache was registered since the last {@link #reclaimDead}. */
+    private boolean registeredSinceReclaim;
     /** Slabs the purge took out of live threads' caches ({@link #trimLive}). */
     private long slabsTakenFromLiveCaches;
 
@@ -43,13 +45,32 @@ final class CacheRegistry {
                 reclaimAtCount = caches.size() + Math.max(16, caches.size() / 8);
             }
             caches.add(cache);
+            registeredSinceReclaim = true;
         } finally {
             heap.lock.unlock();
         }
     }
 
-    /** Lock held: gives back the slabs of every cache whose thread has died. */
-    void reclaimDead() {
+    /**
+     * Lock held, before the heap takes new pages for a slab: if a thread came since the last reclaim (threads are
+     * coming and going: the ones it replaced may have died), reclaims the dead threads' caches, so that their
+     * partly used slabs are queued before the heap grows. Once per registration: a pool whose threads stay pays
+     * nothing. Without it a pool that replaced its 2 threads every 1.5 million allocations (the harness's churn
+     * workload) took fresh slabs while the old threads' slabs waited for the purge tick: 2.6x the live bytes at
+     * the peak.
+     *
+     * @return whether any dead cache was reclaimed
+     */
+    boolean reclaimDeadIfThreadsCame() {
+        if (!registeredSinceReclaim) {
+            return false;
+        }
+        return reclaimDead();
+    }
+
+    /** Lock held: gives back the slabs of every cache whose thread has died; whether there was one. */
+    boolean reclaimDead() {
+        registeredSinceReclaim = false;
         ArrayList<ThreadCache> dead = new ArrayList<>();
         caches.removeIf(cache -> cache.ownerDied() && dead.add(cache));
         // Out of the registry first: the walk below lets waiting threads in between slabs, and nobody else
@@ -57,6 +78,7 @@ final class CacheRegistry {
         for (ThreadCache cache : dead) {
             releaseSlabs(cache, false);
         }
+        return !dead.isEmpty();
     }
 
     /**

@@ -197,19 +197,17 @@ final class GlobalHeap {
 
     /**
      * A slab of {@code sizeClass} with a free slot, owned by {@code cache} from now on: a partial slab if one
-     * is queued, else a new one.
+     * is queued (after dead threads' slabs are queued, if threads came since the last reclaim), else a new one.
      */
     Slab refill(ThreadCache cache, int sizeClass, long requested) {
         lock.lock();
         try {
-            Slab slab;
-            while ((slab = partial[sizeClass].poll()) != null) {
-                slab.adoptBy(cache, memory);
-                if (slab.freeTop > 0) {
-                    cache.addOwned(slab);
-                    return slab;
-                }
-                detach(slab); // nothing free after all: leave it for its remote frees
+            Slab slab = adoptPartial(cache, sizeClass);
+            if (slab == null && registry.reclaimDeadIfThreadsCame()) {
+                slab = adoptPartial(cache, sizeClass); // a dead thread's slab, before the heap grows
+            }
+            if (slab != null) {
+                return slab;
             }
             int count = slabPages(sizeClass);
             int page = takePages(count, 31 - Integer.numberOfLeadingZeros(count), requested, SpanKind.SLAB);
@@ -227,6 +225,20 @@ final class GlobalHeap {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Lock held: a queued partial slab of the class with a free slot, now owned by {@code cache}; or null. */
+    private Slab adoptPartial(ThreadCache cache, int sizeClass) {
+        Slab slab;
+        while ((slab = partial[sizeClass].poll()) != null) {
+            slab.adoptBy(cache, memory);
+            if (slab.freeTop > 0) {
+                cache.addOwned(slab);
+                return slab;
+            }
+            detach(slab); // nothing free after all: leave it for its remote frees
+        }
+        return null;
     }
 
     /**

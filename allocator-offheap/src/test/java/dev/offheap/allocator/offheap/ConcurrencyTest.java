@@ -407,6 +407,46 @@ class ConcurrencyTest {
     }
 
     @Test
+    void aNewThreadTakesADeadThreadsPartlyUsedSlabsBeforeTheHeapGrows() throws Exception {
+        // No purger: only the refill's own reclaim can hand the dead thread's slabs over.
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("handover")
+                .maxBytes(256L << 20).decayMillis(-1))) {
+            int blocks = 4096; // 64 B blocks: 4 slabs of 1,024 slots
+            long[] kept = new long[blocks / 2];
+            Thread first = Thread.ofPlatform().start(() -> {
+                long[] all = new long[blocks];
+                for (int i = 0; i < blocks; i++) {
+                    all[i] = allocator.allocate(64);
+                }
+                for (int i = 0; i < blocks; i++) {
+                    if (i % 2 == 0) {
+                        kept[i / 2] = all[i];
+                    } else {
+                        allocator.free(all[i]); // every slab half empty when the thread ends
+                    }
+                }
+            });
+            first.join();
+            long committedBefore = allocator.committedBytes();
+            long[] taken = new long[blocks / 4];
+            Thread second = Thread.ofPlatform().start(() -> {
+                for (int i = 0; i < taken.length; i++) {
+                    taken[i] = allocator.allocate(64);
+                }
+            });
+            second.join();
+            assertEquals(committedBefore, allocator.committedBytes(),
+                    "the second thread's 1,024 blocks fit in the dead thread's free slots: " + allocator.stats());
+            for (long address : kept) {
+                allocator.free(address);
+            }
+            for (long address : taken) {
+                allocator.free(address);
+            }
+        }
+    }
+
+    @Test
     void blocksFreedAfterTheirThreadDiedAreReclaimed() throws Exception {
         try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("churn")
                 .maxBytes(1L << 30).decayMillis(-1))) {
