@@ -180,6 +180,7 @@ public final class Harness {
                     }
                 }
             }
+            case CHURN -> peers.forEach(peer -> tasks.add(churnTask(peer, results)));
             case SEED -> tasks.add(new Task("seed table: 7 designs and the JDK slicing allocator", 25,
                     tableWorkloads::seedTable));
             case TRACE -> {
@@ -439,6 +440,40 @@ public final class Harness {
             double score = Double.parseDouble(line.replaceAll(".*stepsPerMicrosecond=", ""));
             row.merge(peer, new Measurement(score, Double.NaN, "steps/us", Double.NaN, null), Measurement::plus);
             report.csv("larson", peer, parameter, "stepsPerMicrosecond", score, "steps/us");
+        });
+    }
+
+    private Task churnTask(String peer, Map<Cell, Map<String, Measurement>> results) {
+        String parameter = ChurnBench.LIVE_MIB + " MiB live, " + ChurnBench.THREADS + " threads";
+        return new Task("churn " + peer, 6, () -> {
+            Map<String, Measurement> row = results.computeIfAbsent(new Cell(Workload.CHURN, parameter),
+                    k -> new LinkedHashMap<>());
+            Optional<NativePeers.NativePeer> nativePeer = NativePeers.byName(peer);
+            if (nativePeer.isPresent() && !nativePeer.get().installed()) {
+                row.put(peer, Measurement.missing(nativePeer.get().howToInstall()));
+                return;
+            }
+            List<String> command = new ArrayList<>(javaCommand());
+            command.addAll(1, List.of("-Xms1g", "-XX:+AlwaysPreTouch")); // resident growth is the peer's, not the heap's
+            command.addAll(List.of(ChurnBench.class.getName(), nativePeer.isPresent() ? "malloc" : peer));
+            String output = runChild(recorded(command, "churn-" + peer), nativePeer.flatMap(NativePeers.NativePeer::path));
+            String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
+            if (line == null) {
+                row.put(peer, Measurement.missing(failure(output)));
+                return;
+            }
+            Map<String, String> fields = Arrays.stream(line.substring(7).split(" "))
+                    .map(f -> f.split("=", 2)).collect(Collectors.toMap(f -> f[0], f -> f[1]));
+            double live = Double.parseDouble(fields.get("live"));
+            double growth = Double.parseDouble(fields.get("rssGrowth"));
+            double peak = Double.parseDouble(fields.get("peakGrowth"));
+            double committed = Double.parseDouble(fields.get("committed"));
+            String note = "rss-growth; at the peak " + fmt(Double.parseDouble(fields.get("peakRatio"))) + "x"
+                    + (committed > 0 ? "; committed " + fmt(committed / live) + "x" : "");
+            row.put(peer, new Measurement(growth / live, Double.NaN, note, peak, null));
+            report.csv("churn", peer, parameter, "rssGrowthBytes", growth, "B");
+            report.csv("churn", peer, parameter, "peakGrowthBytes", peak, "B");
+            report.csv("churn", peer, parameter, "liveBytes", live, "B");
         });
     }
 

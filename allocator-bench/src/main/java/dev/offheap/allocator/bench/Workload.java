@@ -56,6 +56,13 @@ enum Workload {
                     + " logging started before the baseline, as in any service; the JVM's other memory, such as the"
                     + " classes a library loads, included); the note adds the most committed bytes the allocator"
                     + " reported, read every 4,096 events, where it reports them."),
+    CHURN("churn", "Memory under a cache's churn", Kind.MEMORY, Peers.THREADED_TRACE,
+            "Workload 10: 2 threads keep 256 MiB of live blocks (the cache workload's entry sizes: 16 B to 128 KiB"
+                    + " plus 64 B, half under 320 B) by random replacement through a shared table, as a cache's"
+                    + " puts and evictions do, the threads replaced every 1.5 million steps each, 3 rounds after the"
+                    + " fill; resident growth / live bytes at the end (1.0 is perfect; the JVM's own growth"
+                    + " included, alike for every peer), with the peak (VmHWM) and the allocator's committed"
+                    + " figure in the note. Only thread-safe peers with address handles."),
     CACHE("cache", "Off-heap caches: YCSB scrambled Zipfian", Kind.OWN_TABLE, List.of(CachePeer.NAMES), ""),
     CACHE_TRACE("cache-trace", "Cache hit rates on real key traces", Kind.OWN_TABLE, List.of(), ""),
     FILL("fill", "Filling to the cap", Kind.OWN_TABLE, List.of("offheap"), ""),
