@@ -1,5 +1,6 @@
 package dev.offheap.allocator.bench;
 
+import dev.offheap.allocator.cache.CacheStats;
 import dev.offheap.allocator.cache.OffHeapCache;
 import dev.offheap.allocator.cache.OffHeapCacheConfig;
 import net.openhft.chronicle.map.ChronicleMap;
@@ -18,6 +19,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
+import java.util.Locale;
 
 /**
  * A key-value cache under {@link CacheBench}: long keys, byte[] values, each peer through its usual API.
@@ -97,7 +99,10 @@ abstract class CachePeer implements AutoCloseable {
 
         @Override
         String note() {
-            return "W-TinyLFU, " + cache.stats().entries() + " entries";
+            CacheStats stats = cache.cacheStats();
+            return String.format(Locale.ROOT, "W-TinyLFU, %d entries, weighing %.2f of the capacity (bound %.2f)",
+                    stats.entries(), stats.weightBytes() / (double) stats.capacityBytes(),
+                    stats.weightLimitBytes() / (double) stats.capacityBytes());
         }
 
         @Override

@@ -29,7 +29,7 @@ public final class CacheExample {
             // tag::cache[]
             try (OffHeapCache cache = OffHeapCache.create(new OffHeapCacheConfig()
                     .name("sessions")
-                    .capacityBytes(1L << 30)                         // entries' memory (header + key + value, as allocated)
+                    .capacityBytes(1L << 30)                         // the cache's memory: entries, index, allocator's slack
                     .maxValueBytes(1 << 20)
                     .defaultTimeToLive(Duration.ofMinutes(10)))) {
                 cache.put(key, value);                                // byte[] or MemorySegment; copied off-heap
