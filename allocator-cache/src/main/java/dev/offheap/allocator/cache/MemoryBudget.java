@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * and the allocator still at 38-41 MB, most of it slabs of each size class and pages waiting for the purge).
  *
  * <p>Not used with a shared allocator ({@link OffHeapCacheConfig#allocator}): its committed memory is not the
- * cache's alone. Thread-safe: segments call {@link #check} under their own locks, so it synchronizes; it runs at
+ * cache's alone; nor over a caller's region (a {@code MemorySource.of(region)} in the allocator's settings),
+ * which counts as committed whole. Thread-safe: segments call {@link #check} under their own locks, so it synchronizes; it runs at
  * most once every 64 puts of a segment.
  */
 final class MemoryBudget {

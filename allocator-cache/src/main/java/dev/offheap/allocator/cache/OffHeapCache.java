@@ -145,7 +145,11 @@ public final class OffHeapCache implements AutoCloseable {
                     .maxBytes(2 * capacityBytes + (32L << 20)));
             this.ownsAllocator = true;
         }
-        this.budget = ownsAllocator ? MemoryBudget.following(name, allocator, capacityBytes) : MemoryBudget.fixed();
+        // A region the caller gave the allocator counts as committed whole (nothing there goes back to the OS):
+        // its figure would only shrink the entries.
+        boolean commitsWhole = allocator.committedBytes() >= allocator.range().byteSize();
+        this.budget = ownsAllocator && !commitsWhole ? MemoryBudget.following(name, allocator, capacityBytes)
+                : MemoryBudget.fixed();
         int n = config.segments();
         this.segments = new CacheSegment[n];
         this.segmentMask = n - 1;

@@ -1,9 +1,12 @@
 package dev.offheap.allocator.cache;
 
 import dev.offheap.allocator.offheap.OffHeapAllocator;
+import dev.offheap.allocator.offheap.MemorySource;
 import dev.offheap.allocator.offheap.OffHeapAllocatorConfig;
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -59,6 +62,22 @@ class CacheMemoryTest {
             assertTrue(stats.weightLimitBytes() < CAPACITY, "the entries' bound came down: " + stats);
             assertTrue(stats.weightLimitBytes() >= CAPACITY / 2, "to half the capacity at most: " + stats);
             assertTrue(stats.weightBytes() <= stats.weightLimitBytes(), stats.toString());
+        }
+    }
+
+    @Test
+    void overACallersRegionTheEntriesAloneAreBounded() throws InterruptedException {
+        long capacity = 16L << 20;
+        long maxBytes = 2 * capacity + (32L << 20); // what the cache asks of the allocator it creates
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment region = arena.allocate(maxBytes + (64 << 10), 64 << 10);
+            try (OffHeapCache cache = OffHeapCache.create(new OffHeapCacheConfig().capacityBytes(capacity)
+                    .allocatorConfig(new OffHeapAllocatorConfig().memorySource(MemorySource.of(region))))) {
+                churn(cache, 1, 100_000);
+                CacheStats stats = cache.stats();
+                assertEquals(capacity, stats.weightLimitBytes(), "a region commits whole: its figure says nothing");
+                assertTrue(stats.weightBytes() > capacity - capacity / 8, "the entries fill the capacity: " + stats);
+            }
         }
     }
 
