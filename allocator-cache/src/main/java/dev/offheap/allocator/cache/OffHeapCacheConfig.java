@@ -95,8 +95,8 @@ public final class OffHeapCacheConfig {
      * index and the free slots evictions leave in its slabs together, plus 16 MiB for the allocator's own (a slab
      * per size class and thread, pages waiting for the purge); the entries are held to less than this while those
      * free slots need the rest (to half of it at most: {@link CacheStats#weightLimitBytes()}). With a shared
-     * allocator: the entries' blocks' usable sizes (header, key, value and the size class's rounding). When a
-     * write would pass it, the policy evicts.
+     * allocator, or one over a caller's region (which counts as committed whole): the entries' blocks' usable
+     * sizes (header, key, value and the size class's rounding). When a write would pass it, the policy evicts.
      */
     public OffHeapCacheConfig capacityBytes(long capacityBytes) {
         return with(s -> s.capacityBytes = capacityBytes);
