@@ -165,9 +165,15 @@ public final class Harness {
                 }
             }
             case XMALLOC -> {
+                // Also with 4 x cores threads (half producing, half consuming, one queue): more threads than cores,
+                // as in many containers, where a spin or yield that assumes the lock holder runs would collapse.
+                int pairs = 2 * Runtime.getRuntime().availableProcessors();
+                String oversubscribed = "64 B, " + pairs + "+" + pairs + " threads";
                 for (int round = 0; round < options.repeats; round++) {
                     peers.forEach(peer -> tasks.add(jmhTask(workload, "ProducerConsumerBenchmark.xmalloc", peer,
                             Map.of(), "64 B", results, false)));
+                    peers.forEach(peer -> tasks.add(jmhTask(workload, "ProducerConsumerBenchmark.xmalloc", peer, peer,
+                            Map.of(), oversubscribed, results, false, List.of(), List.of("-tg", pairs + "," + pairs))));
                 }
             }
             case LATENCY -> peers.forEach(peer -> tasks.add(latencyTask(peer, results)));
@@ -293,6 +299,13 @@ public final class Harness {
     private Task jmhTask(Workload workload, String benchmark, String peer, String label, Map<String, String> params,
                          String column, Map<Cell, Map<String, Measurement>> results, boolean gcProfile,
                          List<String> jvmArgs) {
+        return jmhTask(workload, benchmark, peer, label, params, column, results, gcProfile, jvmArgs, List.of());
+    }
+
+    /** As above, with {@code jmhArgs} on JMH's command line (such as {@code -tg} for a group's threads). */
+    private Task jmhTask(Workload workload, String benchmark, String peer, String label, Map<String, String> params,
+                         String column, Map<Cell, Map<String, Measurement>> results, boolean gcProfile,
+                         List<String> jvmArgs, List<String> jmhArgs) {
         double estimate = 1.5 + options.warmups * options.iterationSeconds + options.iterations * options.iterationSeconds;
         Cell key = new Cell(workload, column);
         return new Task(workload.id + " " + label + " " + column, estimate, () -> {
@@ -310,6 +323,7 @@ public final class Harness {
                     "-w", millis(options.iterationSeconds), "-r", millis(options.iterationSeconds),
                     "-p", "peer=" + (nativePeer.isPresent() ? "malloc" : peer), "-rf", "csv", "-rff", csv.toString()));
             params.forEach((name, value) -> command.addAll(List.of("-p", name + "=" + value)));
+            command.addAll(jmhArgs);
             if (gcProfile) {
                 command.addAll(List.of("-prof", "gc"));
             }

@@ -28,7 +28,8 @@ enum Workload {
                     + " (every size from 64 KiB to 1 MiB, log-uniform); ns per replacement."),
     XMALLOC("xmalloc", "Producer/consumer (xmalloc-test)", Kind.THROUGHPUT, Peers.MULTI,
             "Workload 4: one thread allocates batches of 4,096 x 64 B, another frees them; blocks per microsecond,"
-                    + " both threads together (higher is better)."),
+                    + " both threads together (higher is better). Then 4 x cores threads, half producing and half"
+                    + " consuming through one queue: more threads than cores."),
     METRICS("metrics", "Metrics polled while threads allocate", Kind.TIME, List.of("offheap"),
             "The 64 B pair (ns per pair, lower is better) and producer/consumer (blocks per microsecond, higher is"
                     + " better) on OffHeapAllocator with its MBean registered, without and with a monitoring thread"
