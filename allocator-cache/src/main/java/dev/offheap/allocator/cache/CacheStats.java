@@ -23,7 +23,8 @@ import dev.offheap.allocator.AllocatorStats;
  *                       {@link OffHeapCache})
  * @param indexBytes     memory the index takes in the same allocator, beyond the entries: 16 bytes a slot,
  *                       doubled when 3/4 full, never shrunk (not by {@code clear()} either); off the heap, not
- *                       counted in {@code capacityBytes}
+ *                       in {@code weightBytes} (with the cache's own allocator it is part of what
+ *                       {@code capacityBytes} bounds)
  * @param allocator      the allocator's stats (committed memory, fragmentation, thread caches); null from
  *                       {@link OffHeapCache#cacheStats()}, which leaves them out
  */

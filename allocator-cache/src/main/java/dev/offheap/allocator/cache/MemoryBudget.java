@@ -10,34 +10,34 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Why</h2>
  * An entry's weight is its block's usable size, yet the allocator holds more: an eviction frees a block in the
- * middle of a slab, and a slab goes back only when all its blocks are gone, which a hot entry may never be. With
- * random replacement, the entries' sizes (16 B-128 KiB) and two threads, resident memory is 1.32-1.35x the live
- * blocks' usable bytes with this allocator, and 1.32-1.41x with glibc, jemalloc and mimalloc alike; the harness's
- * cache workload showed 1.26-1.37x the capacity. No allocator policy packs random frees back into
- * dense slabs, so the cache holds fewer entries instead: each segment's weight bound is {@code capacityBytes /
+ * middle of a slab, and a slab goes back only when all its blocks are gone, which a hot entry may never be. In the
+ * harness's churn workload (random replacement of the cache workload's entry sizes on two threads) resident
+ * memory ends at 1.18-1.33x the live bytes for this allocator, jemalloc, mimalloc and tcmalloc, and 3.4x for
+ * glibc; the cache workload showed 1.32-1.40x the capacity. No allocator policy packs random frees back into dense
+ * slabs, so the cache holds fewer entries instead: each segment's weight bound is {@code capacityBytes /
  * segments} times {@link #scale()}, and the scale follows the allocator's committed memory:
  * <pre>
- *   limit = capacityBytes + 16 MiB                                            MIN_SCALE <= scale <= 1
+ *   limit = capacityBytes + 16 MiB                                             MIN_SCALE <= scale <= 1
  *
- *   committed > limit, and by more than limit/512 above the last step down:  scale = min(scale, filled)
- *                                                                                      * (1 - max(1/64, over))
- *   committed < limit - limit/16:                                             scale *= 1 + 1/512
- *   otherwise:                                                                hold
+ *   committed > limit, by more than limit/512 above the last step down:   scale = min(scale, filled)
+ *                                                                                  * (1 - max(1/128, over / 2))
+ *   committed < limit - limit/16, 10 ms or more after the last step:       scale *= 1 + 1/512
+ *   otherwise:                                                             hold
  * </pre>
- * At most one step in 10 ms: the committed memory follows the weight with a lag (holes fill first, emptied slabs
- * go back at the purge tick), and faster steps made it swing. {@code filled} is the calling segment's weight over
- * its full bound (during the first fill the weight is still below the bound, and lowering the bound alone would
- * evict nothing); {@code over} is how far committed is past the limit, so the step is in proportion. Only
- * growth moves the scale down: committed memory falls only when whole slabs empty, so "above the limit" alone
- * would shrink the cache to {@link #MIN_SCALE} while nothing grows any more. Each step up lets the entries grow
- * into holes that appeared. The 16 MiB ({@link #ALLOWANCE_BYTES}) are the allocator's own, which do not shrink
- * with the entries: without them a small cache shrank to its minimum (32 MiB: the entries held to half of it,
- * and the allocator still at 38-41 MB, most of it slabs of each size class and pages waiting for the purge).
+ * {@code filled} is the calling segment's weight over its full bound (during the first fill the weight is still
+ * below the bound, and lowering the bound alone would evict nothing); {@code over} is how far committed is past
+ * the limit, so the step down is in proportion. Only growth moves the scale down: committed memory falls only
+ * when whole slabs empty, so "above the limit" alone would shrink the cache to {@link #MIN_SCALE} while nothing
+ * grows any more. Steps up are slow (at most 20% a second): the committed memory follows the weight with a lag
+ * (holes fill first, emptied slabs go back at the purge tick), and faster steps made it swing. The 16 MiB
+ * ({@link #ALLOWANCE_BYTES}) are the allocator's own, which do not shrink with the entries: without them a small
+ * cache shrank to its minimum (32 MiB: the entries held to half of it, and the allocator still at 38-41 MB, most
+ * of it slabs of each size class and pages waiting for the purge).
  *
  * <p>Not used with a shared allocator ({@link OffHeapCacheConfig#allocator}): its committed memory is not the
- * cache's alone; nor over a caller's region (a {@code MemorySource.of(region)} in the allocator's settings),
- * which counts as committed whole. Thread-safe: segments call {@link #check} under their own locks, so it synchronizes; it runs at
- * most once every 64 puts of a segment.
+ * cache's alone; nor over a caller's region (a {@code MemorySource.of(region)} in the allocator's settings), which
+ * counts as committed whole. Thread-safe: segments call {@link #check} under their own locks, once every 64 puts
+ * of a segment, so it synchronizes.
  */
 final class MemoryBudget {
     private static final Logger LOG = LoggerFactory.getLogger(MemoryBudget.class);
@@ -85,11 +85,6 @@ final class MemoryBudget {
     /** The share of its full weight each segment holds its entries to now. */
     double scale() {
         return scale;
-    }
-
-    /** The memory the allocator may commit: {@code capacityBytes} + {@link #ALLOWANCE_BYTES}; 0 if fixed. */
-    long limitBytes() {
-        return allocator == null ? 0 : limitBytes;
     }
 
     /**

@@ -90,15 +90,16 @@ import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
  *
  * <h2>What the cache costs</h2>
  * The entries' weights are not all a cache costs: evictions free blocks at random places, and the allocator keeps
- * the partly used slabs they leave (a slab goes back only when all its blocks are freed), about 1.3-1.4x the
- * live blocks under random replacement, as glibc, jemalloc and mimalloc do; the index takes 21-43 bytes an entry
+ * the partly used slabs they leave (a slab goes back only when all its blocks are freed), about 1.3x the live
+ * blocks under random replacement, as jemalloc, mimalloc and tcmalloc do (glibc 3.4x: the harness's churn
+ * workload); the index takes 21-43 bytes an entry
  * besides ({@link CacheStats#indexBytes()}), in the same allocator. So with an allocator of its own the cache
  * holds that allocator's committed memory, not the weights, to {@code capacityBytes} (plus 16 MiB for the
  * allocator's own: a slab per size class and thread, pages waiting for the purge): its {@link MemoryBudget}
  * lowers the bound on the weights (down to half the capacity) while the allocator would commit more
  * ({@link CacheStats#weightLimitBytes()} shows the bound). The price is entries: in the harness's cache workload
- * the weights settle at 0.6-0.75 of the capacity. With a shared allocator only the weights are bounded, and the
- * allocator's {@code maxBytes} bounds the rest.
+ * they weighed 0.69 and 0.82 of the capacity (README). With a shared allocator, or one over a caller's region,
+ * only the weights are bounded, and the allocator's {@code maxBytes} bounds the rest.
  *
  * <p><b>Threads.</b> Every method is thread-safe. {@link #close()} while other threads still use the cache is
  * misuse: they get {@link IllegalStateException}, never a crash.

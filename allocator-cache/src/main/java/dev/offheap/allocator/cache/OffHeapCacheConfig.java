@@ -18,9 +18,8 @@ import java.util.function.Consumer;
  * }</pre>
  *
  * <p>The cache owns an allocator it creates, and holds that allocator's committed memory to {@code capacityBytes}
- * (plus 16 MiB),
- * unless one is given with {@link #allocator(OffHeapAllocator)}; a given one is shared and left open when the
- * cache closes. Immutable, so thread-safe; a setting's result must be used.
+ * (plus 16 MiB), unless one is given with {@link #allocator(OffHeapAllocator)}; a given one is shared and left
+ * open when the cache closes. Immutable, so thread-safe; a setting's result must be used.
  */
 public final class OffHeapCacheConfig {
     /** Largest key: 64 KiB. */
