@@ -24,7 +24,8 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *   <li>here: the {@link PageBuddy} of 64 KiB pages over the whole range, which every span comes from; the page
  *       map ({@code Span[]} by page); the cap; slabs (refill, the partial slabs of dead threads queued for
  *       adoption, release); huge blocks; the purge, which drives every part's;</li>
- *   <li>{@link MediumHeap}: the medium chunks and the medium stash, under the medium lock;</li>
+ *   <li>{@link MediumArenas}: the {@link MediumHeap}s (chunks and stash, each under its own medium lock) that
+ *       threads spread over;</li>
  *   <li>{@link CacheRegistry}: every cache, to reclaim dead threads' slabs and trim live threads' unused ones;</li>
  *   <li>{@link HeapVerifier} and {@link HeapStats}: the walks behind {@code verify()} and {@code stats()}.</li>
  * </ul>
@@ -90,7 +91,7 @@ final class GlobalHeap {
     private final long capPages;
     final Span[] pageMap;
     private final PageLayer pages;
-    final MediumHeap medium;
+    final MediumArenas mediums;
     final CacheRegistry registry;
     /** Address to block, and the errors for bad addresses. */
     final Addresses addresses;
@@ -129,7 +130,7 @@ final class GlobalHeap {
         this.pages = new PageLayer(pageCount, smallPages > 0 ? smallPages : pageCount);
         this.pageMap = new Span[pageCount];
         this.addresses = new Addresses(name, memory, rangeBytes, pageMap);
-        this.medium = new MediumHeap(this, pages.maxOrder());
+        this.mediums = new MediumArenas(this, pages.maxOrder(), capPages);
         this.registry = new CacheRegistry(this);
         this.partial = new ArrayDeque[SMALL_CLASSES];
         for (int c = 0; c < SMALL_CLASSES; c++) {
@@ -467,12 +468,15 @@ final class GlobalHeap {
         if (!range.canDecommit()) {
             return;
         }
-        if (medium.lock.tryLock()) {
-            try {
-                medium.drainAndReleaseEmpty(Integer.MAX_VALUE);
-                medium.decommitFreeSpaceNow();
-            } finally {
-                medium.lock.unlock();
+        for (int i = 0; i < mediums.count(); i++) {
+            MediumHeap medium = mediums.arena(i);
+            if (medium.lock.tryLock()) {
+                try {
+                    medium.drainAndReleaseEmpty(Integer.MAX_VALUE);
+                    medium.decommitFreeSpaceNow();
+                } finally {
+                    medium.lock.unlock();
+                }
             }
         }
         // At the cap the madvise calls run under the lock: an allocation waiting here wants exactly these pages.
@@ -590,16 +594,25 @@ final class GlobalHeap {
         }
         // The medium chunks, under their own lock, and never while this purge holds buddy blocks out of the free
         // lists (purgesInFlight): an allocation holding the medium lock may be waiting for them to come back.
-        medium.lock.lock();
-        try {
-            medium.drainAndReleaseEmpty(epochLimit); // what was stashed before this tick began
-        } finally {
-            medium.lock.unlock();
+        for (int i = 0; i < mediums.count(); i++) {
+            MediumHeap medium = mediums.arena(i);
+            medium.lock.lock();
+            try {
+                medium.drainAndReleaseEmpty(epochLimit); // what was stashed before this tick began
+            } finally {
+                medium.lock.unlock();
+            }
         }
         if (!range.canDecommit()) {
             return 0;
         }
-        List<MediumChunk> chunks = medium.takePurgeable(epochLimit);
+        List<List<MediumChunk>> chunks = new ArrayList<>();
+        boolean anyChunk = false;
+        for (int i = 0; i < mediums.count(); i++) {
+            List<MediumChunk> taken = mediums.arena(i).takePurgeable(epochLimit);
+            chunks.add(taken);
+            anyChunk |= !taken.isEmpty();
+        }
         long[] blocks;
         lock.lock();
         try {
@@ -610,12 +623,14 @@ final class GlobalHeap {
         } finally {
             lock.unlock();
         }
-        if (blocks.length == 0 && chunks.isEmpty()) {
+        if (blocks.length == 0 && !anyChunk) {
             return 0;
         }
         // The madvise calls, microseconds each and hundreds at a time, run without the locks: allocations go on.
         decommit(blocks);
-        medium.decommit(chunks);
+        for (int i = 0; i < mediums.count(); i++) {
+            mediums.arena(i).decommit(chunks.get(i));
+        }
         long bytes = 0;
         if (blocks.length > 0) {
             lock.lock();
@@ -627,7 +642,9 @@ final class GlobalHeap {
                 lock.unlock();
             }
         }
-        bytes += medium.returnPurged(chunks);
+        for (int i = 0; i < mediums.count(); i++) {
+            bytes += mediums.arena(i).returnPurged(chunks.get(i));
+        }
         lock.lock();
         try {
             purges++;
@@ -654,11 +671,14 @@ final class GlobalHeap {
      */
     long largestFreeLocked() {
         long largest = Math.min(pages.largestFreeBytes(), headroomBytes());
-        if (medium.lock.tryLock()) {
-            try {
-                largest = Math.max(largest, medium.largestFreeBlockBytes());
-            } finally {
-                medium.lock.unlock();
+        for (int i = 0; i < mediums.count(); i++) {
+            MediumHeap medium = mediums.arena(i);
+            if (medium.lock.tryLock()) {
+                try {
+                    largest = Math.max(largest, medium.largestFreeBlockBytes());
+                } finally {
+                    medium.lock.unlock();
+                }
             }
         }
         return largest;

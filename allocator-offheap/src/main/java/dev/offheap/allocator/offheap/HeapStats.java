@@ -36,7 +36,7 @@ final class HeapStats {
 
     /** Every live block's address and usable bytes, in no particular order (a snapshot; racy for slabs). */
     static void forEachLiveBlock(GlobalHeap heap, LiveBlockVisitor visitor) {
-        heap.medium.lock.lock();
+        heap.mediums.lockAll();
         heap.lock.lock();
         try {
             long base = heap.memory.address();
@@ -47,8 +47,8 @@ final class HeapStats {
                     }
                 }
             }
-            MediumStash stash = heap.medium.stash();
-            for (MediumChunk chunk : heap.medium.chunks()) {
+            for (MediumChunk chunk : heap.mediums.chunks()) {
+                MediumStash stash = chunk.arena.stash();
                 chunk.blocks.forEachLiveBlock((address, usable) -> {
                     if (!stash.holds(address)) {
                         visitor.visit(address, usable);
@@ -60,7 +60,7 @@ final class HeapStats {
             }
         } finally {
             heap.lock.unlock();
-            heap.medium.lock.unlock();
+            heap.mediums.unlockAll();
         }
     }
 
@@ -73,8 +73,8 @@ final class HeapStats {
         long committed;
         long largestFree;
         long allocations;
-        MediumHeap medium = heap.medium;
-        medium.lock.lock();
+        MediumArenas mediums = heap.mediums;
+        mediums.lockAll();
         try {
             heap.lock.lock();
             try {
@@ -86,23 +86,28 @@ final class HeapStats {
                 free = (heap.range.canDecommit() ? pages.dirtyFreePages() : pages.freePages()) * PAGE_BYTES;
                 committed = heap.committedBytes();
                 largestFree = closed ? 0 : heap.largestFreeLocked();
-                allocations = heap.retiredAndHugeAllocations() + medium.allocations();
+                allocations = heap.retiredAndHugeAllocations();
+                for (int i = 0; i < mediums.count(); i++) {
+                    allocations += mediums.arena(i).allocations();
+                }
             } finally {
                 heap.lock.unlock();
             }
-            for (MediumChunk chunk : closed ? List.<MediumChunk>of() : medium.chunks()) {
+            for (MediumChunk chunk : closed ? List.<MediumChunk>of() : mediums.chunks()) {
                 // Three header reads per chunk: the chunk's stats() would also walk its free lists, under the lock.
                 // Its clean pages were given back: free, but not committed.
                 allocated += chunk.blocks.allocatedBytes();
                 liveBlocks += chunk.blocks.liveBlocks();
                 free += chunk.blocks.freeBytes() - Long.bitCount(chunk.cleanPages) * PAGE_BYTES;
             }
-            MediumStash stash = medium.stash();
-            allocated -= stash.bytes(); // freed, kept allocated in their chunks for reuse: free to the caller
-            liveBlocks -= stash.count();
-            free += stash.bytes();
+            for (int i = 0; i < mediums.count(); i++) {
+                MediumStash stash = mediums.arena(i).stash();
+                allocated -= stash.bytes(); // freed, kept allocated in their chunks for reuse: free to the caller
+                liveBlocks -= stash.count();
+                free += stash.bytes();
+            }
         } finally {
-            medium.lock.unlock();
+            mediums.unlockAll();
         }
         long[] live = new long[SMALL_CLASSES];
         long[] slabCount = new long[SMALL_CLASSES];

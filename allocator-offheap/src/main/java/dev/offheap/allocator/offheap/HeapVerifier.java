@@ -24,7 +24,7 @@ final class HeapVerifier {
 
     /** @throws HeapCorruptionException naming the first broken invariant */
     static void verify(GlobalHeap heap, Thread caller) {
-        heap.medium.lock.lock();
+        heap.mediums.lockAll();
         heap.lock.lock();
         try {
             verifyPages(heap);
@@ -37,7 +37,7 @@ final class HeapVerifier {
             verifyMedium(heap);
         } finally {
             heap.lock.unlock();
-            heap.medium.lock.unlock();
+            heap.mediums.unlockAll();
         }
     }
 
@@ -45,7 +45,7 @@ final class HeapVerifier {
         Span[] pageMap = heap.pageMap;
         long mapped = 0;
         List<Span> spans = new ArrayList<>(heap.slabs());
-        spans.addAll(heap.medium.chunks());
+        spans.addAll(heap.mediums.chunks());
         spans.addAll(heap.hugeSpans());
         for (Span span : spans) {
             for (int p = span.firstPage; p < span.firstPage + span.pageCount; p++) {
@@ -139,10 +139,13 @@ final class HeapVerifier {
     }
 
     private static void verifyMedium(GlobalHeap heap) {
-        List<MediumChunk> chunks = heap.medium.chunks();
-        String stashProblem = heap.medium.stash().verify(chunks::contains);
-        if (stashProblem != null) {
-            throw broken("medium stash: " + stashProblem);
+        List<MediumChunk> chunks = heap.mediums.chunks();
+        for (int i = 0; i < heap.mediums.count(); i++) {
+            MediumHeap arena = heap.mediums.arena(i);
+            String stashProblem = arena.stash().verify(chunk -> chunk.arena == arena && chunks.contains(chunk));
+            if (stashProblem != null) {
+                throw broken("medium stash of arena " + i + ": " + stashProblem);
+            }
         }
         for (MediumChunk chunk : chunks) {
             chunk.blocks.verify();

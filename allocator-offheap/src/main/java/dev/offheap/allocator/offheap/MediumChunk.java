@@ -9,7 +9,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
 
 /**
  * A span that holds medium blocks: segregated free lists with boundary-tag coalescing
- * ({@link SegregatedListAllocator}) over the span's memory. Guarded by the global heap's medium lock.
+ * ({@link SegregatedListAllocator}) over the span's memory. Guarded by its arena's medium lock.
  *
  * <p>Its free space goes back to the OS page by page while the chunk lives ({@link GlobalHeap}'s purge), so one
  * surviving block does not keep the whole chunk resident:
@@ -30,9 +30,12 @@ final class MediumChunk extends Span {
      *  release here meanwhile. */
     long purging;
     final int[] freedEpoch;
+    /** The medium heap that made the chunk: its lock guards the chunk ({@link MediumArenas}). */
+    final MediumHeap arena;
 
-    MediumChunk(int firstPage, int pageCount, SegregatedListAllocator blocks, int epoch) {
+    MediumChunk(int firstPage, int pageCount, SegregatedListAllocator blocks, int epoch, MediumHeap arena) {
         super(firstPage, pageCount);
+        this.arena = arena;
         if (pageCount > Long.SIZE) {
             throw new IllegalArgumentException("a medium chunk of " + pageCount + " pages: at most 64");
         }

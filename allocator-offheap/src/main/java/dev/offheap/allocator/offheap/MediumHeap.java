@@ -45,7 +45,7 @@ final class MediumHeap {
     /** {@link #allocateInChunks}: a chunk could hold the block, but not within the cap. */
     private static final long OVER_CAP = -1;
     /** Pages of a medium chunk (4 MiB), fewer when the range is smaller. */
-    private static final int CHUNK_ORDER = 6;
+    static final int CHUNK_ORDER = 6;
 
     /** The medium lock; see the class comment for the order. */
     final ReentrantLock lock = new ReentrantLock();
@@ -61,8 +61,12 @@ final class MediumHeap {
         this.chunkOrder = Math.min(CHUNK_ORDER, maxOrder);
     }
 
-    /** A medium block, or 0 if {@code byteSize} is too large for a chunk of this heap. */
-    long allocate(long byteSize, long alignment) {
+    /**
+     * A medium block, or 0 if {@code byteSize} is too large for a chunk of this heap, or if it would take a new
+     * chunk and {@code mayGrow} is false (or the chunks could hold it only past the cap: the caller tries the
+     * other arenas, then this one again, growing).
+     */
+    long allocate(long byteSize, long alignment, boolean mayGrow) {
         long chunkPages = 1L << chunkOrder;
         if (byteSize + alignment + 4096 > chunkPages * PAGE_BYTES) {
             return 0;
@@ -74,26 +78,62 @@ final class MediumHeap {
                 allocations++;
                 return reused;
             }
-            long address = allocateInChunks(byteSize, alignment);
-            if (address == 0 && stash.count() > 0) {
-                stash.drain(Integer.MAX_VALUE, this::freeInChunk);
-                address = allocateInChunks(byteSize, alignment);
-            }
-            if (address == OVER_CAP) {
-                throw heap.capReachedUnlocked(byteSize);
-            }
-            if (address != 0) {
-                return address;
-            }
-            MediumChunk chunk = newChunk((int) chunkPages, byteSize);
-            address = chunk.blocks.tryAllocate(byteSize, alignment);
-            // A new chunk's region header and end tag were written too, not only the block and its tags.
-            if (!commitWithinCap(chunk, chunk.cleanPages & ~chunk.pagesInFreeSpace(heap.memory.address()))) {
-                discard(chunk);
-                throw heap.capReachedUnlocked(byteSize);
-            }
-            allocations++;
+            return allocateLocked(byteSize, alignment, mayGrow, (int) chunkPages);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Medium lock held, the stash missed: {@link #allocate}'s chunks and growth, a method of its own so that the
+     * stash's hit path stays small enough for the JIT to inline the stash into it (a 128 KiB pair cost 6 ns more
+     * while it did not).
+     */
+    private long allocateLocked(long byteSize, long alignment, boolean mayGrow, int chunkPages) {
+        long address = allocateInChunks(byteSize, alignment);
+        if (address == 0 && stash.count() > 0) {
+            stash.drain(Integer.MAX_VALUE, this::freeInChunk);
+            address = allocateInChunks(byteSize, alignment);
+        }
+        if (!mayGrow) {
+            return address == OVER_CAP ? 0 : address;
+        }
+        if (address == OVER_CAP) {
+            throw heap.capReachedUnlocked(byteSize);
+        }
+        if (address != 0) {
             return address;
+        }
+        MediumChunk chunk = newChunk(chunkPages, byteSize);
+        address = chunk.blocks.tryAllocate(byteSize, alignment);
+        // A new chunk's region header and end tag were written too, not only the block and its tags.
+        if (!commitWithinCap(chunk, chunk.cleanPages & ~chunk.pagesInFreeSpace(heap.memory.address()))) {
+            discard(chunk);
+            throw heap.capReachedUnlocked(byteSize);
+        }
+        allocations++;
+        return address;
+    }
+
+    /**
+     * Another arena's allocation that found no room at home: a block from this arena's stash or chunks if one fits
+     * within the cap; else 0. Never grows; waits for the lock only if {@code wait} (the caller holds no medium
+     * lock), else gives up if it is busy.
+     */
+    long allocateIfRoom(long byteSize, long alignment, boolean wait) {
+        if (wait) {
+            lock.lock();
+        } else if (!lock.tryLock()) {
+            return 0;
+        }
+        try {
+            long reused = stash.take(byteSize, alignment);
+            if (reused != 0) {
+                allocations++;
+                return reused;
+            }
+            long address = allocateInChunks(byteSize, alignment);
+            return address == OVER_CAP ? 0 : address;
         } finally {
             lock.unlock();
         }
@@ -106,7 +146,7 @@ final class MediumHeap {
             int page = heap.takePages(chunkPages, chunkOrder, requested, GlobalHeap.SpanKind.MEDIUM);
             MediumChunk chunk = new MediumChunk(page, chunkPages, SegregatedListAllocator.over(heap.memory.asSlice(
                     (long) page << PAGE_SHIFT, (long) chunkPages << PAGE_SHIFT), "OffHeapAllocator '" + heap.name
-                    + "'"), heap.epoch());
+                    + "'"), heap.epoch(), this);
             if (heap.range.canDecommit()) {
                 // Pages not committed (never used, or handed back since) start as clean free space: a new chunk
                 // commits only what is written in it, the region header and the blocks (recommitWritten), not

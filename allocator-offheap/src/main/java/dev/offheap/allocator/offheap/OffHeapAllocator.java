@@ -333,7 +333,7 @@ public final class OffHeapAllocator implements Allocator {
             }
         }
         if (byteSize <= MEDIUM_MAX && alignment <= PAGE_BYTES) {
-            long address = heap.medium.allocate(Math.max(byteSize, SMALL_MAX + 1), alignment);
+            long address = heap.mediums.allocate(Math.max(byteSize, SMALL_MAX + 1), alignment, heap.mediums.home());
             if (address != 0) {
                 return address;
             }
@@ -417,7 +417,7 @@ public final class OffHeapAllocator implements Allocator {
                 }
                 freeReleased(slab, slot, address);
             }
-            case MediumChunk chunk -> heap.medium.free(chunk, address);
+            case MediumChunk chunk -> chunk.arena.free(chunk, address);
             case HugeSpan huge -> {
                 if (offset != huge.offset() || !heap.freeHuge(huge)) {
                     throw heap.addresses.invalid("free", address, "no block starts there (inside a huge block of "
@@ -475,11 +475,11 @@ public final class OffHeapAllocator implements Allocator {
                 }
             }
             case MediumChunk chunk -> {
-                long resized = heap.medium.reallocate(chunk, address, newByteSize);
+                long resized = chunk.arena.reallocate(chunk, address, newByteSize);
                 if (resized != 0) {
                     return resized;
                 }
-                usable = heap.medium.usableSize("reallocate", chunk, address);
+                usable = chunk.arena.usableSize("reallocate", chunk, address);
             }
             case HugeSpan huge -> {
                 heap.addresses.hugeStart("reallocate", huge, address);
@@ -508,7 +508,7 @@ public final class OffHeapAllocator implements Allocator {
                 int slot = heap.addresses.liveSlot(call, slab, address);
                 yield slab.requested != null ? slab.requested[slot] : slab.slotBytes;
             }
-            case MediumChunk chunk -> heap.medium.usableSize(call, chunk, address);
+            case MediumChunk chunk -> chunk.arena.usableSize(call, chunk, address);
             case HugeSpan huge -> {
                 heap.addresses.hugeStart(call, huge, address);
                 yield huge.byteSize();
