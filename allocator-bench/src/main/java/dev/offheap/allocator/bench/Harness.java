@@ -144,12 +144,18 @@ public final class Harness {
             }
             case REPLACE -> peers.forEach(peer -> tasks.add(jmhTask(workload, "ReplaceBenchmark.replace", peer,
                     Map.of(), "256 B", results, false)));
-            case SIZEMIX -> peers.forEach(peer -> {
-                tasks.add(jmhTask(workload, "SizeMixBenchmark.replace", peer, Map.of("mix", "small-heavy"), "mix",
-                        results, false));
-                tasks.add(jmhTask(workload, "SizeMixBenchmark.replace", peer, Map.of("mix", "medium"),
-                        "medium mix", results, false));
-            });
+            case SIZEMIX -> {
+                peers.forEach(peer -> {
+                    tasks.add(jmhTask(workload, "SizeMixBenchmark.replace", peer, Map.of("mix", "small-heavy"), "mix",
+                            results, false));
+                    tasks.add(jmhTask(workload, "SizeMixBenchmark.replace", peer, Map.of("mix", "medium"),
+                            "medium mix", results, false));
+                });
+                // Two threads sharing one allocator: only peers whose handles any thread may free.
+                peers.stream().filter(Workload.Peers.THREADED_TRACE::contains).forEach(peer -> tasks.add(jmhTask(
+                        workload, "SharedMediumBenchmark.replace", peer, Map.of(), "medium mix, 2 threads", results,
+                        false)));
+            }
             case METRICS -> {
                 // JMX on in both rows: the difference is the polling alone.
                 for (int round = 0; round < options.repeats; round++) {

@@ -25,7 +25,9 @@ enum Workload {
             "Workload 2: random replacement among 8,192 live 256 B blocks; ns per replacement."),
     SIZEMIX("sizemix", "Size mix, 128 live blocks", Kind.TIME, Peers.MULTI,
             "Workload 3: 128 live blocks replaced with a small-heavy size mix (to 256 KiB), and with a medium mix"
-                    + " (every size from 64 KiB to 1 MiB, log-uniform); ns per replacement."),
+                    + " (every size from 64 KiB to 1 MiB, log-uniform); ns per replacement. Then the medium mix on 2"
+                    + " threads sharing one allocator, 128 blocks each (ns per replacement on each thread; thread-safe"
+                    + " address peers only)."),
     XMALLOC("xmalloc", "Producer/consumer (xmalloc-test)", Kind.THROUGHPUT, Peers.MULTI,
             "Workload 4: one thread allocates batches of 4,096 x 64 B, another frees them; blocks per microsecond,"
                     + " both threads together (higher is better). Then 4 x cores threads, half producing and half"

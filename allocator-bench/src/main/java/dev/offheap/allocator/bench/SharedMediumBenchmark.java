@@ -1,0 +1,96 @@
+package dev.offheap.allocator.bench;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Threads;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Workload 3's medium mix on two threads sharing one allocator: each thread replaces its own 128 live blocks of
+ * 64 KiB to 1 MiB (log-uniform), so what they share is the allocator's medium path and its locks. ns per
+ * replacement on each thread. Only thread-safe peers with address handles.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Threads(2)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Dio.netty.leakDetection.level=disabled"})
+public class SharedMediumBenchmark {
+    private static final int LIVE = 128;
+
+    @Param({"offheap", "malloc"})
+    public String peer;
+
+    private Peer allocator;
+    private final AtomicInteger seeds = new AtomicInteger();
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        allocator = Peer.create(peer, 1L << 30, 1 << 20);
+        if (!allocator.threadSafe()) {
+            throw new IllegalArgumentException("the shared medium mix needs a thread-safe peer with address handles; "
+                    + peer + " keeps its blocks in a single-threaded table");
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        allocator.close();
+    }
+
+    /** One thread's live blocks and its sequence of sizes and slots. */
+    @State(Scope.Thread)
+    public static class Lane {
+        final long[] blocks = new long[LIVE];
+        final long[] sizes = new long[1 << 16];
+        final int[] order = new int[1 << 16];
+        int next;
+        Peer allocator;
+
+        @Setup(Level.Trial)
+        public void setUp(SharedMediumBenchmark shared) {
+            allocator = shared.allocator;
+            SplittableRandom random = new SplittableRandom(7 + shared.seeds.getAndIncrement());
+            for (int i = 0; i < sizes.length; i++) {
+                sizes[i] = (long) Math.pow(2, random.nextDouble(16, 20)) + 1;
+                order[i] = random.nextInt(LIVE);
+            }
+            for (int i = 0; i < LIVE; i++) {
+                blocks[i] = allocator.allocate(sizes[i]);
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            allocator.freeAll(blocks);
+        }
+    }
+
+    @Benchmark
+    public long replace(Lane lane) {
+        int n = lane.next++ & (lane.sizes.length - 1);
+        int i = lane.order[n];
+        long size = lane.sizes[n];
+        lane.allocator.free(lane.blocks[i]);
+        long block = lane.allocator.allocate(size);
+        lane.allocator.touch(block, size);
+        lane.blocks[i] = block;
+        return block;
+    }
+}
