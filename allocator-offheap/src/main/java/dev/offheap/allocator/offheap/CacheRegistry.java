@@ -19,9 +19,10 @@ import java.util.ArrayList;
  * Registration reclaims dead caches whenever {@code max(16, size / 8)} caches were added since the last time (the
  * walk costs a registration O(8) checks, amortized), so thread churn keeps it near the number of live threads
  * even without the purger; and the first slab the heap would take new pages for after a registration reclaims
- * them first ({@link #reclaimDeadIfThreadsCame}), so a thread that replaced one takes its slabs. Not when the registry doubles, as before: with 8 threads on 2 cores each ending after
- * 20,000 allocations, threads still finishing at each reclaim kept the registry large, the threshold rose with
- * it, and dead caches' empty slabs filled the 1 GiB cap while 4 MB was live.
+ * them first ({@link #reclaimDeadIfThreadsCame}), so a thread that replaced one takes its slabs. Not when the
+ * registry doubles, as before: with 8 threads on 2 cores each ending after 20,000 allocations, threads still
+ * finishing at each reclaim kept the registry large, the threshold rose with it, and dead caches' empty slabs
+ * filled the 1 GiB cap while 4 MB was live.
  */
 final class CacheRegistry {
 

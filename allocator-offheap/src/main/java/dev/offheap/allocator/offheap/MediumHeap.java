@@ -16,12 +16,14 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * The medium blocks (over {@link GlobalHeap#SMALL_MAX}, to {@link GlobalHeap#MEDIUM_MAX}): 4 MiB
  * {@link MediumChunk}s taken from the page layer, each a {@link SegregatedListAllocator} over its span, and the
  * {@link MediumStash} of freed blocks kept for the next allocation of about their size. Everything here is
- * guarded by {@link #lock} (the medium lock).
+ * guarded by {@link #lock} (the medium lock: one per heap, and the allocator has one heap per arena, see
+ * {@link MediumArenas}).
  *
  * <h2>Why a lock of its own</h2>
  * Medium blocks never wait behind the heap lock's long holders: the purge's walks over slabs and free pages, and
- * slab refills. Lock order: the medium lock, then the heap lock (taken here only to take, give, commit or
- * decommit pages); code that holds the heap lock only ever {@code tryLock}s the medium lock.
+ * slab refills. Lock order: the medium locks (in arena order, where more than one is held), then the heap lock
+ * (taken here only to take, give, commit or decommit pages); code that holds the heap lock only ever
+ * {@code tryLock}s a medium lock, and code that holds one medium lock only {@code tryLock}s another.
  *
  * <h2>Allocate</h2>
  * <ol>

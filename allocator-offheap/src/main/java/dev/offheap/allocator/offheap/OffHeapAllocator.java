@@ -88,7 +88,8 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       stack has slabs too); else get one from the heap: a queued partial slab (a dead thread's), or a new
  *       span from the buddy. Full slabs stay owned, so the thread's frees into them stay local.</li>
  *   <li>virtual threads (and thread caching off): the same on a shared cache, under its try-lock.</li>
- *   <li>64 KiB to 1 MiB: first fit in the medium chunks, under the medium lock; a new chunk if none fits.</li>
+ *   <li>64 KiB to 1 MiB: first fit in the medium chunks of the thread's arena, under its lock, then in the other
+ *       arenas'; a new chunk if none fits ({@link MediumArenas}).</li>
  *   <li>over 1 MiB: a run of pages from the buddy, under the heap lock.</li>
  * </ol>
  *
@@ -103,7 +104,7 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       list; hint the owner, or, if the slab was detached, queue it for adoption (once). Also on the fast path,
  *       with no lock; a failed CAS goes to the slow path, which says what the address was (a double free,
  *       never allocated).</li>
- *   <li>medium: under the medium lock; huge: under the heap lock.</li>
+ *   <li>medium: under the lock of the chunk's arena; huge: under the heap lock.</li>
  * </ol>
  *
  * <h2>Memory going back</h2>
