@@ -8,8 +8,9 @@ import java.util.List;
 /**
  * The medium heaps ({@link MediumHeap}), one lock each, that threads spread over, as Netty spreads its threads
  * over arenas: with one medium lock, two threads replacing medium blocks in a shared allocator took 900-1,400 ns
- * a replacement each against about 300 ns alone, while glibc took 350-420 ns either way (the sizemix workload's
- * 2-thread row: 916 ns with one lock, 296-302 with the arenas).
+ * a replacement each against about 300 ns alone, while glibc took 350-420 ns either way ({@code
+ * SharedMediumBenchmark}, the sizemix workload's 2-thread row, in a JMH A/B: 916 ns with one lock, 296-302 with
+ * the arenas).
  *
  * <pre>
  *   arenas   a power of two: min(cores, cap / 8 chunks, 16), rounded down, at least 1 (each has chunks to fill)
@@ -22,8 +23,8 @@ import java.util.List;
  * waiting: one arena's lock is never held while another's is awaited), and only then lets the home arena take a
  * new chunk; refused at the cap, it asks the other arenas once more, waiting for their locks. So an arena grows
  * only when no arena has room, and near the cap a block goes wherever one fits: the cap counts the heap's
- * committed pages, not an arena's. Lock order: the arenas' locks in their order (only the
- * statistics and the verifier hold more than one, taken in that order), then the heap lock.
+ * committed pages, not an arena's. Lock order: the arenas' locks in their order (only the statistics and the
+ * verifier hold more than one, taken in that order), then the heap lock.
  */
 final class MediumArenas {
     private final MediumHeap[] arenas;
