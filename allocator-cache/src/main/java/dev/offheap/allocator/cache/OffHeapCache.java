@@ -98,8 +98,8 @@ import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
  * allocator's own: a slab per size class and thread, pages waiting for the purge): its {@link MemoryBudget}
  * lowers the bound on the weights (down to half the capacity) while the allocator would commit more
  * ({@link CacheStats#weightLimitBytes()} shows the bound). The price is entries: in the harness's cache workload
- * they weighed 0.69 and 0.82 of the capacity (README). With a shared allocator, or one over a caller's region,
- * only the weights are bounded, and the allocator's {@code maxBytes} bounds the rest.
+ * they weighed 0.69-0.82 of the capacity in the README runs. With a shared allocator, or one over a caller's
+ * region, only the weights are bounded, and the allocator's {@code maxBytes} bounds the rest.
  *
  * <p><b>Threads.</b> Every method is thread-safe. {@link #close()} while other threads still use the cache is
  * misuse: they get {@link IllegalStateException}, never a crash.
