@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
@@ -442,22 +441,12 @@ public final class Harness {
         return new Task("larson " + peer + " " + parameter, 2 + seconds * 1.4, () -> {
             Map<String, Measurement> row = results.computeIfAbsent(new Cell(Workload.LARSON, parameter),
                     k -> new LinkedHashMap<>());
-            Optional<NativePeers.NativePeer> nativePeer = NativePeers.byName(peer);
-            if (nativePeer.isPresent() && !nativePeer.get().installed()) {
-                row.put(peer, Measurement.missing(nativePeer.get().howToInstall()));
+            Map<String, String> fields = peerChild(peer, row, List.of(), Larson.class,
+                    List.of(Integer.toString(threads), Double.toString(seconds)), "larson-" + peer + "-" + threads);
+            if (fields == null) {
                 return;
             }
-            List<String> command = new ArrayList<>(javaCommand());
-            command.addAll(List.of(Larson.class.getName(), nativePeer.isPresent() ? "malloc" : peer,
-                    Integer.toString(threads), Double.toString(seconds)));
-            String output = runChild(recorded(command, "larson-" + peer + "-" + threads),
-                    nativePeer.flatMap(NativePeers.NativePeer::path));
-            String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
-            if (line == null) {
-                row.merge(peer, Measurement.missing(failure(output)), Measurement::plus);
-                return;
-            }
-            double score = Double.parseDouble(line.replaceAll(".*stepsPerMicrosecond=", ""));
+            double score = Double.parseDouble(fields.get("stepsPerMicrosecond"));
             row.merge(peer, new Measurement(score, Double.NaN, "steps/us", Double.NaN, null), Measurement::plus);
             report.csv("larson", peer, parameter, "stepsPerMicrosecond", score, "steps/us");
         });
@@ -468,33 +457,50 @@ public final class Harness {
         return new Task("churn " + peer, 6, () -> {
             Map<String, Measurement> row = results.computeIfAbsent(new Cell(Workload.CHURN, parameter),
                     k -> new LinkedHashMap<>());
-            Optional<NativePeers.NativePeer> nativePeer = NativePeers.byName(peer);
-            if (nativePeer.isPresent() && !nativePeer.get().installed()) {
-                row.put(peer, Measurement.missing(nativePeer.get().howToInstall()));
+            // Heap committed and touched up front: resident growth is then the peer's, not the heap's.
+            Map<String, String> fields = peerChild(peer, row, List.of("-Xms1g", "-XX:+AlwaysPreTouch"),
+                    ChurnBench.class, List.of(), "churn-" + peer);
+            if (fields == null) {
                 return;
             }
-            List<String> command = new ArrayList<>(javaCommand());
-            command.addAll(1, List.of("-Xms1g", "-XX:+AlwaysPreTouch")); // resident growth is the peer's, not the heap's
-            command.addAll(List.of(ChurnBench.class.getName(), nativePeer.isPresent() ? "malloc" : peer));
-            String output = runChild(recorded(command, "churn-" + peer), nativePeer.flatMap(NativePeers.NativePeer::path));
-            String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
-            if (line == null) {
-                row.put(peer, Measurement.missing(failure(output)));
-                return;
-            }
-            Map<String, String> fields = Arrays.stream(line.substring(7).split(" "))
-                    .map(f -> f.split("=", 2)).collect(Collectors.toMap(f -> f[0], f -> f[1]));
             double live = Double.parseDouble(fields.get("live"));
             double growth = Double.parseDouble(fields.get("rssGrowth"));
             double peak = Double.parseDouble(fields.get("peakGrowth"));
             double committed = Double.parseDouble(fields.get("committed"));
             String note = "rss-growth; at the peak " + fmt(Double.parseDouble(fields.get("peakRatio"))) + "x"
                     + (committed > 0 ? "; committed " + fmt(committed / live) + "x" : "");
-            row.put(peer, new Measurement(growth / live, Double.NaN, note, peak, null));
+            row.merge(peer, new Measurement(growth / live, Double.NaN, note, peak, null), Measurement::plus);
             report.csv("churn", peer, parameter, "rssGrowthBytes", growth, "B");
             report.csv("churn", peer, parameter, "peakGrowthBytes", peak, "B");
             report.csv("churn", peer, parameter, "liveBytes", live, "B");
         });
+    }
+
+    /**
+     * Runs {@code main} for {@code peer} in a JVM of its own ({@code main PEER args...}; a native peer as
+     * {@code malloc} under {@code LD_PRELOAD}) and returns the fields of its {@code RESULT} line; or null, with the
+     * row told why (not installed, or the run's failure).
+     */
+    private Map<String, String> peerChild(String peer, Map<String, Measurement> row, List<String> jvmFlags,
+                                          Class<?> main, List<String> args, String recording)
+            throws IOException, InterruptedException {
+        Optional<NativePeers.NativePeer> nativePeer = NativePeers.byName(peer);
+        if (nativePeer.isPresent() && !nativePeer.get().installed()) {
+            row.put(peer, Measurement.missing(nativePeer.get().howToInstall()));
+            return null;
+        }
+        List<String> command = new ArrayList<>(javaCommand());
+        command.addAll(1, jvmFlags);
+        command.add(main.getName());
+        command.add(nativePeer.isPresent() ? "malloc" : peer);
+        command.addAll(args);
+        String output = runChild(recorded(command, recording), nativePeer.flatMap(NativePeers.NativePeer::path));
+        String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
+        if (line == null) {
+            row.merge(peer, Measurement.missing(failure(output)), Measurement::plus);
+            return null;
+        }
+        return Rounds.fields(line, "RESULT ");
     }
 
     // -------------------------------------------------------------------------------------------------------
@@ -541,8 +547,7 @@ public final class Harness {
                 memory.put(peer, Measurement.missing(failure(output)));
                 return;
             }
-            Map<String, String> fields = Arrays.stream(line.substring(7).split(" "))
-                    .map(f -> f.split("=", 2)).collect(Collectors.toMap(f -> f[0], f -> f[1]));
+            Map<String, String> fields = Rounds.fields(line, "RESULT ");
             double millis = Double.parseDouble(fields.get("millis"));
             double peakLive = Double.parseDouble(fields.get("peakLive"));
             double peakMemory = Double.parseDouble(fields.get("peakMemory"));
@@ -579,8 +584,7 @@ public final class Harness {
                 fields.put("missing", "failed: " + printed.stream().filter(l -> l.contains("Exception"))
                         .findFirst().orElse(printed.isEmpty() ? "no output" : printed.getLast()).strip());
             } else {
-                Arrays.stream(line.substring(7).split(" ")).map(f -> f.split("=", 2))
-                        .forEach(f -> fields.put(f[0], f[1]));
+                fields.putAll(Rounds.fields(line, "RESULT "));
                 fields.forEach((k, v) -> {
                     if (!k.equals("note")) {
                         report.csv("cache", peer, mix, k, Double.parseDouble(v), "");

@@ -2,6 +2,7 @@ package dev.offheap.allocator.bench;
 
 import java.util.Arrays;
 import java.util.DoubleSummaryStatistics;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -19,7 +20,7 @@ final class Rounds {
     /** The {@code key=value} fields of a {@code RESULT} line after {@code prefix}. */
     static Map<String, String> fields(String line, String prefix) {
         return Arrays.stream(line.substring(prefix.length()).split(" ")).map(f -> f.split("=", 2))
-                .collect(Collectors.toMap(f -> f[0], f -> f[1]));
+                .collect(Collectors.toMap(f -> f[0], f -> f[1], (first, second) -> second, LinkedHashMap::new));
     }
 
     /** The median of {@code field} over the rounds; NaN for none. */

@@ -15,7 +15,6 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -32,8 +31,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 @Threads(2)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Dio.netty.leakDetection.level=disabled"})
 public class SharedMediumBenchmark {
-    private static final int LIVE = 128;
-
     @Param({"offheap", "malloc"})
     public String peer;
 
@@ -57,40 +54,23 @@ public class SharedMediumBenchmark {
     /** One thread's live blocks and its sequence of sizes and slots. */
     @State(Scope.Thread)
     public static class Lane {
-        final long[] blocks = new long[LIVE];
-        final long[] sizes = new long[1 << 16];
-        final int[] order = new int[1 << 16];
-        int next;
         Peer allocator;
+        Replacements blocks;
 
         @Setup(Level.Trial)
         public void setUp(SharedMediumBenchmark shared) {
             allocator = shared.allocator;
-            SplittableRandom random = new SplittableRandom(7 + shared.seeds.getAndIncrement());
-            for (int i = 0; i < sizes.length; i++) {
-                sizes[i] = (long) Math.pow(2, random.nextDouble(16, 20)) + 1;
-                order[i] = random.nextInt(LIVE);
-            }
-            for (int i = 0; i < LIVE; i++) {
-                blocks[i] = allocator.allocate(sizes[i]);
-            }
+            blocks = new Replacements(allocator, 7 + shared.seeds.getAndIncrement(), Replacements::medium);
         }
 
         @TearDown(Level.Trial)
         public void tearDown() {
-            allocator.freeAll(blocks);
+            blocks.freeAll(allocator);
         }
     }
 
     @Benchmark
     public long replace(Lane lane) {
-        int n = lane.next++ & (lane.sizes.length - 1);
-        int i = lane.order[n];
-        long size = lane.sizes[n];
-        lane.allocator.free(lane.blocks[i]);
-        long block = lane.allocator.allocate(size);
-        lane.allocator.touch(block, size);
-        lane.blocks[i] = block;
-        return block;
+        return lane.blocks.replace(lane.allocator);
     }
 }

@@ -15,6 +15,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import java.util.SplittableRandom;
+import java.util.function.ToLongFunction;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -30,8 +31,6 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Dio.netty.leakDetection.level=disabled"})
 public class SizeMixBenchmark {
-    private static final int LIVE = 128;
-
     @Param({"offheap", "malloc", "netty-pooled", "netty-adaptive"})
     public String peer;
 
@@ -39,47 +38,31 @@ public class SizeMixBenchmark {
     public String mix;
 
     private Peer allocator;
-    private final long[] blocks = new long[LIVE];
-    private final long[] sizes = new long[1 << 16];
-    private final int[] order = new int[1 << 16];
-    private int next;
+    private Replacements lane;
 
     @Setup(Level.Trial)
     public void setUp() {
         allocator = Peer.create(peer, 256L << 20, 256 * 1024);
-        SplittableRandom random = new SplittableRandom(7);
-        for (int i = 0; i < sizes.length; i++) {
-            sizes[i] = switch (mix) {
-                case "small-heavy" -> {
-                    int dice = random.nextInt(100);
-                    yield dice < 90 ? random.nextLong(8, 513) : dice < 99 ? random.nextLong(513, 16385)
-                            : random.nextLong(16385, 256 * 1024 + 1);
-                }
-                case "medium" -> (long) Math.pow(2, random.nextDouble(16, 20)) + 1;
-                default -> throw new IllegalArgumentException("mix '" + mix + "': known mixes are small-heavy, medium");
+        ToLongFunction<SplittableRandom> size = switch (mix) {
+            case "small-heavy" -> random -> {
+                int dice = random.nextInt(100);
+                return dice < 90 ? random.nextLong(8, 513) : dice < 99 ? random.nextLong(513, 16385)
+                        : random.nextLong(16385, 256 * 1024 + 1);
             };
-            order[i] = random.nextInt(LIVE);
-        }
-        for (int i = 0; i < LIVE; i++) {
-            blocks[i] = allocator.allocate(sizes[i]);
-        }
+            case "medium" -> Replacements::medium;
+            default -> throw new IllegalArgumentException("mix '" + mix + "': known mixes are small-heavy, medium");
+        };
+        lane = new Replacements(allocator, 7, size);
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        allocator.freeAll(blocks);
+        lane.freeAll(allocator);
         allocator.close();
     }
 
     @Benchmark
     public long replace() {
-        int n = next++ & (sizes.length - 1);
-        int i = order[n];
-        long size = sizes[n];
-        allocator.free(blocks[i]);
-        long block = allocator.allocate(size);
-        allocator.touch(block, size);
-        blocks[i] = block;
-        return block;
+        return lane.replace(allocator);
     }
 }
