@@ -134,8 +134,7 @@ final class MediumHeap {
                 allocations++;
                 return reused;
             }
-            long address = allocateInChunks(byteSize, alignment);
-            return address == OVER_CAP ? 0 : address;
+            return allocateLocked(byteSize, alignment, false, 1 << chunkOrder);
         } finally {
             lock.unlock();
         }
