@@ -89,6 +89,7 @@ public final class FillToCap {
             AtomicLong peakCommitted = new AtomicLong();
             AtomicReference<AllocatorStats> atRefusal = new AtomicReference<>();
             AtomicLong refusedBytes = new AtomicLong();
+            AtomicReference<Throwable> error = new AtomicReference<>();
             CountDownLatch stopped = new CountDownLatch(threads);
             CountDownLatch freed = new CountDownLatch(1);
             List<Thread> workers = new ArrayList<>();
@@ -112,10 +113,15 @@ public final class FillToCap {
                             long address;
                             try {
                                 address = allocator.allocate(size);
-                            } catch (OffHeapOutOfMemoryException full) {
+                            } catch (RuntimeException failed) {
+                                if (!(failed instanceof OffHeapOutOfMemoryException)) {
+                                    error.compareAndSet(null, failed); // reported by the main thread: no hang
+                                    refused.set(true);
+                                    break;
+                                }
                                 if (refused.compareAndSet(false, true)) {
                                     peakCommitted.accumulateAndGet(allocator.committedBytes(), Math::max);
-                                    reason.set(full.getMessage());
+                                    reason.set(failed.getMessage());
                                     refusedBytes.set(size);
                                     atRefusal.set(allocator.stats());
                                 }
@@ -130,6 +136,10 @@ public final class FillToCap {
                         freed.await(); // the figures are read with every block still live
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
+                    } catch (RuntimeException | Error e) {
+                        error.compareAndSet(null, e); // from free or usableSize
+                        refused.set(true);
+                        stopped.countDown();
                     } finally {
                         for (long[] block : live) {
                             allocator.free(block[0]);
@@ -144,6 +154,10 @@ public final class FillToCap {
                 }
             });
             stopped.await();
+            if (error.get() != null) {
+                freed.countDown();
+                throw new IllegalStateException("fill " + mix + " on " + threads + " threads failed", error.get());
+            }
             AllocatorStats stats = atRefusal.get();
             Result result = new Result(mix, threads, asked.get() / (double) CAP, usable.get() / (double) CAP,
                     peakCommitted.get() / (double) CAP,
