@@ -38,7 +38,9 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * threads' slabs are reclaimed (their remote frees are not lost: a partly used slab is queued for another
  * thread), empty queued slabs and empty medium chunks go back to the page layer, and free pages that stayed free
  * for a whole tick are handed to the OS ({@code madvise(MADV_DONTNEED)}), those inside a medium chunk's free
- * blocks too, so a chunk with a few blocks left in it keeps only their pages. A thread cache keeps at most one
+ * blocks too, so a chunk with a few blocks left in it keeps only their pages; at the cap and on {@code trim()}
+ * the rest of a chunk's free space goes too, by the OS's page ({@link MediumChunk}'s edges), so that the 64 KiB
+ * pages a block shares with a hole do not hold the hole's memory. A thread cache keeps at most one
  * empty slab per class beyond its current one; the rest go back as they empty. The purge also takes from live
  * threads' caches the non-current slabs that other threads' frees emptied, and an idle thread's spares (every
  * spare on {@code trim()} and at the cap; {@link ThreadCache}: the owner's slow paths and the purger exclude each
@@ -107,6 +109,12 @@ final class GlobalHeap {
     private long hugeLiveBytes;
     private long purgedBytes;
     private long purges;
+    /**
+     * Bytes of committed pages handed back to the OS by the sub-page: free space at the edges of medium chunks'
+     * pages ({@link MediumChunk}'s edges). Written under the heap lock (with the chunk's medium lock); read
+     * without a lock by {@link #committedBytes()}.
+     */
+    private volatile long edgeBytes;
     /** Allocations refused (the cap, or no run of pages), since creation; written under the heap lock. */
     private volatile long refusals;
     private boolean warnedNearCap;
@@ -419,17 +427,17 @@ final class GlobalHeap {
     }
 
     /**
-     * Lock held: commits the run if that stays within the cap, making room first if it must.
+     * Lock held: commits the run of a medium chunk's pages if that stays within the cap, making room first if it
+     * must; {@code edgeBytes} of them were not written and stay handed back ({@link MediumChunk}'s edges).
      *
      * @return false, nothing changed, if it would not fit even then
      */
-    boolean commitWithinCap(int page, int count) {
-        if (!fitsCap(pages.uncommittedIn(page, count))) {
-            makeRoom();
-            if (!fitsCap(pages.uncommittedIn(page, count))) {
-                return false;
-            }
+    boolean commitWithinCap(int page, int count, long edgeBytes) {
+        long more = pages.uncommittedIn(page, count) * PAGE_BYTES - edgeBytes;
+        if (!roomFor(more)) {
+            return false;
         }
+        edgesDecommitted(edgeBytes); // first: see committedBytes()
         pages.commit(page, count);
         warnNearCap();
         return true;
@@ -442,7 +450,38 @@ final class GlobalHeap {
 
     /** Whether committing {@code morePages} keeps the committed pages within the cap. */
     private boolean fitsCap(long morePages) {
-        return pages.committedPages() + morePages <= capPages;
+        return fitsCapBytes(morePages * PAGE_BYTES);
+    }
+
+    private boolean fitsCapBytes(long moreBytes) {
+        return pages.committedPages() * PAGE_BYTES - edgeBytes + moreBytes <= capPages * PAGE_BYTES;
+    }
+
+    /**
+     * Lock held: whether {@code bytes} more can be committed within the cap, making room first if they cannot;
+     * for a medium chunk's edges written again ({@link #edgesRecommitted}).
+     */
+    boolean roomFor(long bytes) {
+        if (fitsCapBytes(bytes)) {
+            return true;
+        }
+        makeRoom();
+        return fitsCapBytes(bytes);
+    }
+
+    /** Lock held: a medium chunk handed back {@code bytes} of edges of its committed pages. */
+    void edgesDecommitted(long bytes) {
+        edgeBytes += bytes;
+    }
+
+    /** Lock held: {@code bytes} of edges are committed again (written), or their pages counted out whole. */
+    void edgesRecommitted(long bytes) {
+        edgeBytes -= bytes;
+    }
+
+    /** Every medium lock held (they guard each change): what {@link #edgesDecommitted} counts. */
+    long edgeBytes() {
+        return edgeBytes;
     }
 
     /**
@@ -450,7 +489,7 @@ final class GlobalHeap {
      * without making room. The owner of a cache then looks through its own slabs before asking for one.
      */
     boolean atCapFor(int sizeClass) {
-        return range.canDecommit() && pages.committedPages() + slabPages(sizeClass) > capPages;
+        return range.canDecommit() && !fitsCap(slabPages(sizeClass));
     }
 
     /**
@@ -623,7 +662,7 @@ final class GlobalHeap {
         } finally {
             lock.unlock();
         }
-        if (blocks.length == 0 && !anyChunk) {
+        if (blocks.length == 0 && !anyChunk && !everything) {
             return 0;
         }
         // The madvise calls, microseconds each and hundreds at a time, run without the locks: allocations go on.
@@ -644,6 +683,11 @@ final class GlobalHeap {
         }
         for (int i = 0; i < mediums.count(); i++) {
             bytes += mediums.arena(i).returnPurged(chunks.get(i));
+        }
+        if (everything) {
+            for (int i = 0; i < mediums.count(); i++) {
+                bytes += mediums.arena(i).decommitEdgesNow(); // trim(): by the sub-page too, as at the cap
+            }
         }
         lock.lock();
         try {
@@ -689,7 +733,19 @@ final class GlobalHeap {
      * arena, a caller's region) counts as committed whole.
      */
     long committedBytes() {
-        return range.canDecommit() ? pages.committedPages() * PAGE_BYTES : rangeBytes;
+        if (!range.canDecommit()) {
+            return rangeBytes;
+        }
+        // A change of both moves the edges first where the figure falls (pages committed with edges), the pages
+        // first where it rises (pages decommitted whole, their edges dropped): each step between reads lower. So a
+        // read of both is never higher than the figure at some moment, unless the edges changed meanwhile.
+        while (true) {
+            long edges = edgeBytes;
+            long committed = pages.committedPages() * PAGE_BYTES - edges;
+            if (edges == edgeBytes) {
+                return committed;
+            }
+        }
     }
 
     /**

@@ -100,6 +100,7 @@ final class HeapStats {
                 liveBlocks += chunk.blocks.liveBlocks();
                 free += chunk.blocks.freeBytes() - Long.bitCount(chunk.cleanPages) * PAGE_BYTES;
             }
+            free -= heap.edgeBytes(); // their edges were given back too
             for (int i = 0; i < mediums.count(); i++) {
                 MediumStash stash = mediums.arena(i).stash();
                 allocated -= stash.bytes(); // freed, kept allocated in their chunks for reuse: free to the caller

@@ -147,8 +147,17 @@ final class HeapVerifier {
                 throw broken("medium stash of arena " + i + ": " + stashProblem);
             }
         }
+        int subShift = Long.numberOfTrailingZeros(heap.range.decommitGranule());
+        long edgeBytes = 0;
         for (MediumChunk chunk : chunks) {
             chunk.blocks.verify();
+            int edge = chunk.misplacedEdge(heap.memory.address(), subShift);
+            if (edge >= 0) {
+                throw broken("medium chunk at range offset " + hex(chunk.offset()) + ": " + (edge == Integer.MAX_VALUE
+                        ? "its edge count " + chunk.edgeCount + " is not the number of its edges"
+                        : "sub-page " + edge + " was handed back to the OS but is not free space in a committed page"));
+            }
+            edgeBytes += (long) chunk.edgeCount << subShift;
             long notFree = chunk.cleanPages & ~chunk.pagesInFreeSpace(heap.memory.address());
             if (notFree != 0) {
                 throw broken("medium chunk at range offset " + hex(chunk.offset()) + ": page "
@@ -160,6 +169,10 @@ final class HeapVerifier {
                             + Long.numberOfTrailingZeros(bits) + " is clean, but committed in the page buddy");
                 }
             }
+        }
+        if (edgeBytes != heap.edgeBytes()) {
+            throw broken("the medium chunks hold " + edgeBytes + " bytes of edges handed back to the OS, but the"
+                    + " heap counts " + heap.edgeBytes());
         }
     }
 

@@ -48,11 +48,16 @@ final class MediumHeap {
     private static final long OVER_CAP = -1;
     /** Pages of a medium chunk (4 MiB), fewer when the range is smaller. */
     static final int CHUNK_ORDER = 6;
+    /** {@link #subShift} when edges are not handed back: a sub-page is the whole page. */
+    private static final int SUB_PAGES_OFF = PAGE_SHIFT;
 
     /** The medium lock; see the class comment for the order. */
     final ReentrantLock lock = new ReentrantLock();
     private final GlobalHeap heap;
     private final int chunkOrder;
+    /** log2 of the range's decommit granule (a sub-page: 4 KiB with the OS's pages); {@link #SUB_PAGES_OFF}
+     *  where it cannot hand back less than a page. */
+    private final int subShift;
     private final ArrayList<MediumChunk> chunks = new ArrayList<>();
     /** Medium blocks freed but kept for the next allocation of their size. */
     private final MediumStash stash = new MediumStash();
@@ -61,6 +66,8 @@ final class MediumHeap {
     MediumHeap(GlobalHeap heap, int maxOrder) {
         this.heap = heap;
         this.chunkOrder = Math.min(CHUNK_ORDER, maxOrder);
+        this.subShift = heap.range.canDecommit()
+                ? Long.numberOfTrailingZeros(heap.range.decommitGranule()) : SUB_PAGES_OFF;
     }
 
     /**
@@ -109,7 +116,7 @@ final class MediumHeap {
         MediumChunk chunk = newChunk(chunkPages, byteSize);
         address = chunk.blocks.tryAllocate(byteSize, alignment);
         // A new chunk's region header and end tag were written too, not only the block and its tags.
-        if (!commitWithinCap(chunk, chunk.cleanPages & ~chunk.pagesInFreeSpace(heap.memory.address()))) {
+        if (!commitNewChunk(chunk, address)) {
             discard(chunk);
             throw heap.capReachedUnlocked(byteSize);
         }
@@ -200,6 +207,7 @@ final class MediumHeap {
         heap.lock.lock();
         try {
             heap.pages().decommitted(chunk.firstPage, chunk.pageCount);
+            heap.edgesRecommitted((long) chunk.clearEdgesOfPages(-1L, subShift) << subShift);
             heap.unmap(chunk);
             heap.givePages(chunk.firstPage, chunk.pageCount, GlobalHeap.SpanKind.MEDIUM);
         } finally {
@@ -222,8 +230,20 @@ final class MediumHeap {
      */
     private void undo(MediumChunk chunk, long address) {
         long written = writtenPages(chunk, address) & chunk.cleanPages;
+        long chunkAddress = heap.memory.address() + chunk.offset();
+        long start = chunk.blocks.writtenStart(address) - chunkAddress;
+        long end = chunk.blocks.writtenEnd(address) - chunkAddress;
         chunk.blocks.freeReturningUsable(address);
         decommitRuns(chunk, written);
+        if (chunk.edgeCount != 0) {
+            // edges the placement wrote tags into and that were not counted as committed again: back to the OS
+            long stop = Math.min(end, chunk.byteSize()); // the last block's tags reach past the chunk's end
+            for (int s = (int) (Math.max(0, start) >>> subShift); (long) s << subShift < stop; s++) {
+                if (chunk.isEdge(s)) {
+                    heap.range.decommit(chunk.offset() + ((long) s << subShift), 1L << subShift);
+                }
+            }
+        }
     }
 
     /**
@@ -275,17 +295,67 @@ final class MediumHeap {
      * @return false if they would not fit under the cap even after making room
      */
     private boolean recommitWritten(MediumChunk chunk, long address) {
-        return chunk.cleanPages == 0 || commitWithinCap(chunk, writtenPages(chunk, address));
+        if (chunk.cleanPages == 0 && chunk.edgeCount == 0) {
+            return true;
+        }
+        long chunkAddress = heap.memory.address() + chunk.offset();
+        return commitWithinCap(chunk, writtenPages(chunk, address), chunk.blocks.writtenStart(address) - chunkAddress,
+                chunk.blocks.writtenEnd(address) - chunkAddress) && recommitEdges(chunk, address);
+    }
+
+    /**
+     * Medium lock held: the edges an allocation at {@code address} may have written count as committed again,
+     * within the cap (the heap makes room if it must).
+     *
+     * @return false, nothing changed, if they would not fit even then
+     */
+    private boolean recommitEdges(MediumChunk chunk, long address) {
+        if (chunk.edgeCount == 0) {
+            return true;
+        }
+        long chunkAddress = heap.memory.address() + chunk.offset();
+        long start = chunk.blocks.writtenStart(address) - chunkAddress;
+        long end = chunk.blocks.writtenEnd(address) - chunkAddress;
+        int written = chunk.edgesIn(start, end, subShift);
+        if (written == 0) {
+            return true;
+        }
+        heap.lock.lock();
+        try {
+            if (!heap.roomFor((long) written << subShift)) {
+                return false;
+            }
+            heap.edgesRecommitted((long) chunk.clearEdgesIn(start, end, subShift) << subShift);
+            return true;
+        } finally {
+            heap.lock.unlock();
+        }
+    }
+
+    /**
+     * Medium lock held, a new chunk's first block placed: the pages written count as committed, within the cap:
+     * the region header and the block from the chunk's start (the block was the first fit in the chunk's one free
+     * block, after the header), and the free block's footer in the chunk's last bytes. Their other sub-pages
+     * were never touched and become edges.
+     */
+    private boolean commitNewChunk(MediumChunk chunk, long address) {
+        long written = chunk.cleanPages & ~chunk.pagesInFreeSpace(heap.memory.address());
+        long blockEnd = chunk.blocks.writtenEnd(address) - heap.memory.address() - chunk.offset();
+        long lastHeadPage = Math.min(chunk.pageCount - 1, blockEnd - 1 >> PAGE_SHIFT);
+        long headPages = lastHeadPage == Long.SIZE - 1 ? -1L : (1L << lastHeadPage + 1) - 1;
+        return commitWithinCap(chunk, written & headPages, 0, blockEnd)
+                && commitWithinCap(chunk, written & ~headPages, chunk.byteSize() - 1, chunk.byteSize());
     }
 
     /**
      * Medium lock held: the chunk's clean pages among {@code written} count as committed again, within the cap
-     * (the heap makes room if it must).
+     * (the heap makes room if it must), but not their sub-pages outside {@code [from, to)} (chunk offsets: what
+     * was written): those were free space in a clean page, untouched, and become edges.
      *
      * @return false if they would not fit even then; runs committed before the one that did not fit stay
      *     committed (they were written), the rest stay clean
      */
-    private boolean commitWithinCap(MediumChunk chunk, long written) {
+    private boolean commitWithinCap(MediumChunk chunk, long written, long from, long to) {
         if ((written & chunk.cleanPages) == 0) {
             return true;
         }
@@ -293,10 +363,20 @@ final class MediumHeap {
         try {
             for (long due = written & chunk.cleanPages; due != 0; due &= ~runAt(due)) {
                 long run = runAt(due);
-                if (!heap.commitWithinCap(firstPageOf(chunk, run), Long.bitCount(run))) {
+                // the run's sub-pages before the one that holds byte `from`, and from the one after byte `to - 1`
+                int first = Long.numberOfTrailingZeros(run) << (PAGE_SHIFT - subShift);
+                int end = first + (Long.bitCount(run) << (PAGE_SHIFT - subShift));
+                int writtenFirst = (int) Math.clamp(from >> subShift, first, end);
+                int writtenEnd = (int) Math.clamp((to + (1L << subShift) - 1) >> subShift, writtenFirst, end);
+                int unwritten = subShift == SUB_PAGES_OFF ? 0 : writtenFirst - first + end - writtenEnd;
+                if (!heap.commitWithinCap(firstPageOf(chunk, run), Long.bitCount(run), (long) unwritten << subShift)) {
                     return false;
                 }
                 chunk.cleanPages &= ~run;
+                if (unwritten != 0) {
+                    chunk.markEdges(first, writtenFirst, subShift);
+                    chunk.markEdges(writtenEnd, end, subShift);
+                }
             }
             return true;
         } finally {
@@ -326,8 +406,75 @@ final class MediumHeap {
             long due = chunk.pagesInFreeSpace(heap.memory.address()) & ~chunk.cleanPages;
             decommitRuns(chunk, due);
             countDecommitted(chunk, due);
+            heap.edgesRecommitted((long) chunk.clearEdgesOfPages(due, subShift) << subShift);
             chunk.cleanPages |= due;
+            if (subShift != SUB_PAGES_OFF) {
+                decommitEdges(chunk);
+            }
         }
+    }
+
+    /**
+     * On {@code trim()}, after the purge: every chunk's free space in pages that also hold blocks goes back to the
+     * OS by the sub-page ({@link #decommitEdges}). Takes the medium lock, and the heap lock only to count.
+     *
+     * @return bytes handed back
+     */
+    long decommitEdgesNow() {
+        if (subShift == SUB_PAGES_OFF) {
+            return 0;
+        }
+        long bytes = 0;
+        lock.lock();
+        try {
+            for (MediumChunk chunk : chunks) {
+                if (chunk.purging == 0) {
+                    bytes += decommitEdges(chunk);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        return bytes;
+    }
+
+    /**
+     * Medium lock held, the chunk's whole free pages clean: hands back, by the sub-page, the free space of its
+     * other pages (the edges of its holes), each run of sub-pages that are not edges yet in one call, without the
+     * heap lock (taken only to count them). O(free blocks) walk; the calls only for edges not handed back before.
+     *
+     * @return bytes handed back
+     */
+    private long decommitEdges(MediumChunk chunk) {
+        long chunkAddress = heap.memory.address() + chunk.offset();
+        long subBytes = 1L << subShift;
+        int pageShift = PAGE_SHIFT - subShift;
+        int[] added = new int[1];
+        chunk.blocks.forEachFreeSpace((from, to) -> {
+            int end = (int) ((to - chunkAddress) >>> subShift);
+            for (int s = (int) ((from - chunkAddress + subBytes - 1) >>> subShift); s < end; ) {
+                int run = s;
+                while (run < end && (chunk.cleanPages & 1L << (run >>> pageShift)) == 0 && !chunk.isEdge(run)) {
+                    run++;
+                }
+                if (run > s) {
+                    heap.range.decommit(chunk.offset() + ((long) s << subShift), (long) (run - s) << subShift);
+                    chunk.markEdges(s, run, subShift);
+                    added[0] += run - s;
+                    s = run;
+                } else {
+                    s++;
+                }
+            }
+        });
+        long bytes = (long) added[0] << subShift;
+        heap.lock.lock();
+        try {
+            heap.edgesDecommitted(bytes);
+        } finally {
+            heap.lock.unlock();
+        }
+        return bytes;
     }
 
     long usableSize(String call, MediumChunk chunk, long address) {
@@ -348,7 +495,7 @@ final class MediumHeap {
             if (newByteSize > GlobalHeap.MEDIUM_MAX || newByteSize <= GlobalHeap.SMALL_MAX || chunk.purging != 0) {
                 return 0;
             }
-            if (chunk.cleanPages == 0) {
+            if (chunk.cleanPages == 0 && chunk.edgeCount == 0) {
                 return resizeInChunk(chunk, address, newByteSize);
             }
             // The resize may write over clean pages: at most the new block's and two for tags. Checked and
@@ -366,6 +513,7 @@ final class MediumHeap {
                     heap.pages().commit(firstPageOf(chunk, run), Long.bitCount(run));
                 }
                 chunk.cleanPages &= ~written;
+                heap.edgesRecommitted((long) chunk.keepEdgesInFreeSpace(heap.memory.address(), subShift) << subShift);
                 return resized;
             } finally {
                 heap.lock.unlock();
@@ -387,6 +535,7 @@ final class MediumHeap {
                 chunk.blocks.close();
                 heap.lock.lock();
                 try {
+                    dropEdges(chunk);
                     heap.unmap(chunk);
                     heap.givePages(chunk.firstPage, chunk.pageCount, GlobalHeap.SpanKind.MEDIUM);
                 } finally {
@@ -455,6 +604,7 @@ final class MediumHeap {
                 heap.lock.lock();
                 try {
                     countDecommitted(chunk, chunk.purging);
+                    heap.edgesRecommitted((long) chunk.clearEdgesOfPages(chunk.purging, subShift) << subShift);
                 } finally {
                     heap.lock.unlock();
                 }
@@ -466,6 +616,17 @@ final class MediumHeap {
             }
         }
         return bytes;
+    }
+
+    /**
+     * Medium and heap locks held, the chunk going back to the page layer, which counts pages whole: its pages
+     * that hold edges are handed back whole first, so that the committed count never rises for nothing.
+     */
+    private void dropEdges(MediumChunk chunk) {
+        long pagesWithEdges = chunk.pagesWithEdges(subShift);
+        decommitRuns(chunk, pagesWithEdges);
+        countDecommitted(chunk, pagesWithEdges);
+        heap.edgesRecommitted((long) chunk.clearEdgesOfPages(pagesWithEdges, subShift) << subShift);
     }
 
     /** Hands the chunk's pages in {@code pageBits} back to the OS, a run of consecutive pages per call. */

@@ -104,6 +104,12 @@ public sealed interface MemorySource {
         /** Gives back the pages of {@code [offset, offset + byteSize)}; they read as zero when touched again. */
         void decommit(long offset, long byteSize);
 
+        /**
+         * The smallest aligned span {@link #decommit} hands back: the OS's page (4 KiB on x86-64), or the
+         * allocator's 64 KiB page where the range cannot decommit or the OS page is not smaller.
+         */
+        long decommitGranule();
+
         /** Releases the range (unmaps it, frees it, or leaves a caller's region to its owner). */
         @Override
         void close();
@@ -124,13 +130,21 @@ public sealed interface MemorySource {
     static final class OpenRange implements Range {
         private final MemorySegment segment;
         private final Decommitter decommitter;
+        private final long granule;
         private final Runnable closer;
         private boolean closed;
 
-        OpenRange(MemorySegment segment, Decommitter decommitter, Runnable closer) {
+        OpenRange(MemorySegment segment, Decommitter decommitter, long granule, Runnable closer) {
             this.segment = segment;
             this.decommitter = decommitter;
+            this.granule = decommitter == null || granule <= 0 || granule > PAGE_BYTES
+                    || Long.bitCount(granule) != 1 ? PAGE_BYTES : granule;
             this.closer = closer;
+        }
+
+        @Override
+        public long decommitGranule() {
+            return granule;
         }
 
         @Override
@@ -190,7 +204,7 @@ public sealed interface MemorySource {
             MemorySegment segment = MemorySegment.ofAddress(aligned)
                     .reinterpret(byteSize, arena, ignored -> NativeMemory.release(start, mapped));
             return new OpenRange(segment, (offset, bytes) -> NativeMemory.decommit(aligned + offset, bytes),
-                    arena::close);
+                    NativeMemory.OS_PAGE_BYTES, arena::close);
         }
 
         @Override
@@ -208,7 +222,7 @@ public sealed interface MemorySource {
             Arena arena = Arena.ofShared();
             MemorySegment segment = arena.allocate(maxBytes & -PAGE_BYTES, MAX_ALIGNMENT);
             // Arena memory cannot be given back piecemeal.
-            return new OpenRange(segment, null, arena::close);
+            return new OpenRange(segment, null, PAGE_BYTES, arena::close);
         }
 
         @Override
@@ -232,7 +246,7 @@ public sealed interface MemorySource {
             // The caller's scope stays in force: if the caller frees the region, accesses throw, never crash.
             MemorySegment segment = region.asSlice(skip, usable);
             // The caller's memory: never decommitted behind the caller's back, and freed by the caller.
-            return new OpenRange(segment, null, () -> { });
+            return new OpenRange(segment, null, PAGE_BYTES, () -> { });
         }
 
         @Override

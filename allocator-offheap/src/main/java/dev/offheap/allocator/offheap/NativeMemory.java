@@ -32,6 +32,8 @@ final class NativeMemory {
     private static final int MAP_ANONYMOUS;
     private static final int MAP_NORESERVE;
     private static final int MADV_DONTNEED = 4;
+    /** The OS's page, the unit {@code madvise} works in: 4 KiB on x86-64; 0 where the downcalls are unavailable. */
+    static final int OS_PAGE_BYTES;
     private static final long MAP_FAILED = -1L;
 
     private static final MethodHandle MMAP;
@@ -52,6 +54,7 @@ final class NativeMemory {
         MethodHandle madvise = null;
         StructLayout callState = null;
         VarHandle errno = null;
+        int osPage = 0;
         if (linux || mac) {
             try {
                 Linker linker = Linker.nativeLinker();
@@ -70,6 +73,9 @@ final class NativeMemory {
                         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
                                 ValueLayout.JAVA_INT),
                         captureErrno);
+                MethodHandle getpagesize = linker.downcallHandle(libc.find("getpagesize").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT));
+                osPage = pageSize(getpagesize);
             } catch (RuntimeException | LinkageError e) {
                 mmap = null;
                 unavailable = e instanceof IllegalCallerException
@@ -82,11 +88,22 @@ final class NativeMemory {
         MADVISE = madvise;
         CALL_STATE = callState;
         ERRNO = errno;
+        OS_PAGE_BYTES = mmap != null ? osPage : 0;
         SUPPORTED = mmap != null;
         UNAVAILABLE = unavailable;
     }
 
     private NativeMemory() {
+    }
+
+    private static int pageSize(MethodHandle getpagesize) {
+        try {
+            return (int) getpagesize.invokeExact();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("getpagesize failed", t);
+        }
     }
 
     /**

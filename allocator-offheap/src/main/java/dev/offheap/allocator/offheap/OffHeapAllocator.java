@@ -65,11 +65,12 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *
  * <h2>Invariants</h2>
  * <ul>
- *   <li>committed pages {@code <= maxBytes / 64 KiB} at every moment, checked before a page is committed
+ *   <li>committed bytes {@code <= maxBytes} at every moment, checked before a page is committed
  *       ({@link GlobalHeap#takePages}, {@link GlobalHeap#commitWithinCap}); committed = may be resident: in a
- *       slab or a huge block, written in a medium chunk, or free and not yet handed back to the OS. Memory in
- *       thread caches counts, since it lies in slabs. A fixed range is committed whole: there the cap is its
- *       size, and pages in spans are what is checked;</li>
+ *       slab or a huge block, written in a medium chunk, or free and not yet handed back to the OS. Counted in
+ *       64 KiB pages, less the OS pages of medium chunks' free space handed back inside pages that also hold
+ *       blocks (a chunk's edges). Memory in thread caches counts, since it lies in slabs. A fixed range is
+ *       committed whole: there the cap is its size, and pages in spans are what is checked;</li>
  *   <li>every page is in exactly one span or free in the buddy; {@code pageMap[p] == span} for each page of a
  *       span, null for free pages;</li>
  *   <li>per slab: {@code live slots + freeTop + |remote list| == slotCount} (see {@link Slab});</li>

@@ -157,6 +157,42 @@ class CapTest {
         }
     }
 
+    /**
+     * Holes of 72 KiB between medium blocks seldom hold a whole 64 KiB page: with whole pages only, about 56 KiB
+     * of each stayed committed on average. {@code trim()} hands their free space back by the OS's page, so what
+     * stays committed is the live blocks, the chunks' headers and at most two partly used sub-pages a hole.
+     */
+    @Test
+    void trimHandsBackTheFreeSpaceOfPartlyUsedPagesByTheOsPage() {
+        long block = 72 << 10;
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig()
+                .name("edges").maxBytes(16 * MIB).decayMillis(-1))) {
+            List<Long> blocks = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                blocks.add(allocator.allocate(block));
+            }
+            int holes = 0;
+            for (int i = 0; i < blocks.size(); i += 2) {
+                allocator.free(blocks.get(i));
+                holes++;
+            }
+            allocator.trim();
+            long live = (blocks.size() - holes) * block;
+            long chunks = 200 * block / (4 * MIB) + 1;
+            long kept = allocator.committedBytes() - live;
+            long subPage = NativeMemory.OS_PAGE_BYTES;
+            assertTrue(kept <= holes * 2 * subPage + chunks * subPage + 64 * 1024,
+                    "committed " + allocator.committedBytes() + " with " + live + " bytes live beside " + holes
+                            + " holes: " + kept + " bytes of free space kept");
+            allocator.verify();
+            for (int i = 1; i < blocks.size(); i += 2) {
+                blocks.set(i, allocator.reallocate(blocks.get(i), block + 40_000)); // over the edges: recommitted
+            }
+            assertTrue(allocator.committedBytes() <= 16 * MIB);
+            allocator.verify();
+        }
+    }
+
     @Test
     void trimFromAnotherThreadTakesBackAnIdleThreadsEmptySlabsAndSpare() throws Exception {
         try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("cap-idle")
