@@ -66,9 +66,14 @@ final class DebugChecks {
         return byteSize + CANARY_BYTES;
     }
 
-    /** After a small allocation: fills the slot past the requested size with the canary and remembers the size. */
+    /**
+     * After a small allocation: fills the slot past the requested size with the canary and remembers the size
+     * (unless the block went into a medium chunk, at the cap).
+     */
     void armCanary(long address, long byteSize) {
-        Slab slab = slabOf(address);
+        if (!(pageMap[(int) ((address - base) >>> PAGE_SHIFT)] instanceof Slab slab)) {
+            return; // placed in a medium chunk at the cap: no canary there, as for every medium block
+        }
         int slot = slab.slotAt(address - base - slab.offset());
         slab.requested[slot] = (int) byteSize;
         memory.asSlice(address - base + byteSize, slab.slotBytes - byteSize).fill(CANARY);

@@ -79,6 +79,11 @@ final class GlobalHeap {
     /** How long the purge waits, between two steps, for a woken waiter to take the lock before it goes on. */
     private static final long HAND_OVER_NANOS = 2_000_000;
 
+    /** {@link #tryTakePages}: no run of free pages, even after making room. */
+    private static final int NO_RUN = -1;
+    /** {@link #tryTakePages}: a run, but committing it would pass the cap, even after making room. */
+    private static final int OVER_CAP = -2;
+
     final String name;
     /** Debug mode fills new slabs with the poison byte, so the first allocation of a slot checks it too; 0: off. */
     final byte newSlabFill;
@@ -206,7 +211,9 @@ final class GlobalHeap {
 
     /**
      * A slab of {@code sizeClass} with a free slot, owned by {@code cache} from now on: a partial slab if one
-     * is queued (after dead threads' slabs are queued, if threads came since the last reclaim), else a new one.
+     * is queued (after dead threads' slabs are queued, if threads came since the last reclaim), else a new one;
+     * null if a new one would pass the cap (room made first) or finds no run of pages: the caller places the
+     * block elsewhere (a slab is 64-256 KiB, the block a fraction of it) or refuses it.
      */
     Slab refill(ThreadCache cache, int sizeClass, long requested) {
         lock.lock();
@@ -219,7 +226,10 @@ final class GlobalHeap {
                 return slab;
             }
             int count = slabPages(sizeClass);
-            int page = takePages(count, 31 - Integer.numberOfLeadingZeros(count), requested, SpanKind.SLAB);
+            int page = tryTakePages(count, 31 - Integer.numberOfLeadingZeros(count), SpanKind.SLAB);
+            if (page < 0) {
+                return null;
+            }
             slab = new Slab(page, count, sizeClass, (int) SizeClasses.size(sizeClass));
             if (newSlabFill != 0) {
                 memory.asSlice(slab.offset(), slab.byteSize()).fill(newSlabFill);
@@ -395,6 +405,15 @@ final class GlobalHeap {
      * @throws OffHeapOutOfMemoryException at the cap, or with no run of free pages left
      */
     int takePages(int count, int alignOrder, long requested, SpanKind kind) {
+        int page = tryTakePages(count, alignOrder, kind);
+        if (page < 0) {
+            throw page == NO_RUN ? noRun(requested, count) : capReached(requested, count);
+        }
+        return page;
+    }
+
+    /** {@link #takePages}, with {@link #NO_RUN} or {@link #OVER_CAP} instead of a refusal. */
+    private int tryTakePages(int count, int alignOrder, SpanKind kind) {
         boolean commits = kind.commitsWhole;
         for (boolean roomMade = false; ; ) {
             int page = pages.allocatePages(count, alignOrder, kind == SpanKind.SLAB);
@@ -419,7 +438,7 @@ final class GlobalHeap {
                 }
             }
             if (roomMade) {
-                throw page < 0 ? noRun(requested, count) : capReached(requested, count);
+                return page < 0 ? NO_RUN : OVER_CAP;
             }
             makeRoom();
             roomMade = true;

@@ -87,7 +87,8 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       switch to another owned slab that gathered a few free slots while full (the cache's available stack),
  *       or whose remote frees a freer hinted (collected first now and then, so that they are reused while the
  *       stack has slabs too); else get one from the heap: a queued partial slab (a dead thread's), or a new
- *       span from the buddy. Full slabs stay owned, so the thread's frees into them stay local.</li>
+ *       span from the buddy. Full slabs stay owned, so the thread's frees into them stay local. At the cap, where
+ *       no slab fits, the block alone goes into a medium chunk ({@link #allocateBesideSlabs}).</li>
  *   <li>virtual threads (and thread caching off): the same on a shared cache, under its try-lock.</li>
  *   <li>64 KiB to 1 MiB: first fit in the medium chunks of the thread's arena, under its lock, then in the other
  *       arenas'; a new chunk if none fits ({@link MediumArenas}).</li>
@@ -248,7 +249,8 @@ public final class OffHeapAllocator implements Allocator {
      * Slow path of a small allocation: the current slab's stack is empty. Owner only (or a shared cache, locked).
      * In order: the slab's own remote frees; an owned slab that gathered free slots while full (now and then
      * after the remote frees hinted for the class are collected: {@link ThreadCache#collectDue}); owned slabs
-     * whose remote frees were hinted; a slab from the global heap. The exhausted slab stays owned.
+     * whose remote frees were hinted; a slab from the global heap; at the cap, a medium chunk for the block alone.
+     * The exhausted slab stays owned.
      */
     private long refillAndPop(ThreadCache cache, int sizeClass, long byteSize) {
         Slab slab = cache.current[sizeClass];
@@ -271,11 +273,30 @@ public final class OffHeapAllocator implements Allocator {
             if (next == null) {
                 next = heap.refill(cache, sizeClass, byteSize);
             }
-            cache.takeAsCurrent(sizeClass, next);
-            return pop(next);
+            if (next != null) {
+                cache.takeAsCurrent(sizeClass, next);
+                return pop(next);
+            }
         } finally {
             cache.exitSlowPath();
         }
+        return allocateBesideSlabs(sizeClass, byteSize);
+    }
+
+    /**
+     * A small block for which no slab can be had within the cap (or no run of pages: a fixed range): a new slab is
+     * 64-256 KiB, the block a fraction of it, so it goes into a medium chunk, where it needs only its own bytes
+     * committed, at its class's alignment (what a slot would have had). Refused only if no chunk can place it
+     * there either. With 8 threads filling a 256 MiB cap, the first refusal was often a small block while more
+     * than its size was left under the cap (it needed a 256 KiB slab).
+     */
+    private long allocateBesideSlabs(int sizeClass, long byteSize) {
+        long address = heap.mediums.allocate(Math.max(byteSize, 1), Long.lowestOneBit(SizeClasses.size(sizeClass)),
+                heap.mediums.home());
+        if (address == 0) {
+            throw heap.capReachedUnlocked(byteSize); // a range too small for a chunk that could hold it
+        }
+        return address;
     }
 
     @Override

@@ -158,6 +158,45 @@ class CapTest {
     }
 
     /**
+     * The cap filled with 72 KiB medium blocks: a freed one leaves a hole that seldom holds a whole 64 KiB page, yet
+     * a smaller block of another kind (a small one, which would need a new slab of 64-256 KiB) must get through:
+     * the hole's free sub-pages go back to the OS and the block is placed beside the slabs if no slab fits.
+     */
+    @Test
+    void aFreedMediumBlockAtTheCapMakesRoomForASmallerBlockOfAnyKind() {
+        long cap = 16 * MIB;
+        long[] smaller = {1000, 40_000, 60_000, 20_000, 64, 70_000};
+        for (boolean randomOrder : new boolean[] {false, true}) {
+            try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig()
+                    .name("cap-kinds").maxBytes(cap).decayMillis(-1))) {
+                List<Long> blocks = new ArrayList<>();
+                while (true) {
+                    try {
+                        blocks.add(allocator.allocate(72 << 10));
+                    } catch (OffHeapOutOfMemoryException full) {
+                        break;
+                    }
+                }
+                if (randomOrder) {
+                    Collections.shuffle(blocks, new java.util.Random(72));
+                }
+                List<Long> placed = new ArrayList<>();
+                for (int i = 0; i < 24; i++) {
+                    allocator.free(blocks.removeLast());
+                    long size = smaller[i % smaller.length];
+                    placed.add(allocator.allocate(size)); // must not throw: a larger block was just freed
+                    assertTrue(allocator.committedBytes() <= cap, "committed " + allocator.committedBytes());
+                }
+                allocator.verify();
+                for (long address : placed) {
+                    allocator.free(address);
+                }
+                allocator.verify();
+            }
+        }
+    }
+
+    /**
      * Holes of 72 KiB between medium blocks seldom hold a whole 64 KiB page: with whole pages only, about 56 KiB
      * of each stayed committed on average. {@code trim()} hands their free space back by the OS's page, so what
      * stays committed is the live blocks, the chunks' headers and at most two partly used sub-pages a hole.
