@@ -33,7 +33,7 @@ public class OwnerFreeVsTakePartlyUsedTest {
     private int freeTopWhenTaken = -1;
 
     public OwnerFreeVsTakePartlyUsedTest() {
-        fixture.slab.adoptBy(cache, fixture.memory);
+        fixture.slab.adoptBy(cache);
         cache.addOwned(fixture.slab); // owned, not current
         fixture.slab.pushRemote(fixture.memory, 0); // a remote free waiting to be collected
     }

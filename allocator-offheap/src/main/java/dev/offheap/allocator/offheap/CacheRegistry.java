@@ -95,8 +95,7 @@ final class CacheRegistry {
             }
             for (int i = cache.ownedCount(c) - 1; i >= 0; i--) {
                 Slab slab = cache.ownedAt(c, i);
-                slab.collectRemote(heap.memory);
-                if (slab.isEmpty()) {
+                if (slab.allFree()) { // its remote list is not walked: the whole slab goes back
                     cache.removeOwned(slab);
                     heap.release(slab);
                 } else if (!onlyEmpty) {

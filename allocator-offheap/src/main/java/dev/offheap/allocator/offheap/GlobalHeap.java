@@ -238,7 +238,7 @@ final class GlobalHeap {
             slab.heapIndex = slabs.size();
             slabs.add(slab);
             map(slab);
-            slab.adoptBy(cache, memory);
+            slab.adoptBy(cache);
             cache.addOwned(slab);
             return slab;
         } finally {
@@ -246,12 +246,15 @@ final class GlobalHeap {
         }
     }
 
-    /** Lock held: a queued partial slab of the class with a free slot, now owned by {@code cache}; or null. */
+    /**
+     * Lock held: a queued partial slab of the class with a free slot (perhaps on its remote list: the caller
+     * collects it, outside the lock), now owned by {@code cache}; or null.
+     */
     private Slab adoptPartial(ThreadCache cache, int sizeClass) {
         Slab slab;
         while ((slab = partial[sizeClass].poll()) != null) {
-            slab.adoptBy(cache, memory);
-            if (slab.freeTop > 0) {
+            slab.adoptBy(cache);
+            if (slab.hasFree()) {
                 cache.addOwned(slab);
                 return slab;
             }
@@ -618,8 +621,7 @@ final class GlobalHeap {
         for (ArrayDeque<Slab> queue : partial) {
             for (int n = queue.size(); n > 0 && !queue.isEmpty(); n--) {
                 Slab slab = queue.pollFirst();
-                slab.collectRemote(memory);
-                if (slab.isEmpty()) {
+                if (slab.allFree()) {
                     release(slab);
                 } else {
                     queue.addLast(slab);

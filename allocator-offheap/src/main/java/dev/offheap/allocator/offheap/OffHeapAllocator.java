@@ -272,6 +272,9 @@ public final class OffHeapAllocator implements Allocator {
             }
             if (next == null) {
                 next = heap.refill(cache, sizeClass, byteSize);
+                if (next != null) {
+                    next.collectRemote(memory); // an adopted slab's, taken here rather than under the heap lock
+                }
             }
             if (next != null) {
                 cache.takeAsCurrent(sizeClass, next);

@@ -327,17 +327,28 @@ final class Slab extends Span {
         return freeTop == slotCount;
     }
 
+    /**
+     * Whether no slot is live, counting the remote frees not collected, without walking their list: for the heap
+     * lock holder deciding about a slab whose owner is gone (or not using it), which then releases it whole. A
+     * stale count only says "not yet": a slab with no live slot gets no more frees.
+     */
+    boolean allFree() {
+        return freeTop + remoteCount() == slotCount;
+    }
+
     /** Whether a slot is free now or will be once remote frees are collected. */
     boolean hasFree() {
         return freeTop > 0 || remote != 0;
     }
 
-    /** The heap lock holder: {@code cache} owns the slab from now on; its remote frees are taken first. */
-    void adoptBy(ThreadCache cache, MemorySegment memory) {
+    /**
+     * The heap lock holder: {@code cache} owns the slab from now on. Its remote frees are left for the new owner
+     * to take outside the lock (a dead thread's slab may hold hundreds, each a read of the slot's memory).
+     */
+    void adoptBy(ThreadCache cache) {
         ownerThread = cache.thread;
         owner = cache;
         state = OWNED;
-        collectRemote(memory);
     }
 
     /**
