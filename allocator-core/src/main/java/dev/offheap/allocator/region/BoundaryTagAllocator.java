@@ -208,6 +208,24 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         return (getLong(block) & ALLOCATED) != 0;
     }
 
+    /**
+     * The size of {@code block} for a walk over the heap (the purge's, the statistics', a first fit's), its
+     * header checked first: a write past the end of the block before it may have overwritten it, and a walk that
+     * trusted a size of 0 would never end (with the caller's lock held), another size would walk into the middle
+     * of blocks.
+     *
+     * @throws HeapCorruptionException if the header's check word or size is wrong
+     */
+    final long walkedSize(String call, long block) {
+        long word = getLong(block);
+        long size = word & ~FLAGS;
+        if (getLong(block + CHECK) != check(block, word) || size < MIN_BLOCK || block + size > heapEnd) {
+            throw new HeapCorruptionException(call + ": the block at " + hex(heapAddress + block + PAYLOAD) + " ("
+                    + this + ") has an overwritten header: something wrote past the end of the block before it");
+        }
+        return size;
+    }
+
     final void writeBlock(long block, long size, boolean allocated) {
         long word = size | (allocated ? ALLOCATED : 0);
         putLong(block, word);
@@ -403,9 +421,10 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
     /** Calls {@code visitor} for every live block, in address order: O(all blocks), for reports, not hot paths. */
     public final void forEachLiveBlock(LiveBlockVisitor visitor) {
         ensureOpen("forEachLiveBlock()");
-        for (long block = firstBlock; block < heapEnd; block += sizeOf(block)) {
+        for (long block = firstBlock, size; block < heapEnd; block += size) {
+            size = walkedSize("forEachLiveBlock()", block);
             if (isAllocated(block)) {
-                visitor.visit(heapAddress + block + PAYLOAD, sizeOf(block) - OVERHEAD);
+                visitor.visit(heapAddress + block + PAYLOAD, size - OVERHEAD);
             }
         }
     }
@@ -424,9 +443,9 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
      */
     public final void forEachFreeSpace(FreeSpaceVisitor visitor) {
         ensureOpen("forEachFreeSpace()");
-        for (long block = firstBlock; block < heapEnd; block += sizeOf(block)) {
+        for (long block = firstBlock, size; block < heapEnd; block += size) {
+            size = walkedSize("forEachFreeSpace()", block);
             if (!isAllocated(block)) {
-                long size = sizeOf(block);
                 visitor.visit(heapAddress + block + FREE_BLOCK_TAGS, heapAddress + block + size - FOOTER_FROM_END);
             }
         }
@@ -495,9 +514,10 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
     @Override
     long largestFreeBlock() {
         long largest = 0;
-        for (long block = firstBlock; block < heapEnd; block += sizeOf(block)) {
+        for (long block = firstBlock, size; block < heapEnd; block += size) {
+            size = walkedSize("stats()", block);
             if (!isAllocated(block)) {
-                largest = Math.max(largest, sizeOf(block) - OVERHEAD);
+                largest = Math.max(largest, size - OVERHEAD);
             }
         }
         return largest;

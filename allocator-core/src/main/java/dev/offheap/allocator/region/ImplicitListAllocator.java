@@ -40,7 +40,7 @@ public final class ImplicitListAllocator extends BoundaryTagAllocator {
 
     @Override
     long findFit(long blockSize, long alignment) {
-        for (long block = firstBlock; block < heapEnd; block += sizeOf(block)) {
+        for (long block = firstBlock; block < heapEnd; block += walkedSize("allocate", block)) {
             if (!isAllocated(block) && fits(block, blockSize, alignment)) {
                 return block;
             }

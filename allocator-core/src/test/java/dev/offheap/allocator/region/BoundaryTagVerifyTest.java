@@ -6,12 +6,14 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@link BoundaryTagAllocator#verify()}: silent on a healthy heap, precise on a damaged one; free space is disposable. */
@@ -143,5 +145,29 @@ class BoundaryTagVerifyTest {
         HeapCorruptionException e = assertThrows(HeapCorruptionException.class, allocator::verify);
         assertTrue(e.getMessage().contains("verify(): the block at 0x" + Long.toHexString(first))
                 || e.getMessage().contains("verify(): the block at 0x" + Long.toHexString(second)), e.getMessage());
+    }
+
+    /**
+     * A write of zeros past a block's end leaves the next header reading size 0: a walk that trusted it (the
+     * purge's over free space, the statistics', a first fit over the implicit list) never ended, holding its
+     * caller's lock. Every walk checks the header before it steps over the block.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"implicit", "explicit", "segregated"})
+    void aWalkOverAZeroedHeaderThrowsInsteadOfLoopingForever(String design) {
+        BoundaryTagAllocator allocator = create(design, Arena.ofAuto().allocate(1 << 20, 16));
+        long first = allocator.allocate(100);
+        long second = allocator.allocate(100);
+        MemorySegment.ofAddress(first).reinterpret(second - first).fill((byte) 0); // into the second's header
+        assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+            assertThrows(HeapCorruptionException.class, () -> allocator.forEachFreeSpace((from, to) -> { }));
+            assertThrows(HeapCorruptionException.class, () -> allocator.forEachLiveBlock((address, bytes) -> { }));
+        });
+        if (design.equals("implicit")) { // its statistics and its first fit walk the heap; the others keep lists
+            assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+                assertThrows(HeapCorruptionException.class, allocator::stats);
+                assertThrows(HeapCorruptionException.class, () -> allocator.allocate(100));
+            });
+        }
     }
 }

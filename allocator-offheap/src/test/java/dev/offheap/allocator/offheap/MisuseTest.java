@@ -8,8 +8,10 @@ import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.time.Duration;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -71,6 +73,25 @@ class MisuseTest {
                 assertTrue(overflow == 1 ? neighbour instanceof HeapCorruptionException
                         : neighbour instanceof InvalidAddressException, neighbour.toString());
             }
+        }
+    }
+
+    /**
+     * Zeros written past a medium block's end leave the next block's header reading size 0: the walks over a
+     * chunk (the purge's, trim()'s, the statistics') report it instead of stepping by 0 forever with the medium
+     * lock held, which stalled every thread that then needed a medium block.
+     */
+    @Test
+    void zerosWrittenOverAMediumBlocksNeighbourAreReportedByTheWalksNeverLoopedOn() {
+        try (OffHeapAllocator allocator = create(0)) {
+            long address = allocator.allocate(100_000);
+            long next = allocator.allocate(100_000);
+            MemorySegment.ofAddress(address).reinterpret(next - address).fill((byte) 0);
+            assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+                HeapCorruptionException trim = assertThrows(HeapCorruptionException.class, allocator::trim);
+                assertTrue(trim.getMessage().contains("overwritten header"), trim.getMessage());
+                assertThrows(HeapCorruptionException.class, allocator::verify);
+            });
         }
     }
 
