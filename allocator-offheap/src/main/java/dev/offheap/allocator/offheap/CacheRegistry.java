@@ -90,21 +90,26 @@ final class CacheRegistry {
      */
     void releaseSlabs(ThreadCache cache, boolean onlyEmpty) {
         for (int c = 0; c < cache.classes(); c++) {
-            if (!onlyEmpty) {
-                cache.forgetAvailable(c); // its partly used slabs go to other caches, which link them in theirs
+            releaseClass(cache, c, onlyEmpty);
+        }
+    }
+
+    /** Lock held: {@link #releaseSlabs} for the slabs of class {@code c} alone. */
+    void releaseClass(ThreadCache cache, int c, boolean onlyEmpty) {
+        if (!onlyEmpty) {
+            cache.forgetAvailable(c); // its partly used slabs go to other caches, which link them in theirs
+        }
+        for (int i = cache.ownedCount(c) - 1; i >= 0; i--) {
+            Slab slab = cache.ownedAt(c, i);
+            if (slab.allFree()) { // its remote list is not walked: the whole slab goes back
+                cache.removeOwned(slab);
+                heap.release(slab);
+            } else if (!onlyEmpty) {
+                cache.removeOwned(slab);
+                heap.detach(slab);
             }
-            for (int i = cache.ownedCount(c) - 1; i >= 0; i--) {
-                Slab slab = cache.ownedAt(c, i);
-                if (slab.allFree()) { // its remote list is not walked: the whole slab goes back
-                    cache.removeOwned(slab);
-                    heap.release(slab);
-                } else if (!onlyEmpty) {
-                    cache.removeOwned(slab);
-                    heap.detach(slab);
-                }
-                heap.letWaitersIn();
-                i = Math.min(i, cache.ownedCount(c));
-            }
+            heap.letWaitersIn();
+            i = Math.min(i, cache.ownedCount(c));
         }
     }
 

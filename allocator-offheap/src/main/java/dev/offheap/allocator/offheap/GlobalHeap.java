@@ -45,7 +45,8 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * threads' caches the non-current slabs that other threads' frees emptied, and an idle thread's spares (every
  * spare on {@code trim()} and at the cap; {@link ThreadCache}: the owner's slow paths and the purger exclude each
  * other with a flag). What a live thread keeps is its current slab per class, which goes back when it calls
- * {@code trim()} itself or dies.
+ * {@code trim()} itself or dies, or, for a class it stopped using while it allocates others, at its first slow path
+ * a tick later ({@link #releaseColdClasses}).
  */
 final class GlobalHeap {
 
@@ -318,6 +319,32 @@ final class GlobalHeap {
         } finally {
             if (own) {
                 cache.exitSlowPath();
+            }
+        }
+    }
+
+    /**
+     * The owner of a thread cache, in a slow path for class {@code refilling}, at its first slow path in a new
+     * purge tick: the classes it stopped using ({@link ThreadCache#coldClass}) give their slabs back, empty ones
+     * to the page layer, partly used ones detached for any thread (the owner's later frees into them are remote
+     * frees). Takes the heap lock only if a class is cold.
+     */
+    void releaseColdClasses(ThreadCache cache, int refilling) {
+        cache.lookedAtEpoch = epoch; // racy read: a stale tick only delays the next look
+        boolean locked = false;
+        try {
+            for (int c = 0; c < cache.classes(); c++) {
+                if (cache.coldClass(c) && c != refilling) {
+                    if (!locked) {
+                        lock.lock();
+                        locked = true;
+                    }
+                    registry.releaseClass(cache, c, false);
+                }
+            }
+        } finally {
+            if (locked) {
+                lock.unlock();
             }
         }
     }

@@ -259,6 +259,9 @@ public final class OffHeapAllocator implements Allocator {
         }
         cache.enterSlowPath();
         try {
+            if (cache.thread != null && cache.lookedAtEpoch != heap.epoch()) {
+                heap.releaseColdClasses(cache, sizeClass); // once a purge tick: the classes it stopped using
+            }
             if (cache.collectDue(sizeClass)) {
                 cache.collectHinted(sizeClass, memory);
             }

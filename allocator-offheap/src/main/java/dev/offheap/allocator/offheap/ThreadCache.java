@@ -45,7 +45,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * The purger reads {@code freeTop} of a non-current slab without the owner's synchronization: the owner only
  * raises it there (local frees), so a stale value shows a live block that is gone, and the slab waits a tick.
  * A current slab is never the purger's: the owner pops from it with no fence, so only the owner can give it up
- * ({@code OffHeapAllocator.trim()} from the owner, {@code releaseThreadCache()}), holding its own flag.
+ * ({@code OffHeapAllocator.trim()} from the owner, {@code releaseThreadCache()}), holding its own flag. The owner
+ * also gives up on its own the classes it stopped using: once a purge tick, in a slow path, a class whose current
+ * slab took no allocation since the owner's previous look (a tick or more ago) has all its slabs released or
+ * detached for other threads ({@link #coldClass}, {@code GlobalHeap.releaseColdClasses}); a thread that keeps
+ * allocating 64 B blocks no longer keeps the 4 KiB slab it used once at startup. A thread that allocates
+ * nothing at all keeps its current slabs until it does, calls {@code releaseThreadCache()} or dies.
  *
  * <p>From an idle thread (no slow path since the last purge; or any thread on {@code trim()} and at the cap) the
  * purger also takes partly used non-current slabs and detaches them for any thread ({@link #takePartlyUsed}): in
@@ -95,6 +100,11 @@ final class ThreadCache {
     private int slowPathsAtLastPurge;
     /** The current slabs' allocations summed at the last purge (heap lock holder only). */
     private long allocationsAtLastPurge;
+    /** The purge tick at the owner's last look for cold classes ({@link #coldClass}); owner only. */
+    int lookedAtEpoch = -1;
+    /** Per class, the current slab and its allocations at that look; owner only. */
+    private final Slab[] lookedAtSlab;
+    private final long[] lookedAtAllocations;
 
     ThreadCache(Thread thread, int classes) {
         this.thread = thread;
@@ -110,6 +120,8 @@ final class ThreadCache {
         this.spare = new Slab[classes];
         this.remoteHint = new boolean[classes];
         this.refillsSinceCollect = new int[classes];
+        this.lookedAtSlab = new Slab[classes];
+        this.lookedAtAllocations = new long[classes];
     }
 
     /** Owner: enters a slow path, waiting (briefly: one slab's release) if the purger is trimming the cache. */
@@ -132,6 +144,19 @@ final class ThreadCache {
     /** Purger: enters a trim step unless the owner is in a slow path (then it is busy, not idle). */
     boolean tryEnterToTrim() {
         return SLOW_PATH.compareAndSet(this, 0, 1);
+    }
+
+    /**
+     * Owner, in a slow path, once a purge tick: whether class {@code c} has a current slab that took no allocation
+     * since the last look (a tick or more ago), so that its slabs can go back (see the class comment); remembers
+     * the class's current slab for the next look.
+     */
+    boolean coldClass(int c) {
+        Slab slab = current[c];
+        boolean cold = slab != Slab.EMPTY && slab == lookedAtSlab[c] && slab.allocations == lookedAtAllocations[c];
+        lookedAtSlab[c] = slab;
+        lookedAtAllocations[c] = slab.allocations;
+        return cold;
     }
 
     /** Slow paths the owner took so far (racy when read by another thread). */

@@ -1,6 +1,8 @@
 package dev.offheap.allocator.offheap;
 
+import dev.offheap.allocator.AllocatorStats;
 import dev.offheap.allocator.OffHeapOutOfMemoryException;
+import dev.offheap.allocator.SizeClasses;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -228,6 +230,56 @@ class CapTest {
                 blocks.set(i, allocator.reallocate(blocks.get(i), block + 40_000)); // over the edges: recommitted
             }
             assertTrue(allocator.committedBytes() <= 16 * MIB);
+            allocator.verify();
+        }
+    }
+
+    /**
+     * A live thread that stopped allocating a class (4 KiB blocks, once) while it goes on with others gives that
+     * class's slabs back at its first slow path a purge tick or more later, its current slab included (only the
+     * owner can give that up): the partly used one is queued, and another thread that needs 4 KiB blocks adopts
+     * it instead of taking a new slab.
+     */
+    @Test
+    void aClassALiveThreadStoppedUsingGoesToTheThreadThatNeedsIt() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("cold-class")
+                .maxBytes(64 * MIB).decayMillis(100))) {
+            int coldClass = SizeClasses.index(4096);
+            long[] kept = new long[1];
+            CountDownLatch done = new CountDownLatch(1);
+            CountDownLatch finish = new CountDownLatch(1);
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread worker = Thread.ofPlatform().start(() -> {
+                try {
+                    kept[0] = allocator.allocate(4096); // its slab of 4 KiB blocks: current, 1 block live
+                    long until = System.nanoTime() + 600_000_000L; // a dozen purge ticks
+                    long[] small = new long[2_000];
+                    while (System.nanoTime() < until) { // 64 B blocks only, with a refill every 1,024
+                        for (int i = 0; i < small.length; i++) {
+                            small[i] = allocator.allocate(64);
+                        }
+                        for (long address : small) {
+                            allocator.free(address);
+                        }
+                        Thread.sleep(5);
+                    }
+                    done.countDown();
+                    finish.await(); // alive, idle
+                    allocator.free(kept[0]);
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                    done.countDown();
+                }
+            });
+            assertTrue(done.await(30, TimeUnit.SECONDS));
+            long mine = allocator.allocate(4096);
+            long slabs = allocator.stats().sizeClasses().stream().filter(c -> c.classIndex() == coldClass)
+                    .mapToLong(AllocatorStats.SizeClassStats::slabs).sum();
+            finish.countDown();
+            worker.join();
+            assertNull(failure.get());
+            assertEquals(1, slabs, "the worker's slab of 4 KiB blocks was adopted, not a new one taken");
+            allocator.free(mine);
             allocator.verify();
         }
     }
