@@ -231,18 +231,18 @@ public final class GcBench {
             for (String collector : COLLECTORS) {
                 for (int s = 0; s < STORES.size(); s++) {
                     String store = STORES.get((s + round) % STORES.size());
-                    List<String> command = new ArrayList<>(Harness.javaCommand());
+                    List<String> command = new ArrayList<>(ChildJvm.command());
                     int at = command.indexOf("-cp"); // after javaCommand's own -Xmx: the last one counts
                     command.addAll(at, jvmFlags(collector, dataMib));
                     command.addAll(at, Harness.PEER_OPENS);
                     command.addAll(List.of(GcBench.class.getName(), store, Integer.toString(dataMib),
                             Integer.toString(WARMUP_SECONDS), Integer.toString(SECONDS),
                             Integer.toString(DEFAULT_RATE)));
-                    String output = Harness.runChild(command, Optional.empty());
+                    String output = ChildJvm.run(command, Optional.empty());
                     String key = collector + " " + store;
                     output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().ifPresentOrElse(
                             line -> results.get(key).add(Rounds.fields(line, "RESULT ")),
-                            () -> failures.put(key, Harness.failure(output)));
+                            () -> failures.put(key, ChildJvm.failure(output)));
                 }
             }
         }

@@ -1,9 +1,6 @@
 package dev.offheap.allocator.bench;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
@@ -16,6 +13,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
+
+import static dev.offheap.allocator.bench.Report.fmt;
+import static dev.offheap.allocator.bench.Report.mib;
+import static dev.offheap.allocator.bench.Report.millis;
 
 /**
  * The comparison harness, this project's main job: every workload against every peer, side by side, with
@@ -321,7 +322,7 @@ public final class Harness {
                 return;
             }
             Path csv = Files.createTempFile("jmh-", ".csv");
-            List<String> command = new ArrayList<>(javaCommand());
+            List<String> command = new ArrayList<>(ChildJvm.command());
             command.addAll(command.indexOf("-cp"), jvmArgs);
             command.addAll(List.of("org.openjdk.jmh.Main", "^" + Harness.class.getPackageName() + "." + benchmark + "$",
                     "-f", "0", "-wi", Integer.toString(options.warmups), "-i", Integer.toString(options.iterations),
@@ -332,12 +333,12 @@ public final class Harness {
             if (gcProfile) {
                 command.addAll(List.of("-prof", "gc"));
             }
-            List<String> run = recorded(command, workload.id + "-" + label + "-" + column);
-            String output = runChild(run, nativePeer.flatMap(NativePeers.NativePeer::path));
+            List<String> run = ChildJvm.recorded(command, workload.id + "-" + label + "-" + column, options);
+            String output = ChildJvm.run(run, nativePeer.flatMap(NativePeers.NativePeer::path));
             Measurement m = parseJmhCsv(csv, benchmark, output);
-            if (m.missing() != null && !crashed(output)) {
+            if (m.missing() != null && !ChildJvm.crashed(output)) {
                 System.out.println("  no result (" + m.missing() + "); trying once more");
-                output = runChild(run, nativePeer.flatMap(NativePeers.NativePeer::path));
+                output = ChildJvm.run(run, nativePeer.flatMap(NativePeers.NativePeer::path));
                 m = parseJmhCsv(csv, benchmark, output);
             }
             Files.deleteIfExists(csv);
@@ -353,7 +354,7 @@ public final class Harness {
     private static Measurement parseJmhCsv(Path csv, String benchmark, String output) throws IOException {
         List<String> lines = Files.exists(csv) ? Files.readAllLines(csv) : List.of();
         if (lines.size() < 2) {
-            return Measurement.missing(failure(output));
+            return Measurement.missing(ChildJvm.failure(output));
         }
         double score = Double.NaN;
         double error = Double.NaN;
@@ -406,14 +407,14 @@ public final class Harness {
                 return;
             }
             Path csv = Files.createTempFile("jmh-", ".csv");
-            List<String> command = new ArrayList<>(javaCommand());
+            List<String> command = new ArrayList<>(ChildJvm.command());
             command.addAll(List.of("org.openjdk.jmh.Main",
                     "^" + Harness.class.getPackageName() + ".PairBenchmark.allocateFree$", "-bm", "sample", "-tu", "ns",
                     "-f", "0", "-wi", Integer.toString(options.warmups), "-i", Integer.toString(options.iterations),
                     "-w", millis(options.iterationSeconds), "-r", millis(options.iterationSeconds),
                     "-p", "peer=" + (nativePeer.isPresent() ? "malloc" : peer), "-p", "size=64",
                     "-rf", "csv", "-rff", csv.toString()));
-            runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
+            ChildJvm.run(command, nativePeer.flatMap(NativePeers.NativePeer::path));
             List<String> lines = Files.exists(csv) ? Files.readAllLines(csv) : List.of();
             Files.deleteIfExists(csv);
             for (String percentile : List.of("p0.50", "p0.99", "p0.999", "p0.9999")) {
@@ -489,15 +490,16 @@ public final class Harness {
             row.put(peer, Measurement.missing(nativePeer.get().howToInstall()));
             return null;
         }
-        List<String> command = new ArrayList<>(javaCommand());
+        List<String> command = new ArrayList<>(ChildJvm.command());
         command.addAll(1, jvmFlags);
         command.add(main.getName());
         command.add(nativePeer.isPresent() ? "malloc" : peer);
         command.addAll(args);
-        String output = runChild(recorded(command, recording), nativePeer.flatMap(NativePeers.NativePeer::path));
+        String output = ChildJvm.run(ChildJvm.recorded(command, recording, options),
+                nativePeer.flatMap(NativePeers.NativePeer::path));
         String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
         if (line == null) {
-            row.merge(peer, Measurement.missing(failure(output)), Measurement::plus);
+            row.merge(peer, Measurement.missing(ChildJvm.failure(output)), Measurement::plus);
             return null;
         }
         return Rounds.fields(line, "RESULT ");
@@ -527,7 +529,7 @@ public final class Harness {
                 memory.put(peer, Measurement.missing(nativePeer.get().howToInstall()));
                 return;
             }
-            List<String> command = new ArrayList<>(javaCommand());
+            List<String> command = new ArrayList<>(ChildJvm.command());
             // Heap committed and touched up front: resident growth is then the peer's memory, not the heap's.
             command.addAll(1, List.of("-Xms1g", "-XX:+AlwaysPreTouch"));
             command.addAll(List.of(TraceReplay.class.getName(), trace.toString(),
@@ -535,16 +537,16 @@ public final class Harness {
             if (threaded) {
                 command.add("threads");
             }
-            command = recorded(command, "trace-" + name + "-" + peer);
-            String output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
-            if (output.lines().noneMatch(l -> l.startsWith("RESULT ")) && !crashed(output)) {
+            command = ChildJvm.recorded(command, "trace-" + name + "-" + peer, options);
+            String output = ChildJvm.run(command, nativePeer.flatMap(NativePeers.NativePeer::path));
+            if (output.lines().noneMatch(l -> l.startsWith("RESULT ")) && !ChildJvm.crashed(output)) {
                 System.out.println("  no result; trying once more");
-                output = runChild(command, nativePeer.flatMap(NativePeers.NativePeer::path));
+                output = ChildJvm.run(command, nativePeer.flatMap(NativePeers.NativePeer::path));
             }
             String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
             if (line == null) {
-                time.put(peer, Measurement.missing(failure(output)));
-                memory.put(peer, Measurement.missing(failure(output)));
+                time.put(peer, Measurement.missing(ChildJvm.failure(output)));
+                memory.put(peer, Measurement.missing(ChildJvm.failure(output)));
                 return;
             }
             Map<String, String> fields = Rounds.fields(line, "RESULT ");
@@ -572,11 +574,11 @@ public final class Harness {
         double seconds = Math.max(1, options.iterations * options.iterationSeconds * 1.5);
         String mix = readPercent + "/" + (100 - readPercent);
         return new Task("cache " + peer + " " + mix, 4 + 5 * seconds, () -> {
-            List<String> command = new ArrayList<>(javaCommand());
+            List<String> command = new ArrayList<>(ChildJvm.command());
             command.addAll(1, CACHE_JVM_FLAGS);
             command.addAll(List.of(CacheBench.class.getName(), peer, Integer.toString(readPercent),
                     Double.toString(seconds), Integer.toString(CACHE_RATE)));
-            String output = runChild(command, Optional.empty());
+            String output = ChildJvm.run(command, Optional.empty());
             String line = output.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
             Map<String, String> fields = new LinkedHashMap<>();
             if (line == null) {
@@ -701,26 +703,6 @@ public final class Harness {
         report.tables.addAll(0, tables);
     }
 
-    static String fmt(double value) {
-        if (Double.isNaN(value)) {
-            return "-";
-        }
-        return String.format(Locale.ROOT, Math.abs(value) >= 100 ? "%.0f" : Math.abs(value) >= 10 ? "%.1f" : "%.2f",
-                value);
-    }
-
-    private static String millis(double seconds) {
-        return Math.round(seconds * 1000) + "ms";
-    }
-
-    static String percent(double value) {
-        return String.format(Locale.ROOT, "%.1f%%", value * 100);
-    }
-
-    static String mib(double bytes) {
-        return String.format(Locale.ROOT, "%.1f MiB", bytes / (1 << 20));
-    }
-
     private String header() throws IOException {
         String cpu = Files.exists(Path.of("/proc/cpuinfo")) ? Files.readAllLines(Path.of("/proc/cpuinfo")).stream()
                 .filter(l -> l.startsWith("model name")).findFirst().map(l -> l.substring(l.indexOf(':') + 2))
@@ -733,84 +715,5 @@ public final class Harness {
                 + options.iterations + " measured iterations of " + options.iterationSeconds + " s per figure,"
                 + " one fresh JVM per figure. Reproduce with `mvn -pl allocator-bench -am package exec:exec"
                 + (options.argLine.isEmpty() ? "" : " -Dbench.args=\"" + options.argLine + "\"") + "`.\n\n";
-    }
-
-    // -------------------------------------------------------------------------------------------------------
-    // Child JVMs
-
-    static List<String> javaCommand() {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        return new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx1g",
-                "-Dio.netty.leakDetection.level=disabled", "-cp", System.getProperty("java.class.path")));
-    }
-
-    /**
-     * With {@code --jfr}: the command records a flight recording of the measured JVM to {@code <out>/jfr/<name>.jfr}
-     * (profile settings; thread parks and monitor waits from 100 us, so that lock hand-offs show).
-     */
-    private List<String> recorded(List<String> command, String name) throws IOException {
-        if (!options.jfr) {
-            return command;
-        }
-        Path dir = options.out.resolve("jfr");
-        Files.createDirectories(dir);
-        String file = dir.resolve(name.replaceAll("[^A-Za-z0-9._-]+", "_") + ".jfr").toAbsolutePath().toString();
-        List<String> with = new ArrayList<>(command);
-        with.add(1, "-XX:StartFlightRecording=filename=" + file + ",settings=profile,dumponexit=true,"
-                + "jdk.ThreadPark#threshold=100us,jdk.JavaMonitorEnter#threshold=100us");
-        return with;
-    }
-
-    /** Whether a child JVM died of a fatal error (a crash writes an hs_err file): reported, never retried. */
-    private static boolean crashed(String output) {
-        return output.contains("A fatal error has been detected by the Java Runtime Environment");
-    }
-
-    /**
-     * Why a child JVM gave no result, in one line: for a crash, the signal and the problematic frame from its
-     * hs_err file (whose path is kept in the line); else the first exception it printed, or its last line.
-     */
-    static String failure(String output) {
-        List<String> printed = output.lines().filter(l -> !l.isBlank()).toList();
-        if (crashed(output)) {
-            String file = printed.stream().filter(l -> l.contains("hs_err_pid")).findFirst()
-                    .map(l -> l.substring(l.indexOf('/') >= 0 ? l.indexOf('/') : 0).strip()).orElse("");
-            List<String> report = printed;
-            try {
-                if (!file.isEmpty() && Files.isReadable(Path.of(file))) {
-                    report = Files.readAllLines(Path.of(file)).stream().limit(40).toList();
-                }
-            } catch (IOException ignored) {
-                // the lines the JVM printed say as much
-            }
-            String signal = report.stream().filter(l -> l.matches("#\\s+(SIG|EXCEPTION|Internal Error).*"))
-                    .findFirst().orElse("#").substring(1).strip();
-            int frameAt = report.indexOf(report.stream().filter(l -> l.startsWith("# Problematic frame:"))
-                    .findFirst().orElse(""));
-            String frame = frameAt >= 0 && frameAt + 1 < report.size() ? report.get(frameAt + 1).substring(1).strip()
-                    : "?";
-            return "JVM crash: " + signal + "; frame " + frame + (file.isEmpty() ? "" : "; " + file);
-        }
-        String why = printed.stream().filter(l -> l.contains("Exception") || l.contains("Error")).findFirst()
-                .orElse(printed.isEmpty() ? "no output" : printed.getLast());
-        return "failed: " + why.strip();
-    }
-
-    /** Runs a child JVM to the end; returns what it printed. */
-    static String runChild(List<String> command, Optional<Path> preload) throws IOException,
-            InterruptedException {
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-        preload.ifPresent(library -> builder.environment().put("LD_PRELOAD", library.toString()));
-        Process process = builder.start();
-        StringBuilder output = new StringBuilder();
-        try (BufferedReader reader = new BufferedReader(new InputStreamReader(process.getInputStream(),
-                StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = reader.readLine()) != null) {
-                output.append(line).append('\n');
-            }
-        }
-        process.waitFor();
-        return output.toString();
     }
 }

@@ -138,7 +138,7 @@ public final class NettyServerBench {
 
     static Result run(String buffers, int round, int rate, double warm, double full, double fixed, ByteBuf[] bodies)
             throws Exception {
-        List<String> command = Harness.javaCommand();
+        List<String> command = ChildJvm.command();
         command.addAll(1, List.of("-Xms1g", "-XX:+AlwaysPreTouch"));
         String extra = System.getProperty("netty.server.jvmArgs", "").replace("{buffers}", buffers);
         if (!extra.isBlank()) {
@@ -202,9 +202,9 @@ public final class NettyServerBench {
 
     /** Workload {@code netty-server} for the harness: this class's main in a JVM of its own, then its table. */
     static void table(Report report) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(Harness.javaCommand());
+        List<String> command = new ArrayList<>(ChildJvm.command());
         command.add(NettyServerBench.class.getName());
-        String output = Harness.runChild(command, Optional.empty());
+        String output = ChildJvm.run(command, Optional.empty());
         String netty = Optional.ofNullable(Version.identify().get("netty-codec-http")).map(Version::artifactVersion)
                 .orElse("4.2");
         Report.Table table = new Report.Table("netty-server", "A Netty HTTP server",
@@ -232,7 +232,7 @@ public final class NettyServerBench {
             }
         });
         if (runs.values().stream().allMatch(List::isEmpty)) {
-            table.add(List.of("-", "-", "-", "-", "-", "-", "-", "failed: " + Harness.failure(output)));
+            table.add(List.of("-", "-", "-", "-", "-", "-", "-", "failed: " + ChildJvm.failure(output)));
             report.tables.add(table);
             return;
         }

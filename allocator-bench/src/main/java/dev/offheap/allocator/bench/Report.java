@@ -166,4 +166,26 @@ final class Report {
         Files.writeString(dir.resolve("report.md"), md.toString());
         Files.write(dir.resolve("results.csv"), csv);
     }
+
+    // Cells
+
+    static String fmt(double value) {
+        if (Double.isNaN(value)) {
+            return "-";
+        }
+        return String.format(Locale.ROOT, Math.abs(value) >= 100 ? "%.0f" : Math.abs(value) >= 10 ? "%.1f" : "%.2f",
+                value);
+    }
+
+    static String millis(double seconds) {
+        return Math.round(seconds * 1000) + "ms";
+    }
+
+    static String percent(double value) {
+        return String.format(Locale.ROOT, "%.1f%%", value * 100);
+    }
+
+    static String mib(double bytes) {
+        return String.format(Locale.ROOT, "%.1f MiB", bytes / (1 << 20));
+    }
 }

@@ -44,10 +44,10 @@ final class TableWorkloads {
             report.tables.add(table);
             return;
         }
-        List<String> command = new ArrayList<>(Harness.javaCommand());
+        List<String> command = new ArrayList<>(ChildJvm.command());
         command.add(CacheTraceReplay.class.getName());
         options.cacheTraces.forEach(trace -> command.add(trace.toString()));
-        String output = Harness.runChild(command, Optional.empty());
+        String output = ChildJvm.run(command, Optional.empty());
         Map<List<String>, Map<String, String>> rows = new LinkedHashMap<>(); // (trace, budget) -> policy -> rate
         output.lines().filter(l -> l.startsWith("RESULT cachetrace ")).forEach(line -> {
             Map<String, String> fields = Arrays.stream(line.substring("RESULT cachetrace ".length()).split(" "))
@@ -88,9 +88,9 @@ final class TableWorkloads {
 
     /** Workload {@code fill} ({@link FillToCap}) in a JVM of its own: how much of maxBytes a user gets. */
     void fill() throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(Harness.javaCommand());
+        List<String> command = new ArrayList<>(ChildJvm.command());
         command.add(FillToCap.class.getName());
-        String output = Harness.runChild(command, Optional.empty());
+        String output = ChildJvm.run(command, Optional.empty());
         Report.Table table = new Report.Table("fill", "Filling to the cap",
                 "Workload `fill`: OffHeapAllocator with maxBytes " + (FillToCap.CAP >> 20) + " MiB; each thread keeps a"
                         + " slowly growing set of live blocks (each step replaces a random live block; one in "
@@ -159,12 +159,12 @@ final class TableWorkloads {
         List<String> designs = new ArrayList<>(SeedTable.designs());
         designs.add("arena-slicing");
         for (String design : designs) { // a JVM per design: one call site per JIT, as in a program that uses one
-            List<String> command = new ArrayList<>(Harness.javaCommand());
+            List<String> command = new ArrayList<>(ChildJvm.command());
             command.addAll(List.of(SeedTable.class.getName(), design));
-            String output = Harness.runChild(command, Optional.empty());
+            String output = ChildJvm.run(command, Optional.empty());
             String line = output.lines().filter(l -> l.startsWith("RESULT seed ")).findFirst().orElse(null);
             if (line == null) {
-                table.add(List.of(design, "-", "-", "-", "-", Harness.failure(output)));
+                table.add(List.of(design, "-", "-", "-", "-", ChildJvm.failure(output)));
                 continue;
             }
             Map<String, String> f = Arrays.stream(line.substring("RESULT seed ".length()).split(" "))
@@ -176,8 +176,8 @@ final class TableWorkloads {
         double baseline = rows.stream().filter(r -> r.design().equals("segregated")).findFirst()
                 .map(SeedTable.Row::allocateNs).orElse(Double.NaN);
         for (SeedTable.Row row : rows) {
-            table.add(List.of(row.design(), Harness.fmt(row.allocateNs()), Harness.fmt(row.allocateNs() / baseline),
-                    Harness.fmt(row.freeNs()), Harness.percent(row.internal()), Harness.percent(row.external())));
+            table.add(List.of(row.design(), Report.fmt(row.allocateNs()), Report.fmt(row.allocateNs() / baseline),
+                    Report.fmt(row.freeNs()), Report.percent(row.internal()), Report.percent(row.external())));
             table.chart.put(row.design(), row.allocateNs() / baseline);
             report.csv("seed", row.design(), "", "allocateNs", row.allocateNs(), "ns/op");
             report.csv("seed", row.design(), "", "freeNs", row.freeNs(), "ns/op");
