@@ -98,6 +98,18 @@
  *       no lock, and gives them back under the lock; an allocation short of pages meanwhile waits on
  *       {@code GlobalHeap.purgeDone} rather than failing. Medium chunks mark the pages being decommitted in
  *       {@code MediumChunk.purging}; such a chunk takes no allocation, resize or release until they are back.</dd>
+ *
+ *   <dt>committed bytes with edges ({@code GlobalHeap.edgeBytes})</dt>
+ *   <dd>Committed = committed pages &times; 64 KiB &minus; edge bytes, two volatile counters changed together under
+ *       the heap lock (and the chunk's medium lock) and read without a lock by {@code committedBytes()}. Where the
+ *       figure falls (pages committed with untouched sub-pages as edges) the edges move first; where it rises
+ *       (pages decommitted whole, their edges dropped) the pages move first; so every state between the two writes
+ *       reads lower. The reader reads the edges, then the pages, then the edges again, and retries if they moved:
+ *       it never reports more than the figure at some moment, and a sampler never sees the cap passed.</dd>
+ *
+ *   <dt>an owner giving up its cold classes ({@code GlobalHeap.releaseColdClasses})</dt>
+ *   <dd>Owner only, in a slow path (its slow-path flag held), once a purge tick: the purger is kept out as from
+ *       any slow path, and remote freers meet the slabs it detaches through the detach handshake above.</dd>
  * </dl>
  */
 package dev.offheap.allocator.offheap;
