@@ -181,6 +181,11 @@ final class GlobalHeap {
     // ---------------------------------------------------------------------------------------------------------
     // Slabs
 
+    /** Steps of long walks between two hand-overs of the lock ({@link #letWaitersIn}). */
+    static final int STEPS_PER_HAND_OVER = 32;
+    /** Steps since the last hand-over (lock holder only). */
+    private int stepsSinceHandOver;
+
     /**
      * Lock held, in a long walk (thousands of slabs after a thread with a big cache died), between two
      * self-contained steps: every {@value #STEPS_PER_HAND_OVER} steps, lets threads waiting for the lock in, so
@@ -189,11 +194,6 @@ final class GlobalHeap {
      * hand-over per slab let the reclaim of dead threads' caches fall behind their deaths, and 4 MB of live
      * blocks held the whole 1 GiB cap in dead caches' empty slabs until allocations were refused.
      */
-    /** Steps of long walks between two hand-overs of the lock ({@link #letWaitersIn}). */
-    static final int STEPS_PER_HAND_OVER = 32;
-    /** Steps since the last hand-over (lock holder only). */
-    private int stepsSinceHandOver;
-
     void letWaitersIn() {
         if (++stepsSinceHandOver >= STEPS_PER_HAND_OVER && lock.hasQueuedThreads()) {
             stepsSinceHandOver = 0;

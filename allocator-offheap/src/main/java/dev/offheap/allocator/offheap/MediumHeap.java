@@ -366,8 +366,8 @@ final class MediumHeap {
                 // the run's sub-pages before the one that holds byte `from`, and from the one after byte `to - 1`
                 int first = Long.numberOfTrailingZeros(run) << (PAGE_SHIFT - subShift);
                 int end = first + (Long.bitCount(run) << (PAGE_SHIFT - subShift));
-                int writtenFirst = (int) Math.clamp(from >> subShift, first, end);
-                int writtenEnd = (int) Math.clamp((to + (1L << subShift) - 1) >> subShift, writtenFirst, end);
+                int writtenFirst = Math.clamp(from >> subShift, first, end);
+                int writtenEnd = Math.clamp((to + (1L << subShift) - 1) >> subShift, writtenFirst, end);
                 int unwritten = subShift == SUB_PAGES_OFF ? 0 : writtenFirst - first + end - writtenEnd;
                 if (!heap.commitWithinCap(firstPageOf(chunk, run), Long.bitCount(run), (long) unwritten << subShift)) {
                     return false;

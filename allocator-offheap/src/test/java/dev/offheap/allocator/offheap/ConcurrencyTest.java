@@ -53,11 +53,6 @@ class ConcurrencyTest {
     }
 
     /**
-     * The purge hands back pages inside medium chunks without the heap lock while other threads allocate, free
-     * and resize medium blocks there: no live block may lose a byte. Every 4 KiB of every block carries its
-     * cookie (a page handed back while live would read zero), and trim() runs non-stop.
-     */
-    /**
      * Larson's handover, oversubscribed: 8 lanes of 1,000 blocks (8-1000 B, 4 MB live in all) on however few cores,
      * each lane's thread handing its blocks to a new thread and ending after 20,000 replacements, for 2 s at a
      * 256 MiB cap. Dead threads' caches must be reclaimed as fast as threads die: before, 4 MB of live blocks
@@ -150,6 +145,12 @@ class ConcurrencyTest {
         }
     }
 
+    /**
+     * The purge hands back pages inside medium chunks without the heap lock while other threads allocate, free
+     * and resize medium blocks there: no live block may lose a byte. Every 4 KiB of every block carries its
+     * cookie (a page handed back while live would read zero), and trim() runs non-stop
+     * (handing back free space by the OS page too: the chunks' edges).
+     */
     @Test
     void mediumBlocksKeepTheirContentsWhileTrimsHandBackFreePages() throws Exception {
         int threads = 2;
