@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * the aim, so the step down is in proportion. Steps begin at the aim, under the limit, because committed memory
  * goes on growing after a step: the evictions free slots of some size classes while new entries take fresh slabs
  * of others, and each further step waits for limit/512 more. With the steps beginning at the limit itself, a 128
- * MiB cache churned by 2 threads (CacheMemoryTest, in a JVM of 1 GiB) ended up to 1.4 MB over the limit in 2 of 4
+ * MiB cache churned by 2 threads (CacheMemoryTest, in a JVM of 1 GiB) ended up to 1.4 MB over the limit in 2 of 5
  * full test runs; beginning at the aim, the same churn ended 3-24 MB under it in 10 runs. Only growth moves the
  * scale down: committed memory falls only when whole slabs empty, so "above the aim" alone would shrink the cache
  * to {@link #MIN_SCALE} while nothing grows any more. Steps up are slow (at most 20% a second): the committed memory follows the weight with a lag
