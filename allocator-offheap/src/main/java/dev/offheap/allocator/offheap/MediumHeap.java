@@ -229,16 +229,15 @@ final class MediumHeap {
      * free space is as it was; the pages the placement wrote (its tags) are handed back to the OS again.
      */
     private void undo(MediumChunk chunk, long address) {
-        long written = writtenPages(chunk, address) & chunk.cleanPages;
-        long chunkAddress = heap.memory.address() + chunk.offset();
-        long start = chunk.blocks.writtenStart(address) - chunkAddress;
-        long end = chunk.blocks.writtenEnd(address) - chunkAddress;
+        long from = offsetIn(chunk, chunk.blocks.writtenStart(address));
+        long to = offsetIn(chunk, chunk.blocks.writtenEnd(address));
+        long written = pagesOf(chunk, from, to) & chunk.cleanPages;
         chunk.blocks.freeReturningUsable(address);
         decommitRuns(chunk, written);
         if (chunk.edgeCount != 0) {
             // edges the placement wrote tags into and that were not counted as committed again: back to the OS
-            long stop = Math.min(end, chunk.byteSize()); // the last block's tags reach past the chunk's end
-            for (int s = (int) (Math.max(0, start) >>> subShift); (long) s << subShift < stop; s++) {
+            long stop = Math.min(to, chunk.byteSize()); // the last block's tags reach past the chunk's end
+            for (int s = (int) (Math.max(0, from) >>> subShift); (long) s << subShift < stop; s++) {
                 if (chunk.isEdge(s)) {
                     heap.range.decommit(chunk.offset() + ((long) s << subShift), 1L << subShift);
                 }
@@ -298,25 +297,22 @@ final class MediumHeap {
         if (chunk.cleanPages == 0 && chunk.edgeCount == 0) {
             return true;
         }
-        long chunkAddress = heap.memory.address() + chunk.offset();
-        return commitWithinCap(chunk, writtenPages(chunk, address), chunk.blocks.writtenStart(address) - chunkAddress,
-                chunk.blocks.writtenEnd(address) - chunkAddress) && recommitEdges(chunk, address);
+        long from = offsetIn(chunk, chunk.blocks.writtenStart(address));
+        long to = offsetIn(chunk, chunk.blocks.writtenEnd(address));
+        return commitWithinCap(chunk, pagesOf(chunk, from, to), from, to) && recommitEdges(chunk, from, to);
     }
 
     /**
-     * Medium lock held: the edges an allocation at {@code address} may have written count as committed again,
-     * within the cap (the heap makes room if it must).
+     * Medium lock held: the edges an allocation wrote over ({@code [from, to)}, chunk offsets) count as committed
+     * again, within the cap (the heap makes room if it must).
      *
      * @return false, nothing changed, if they would not fit even then
      */
-    private boolean recommitEdges(MediumChunk chunk, long address) {
+    private boolean recommitEdges(MediumChunk chunk, long from, long to) {
         if (chunk.edgeCount == 0) {
             return true;
         }
-        long chunkAddress = heap.memory.address() + chunk.offset();
-        long start = chunk.blocks.writtenStart(address) - chunkAddress;
-        long end = chunk.blocks.writtenEnd(address) - chunkAddress;
-        int written = chunk.edgesIn(start, end, subShift);
+        int written = chunk.edgesIn(from, to, subShift);
         if (written == 0) {
             return true;
         }
@@ -325,7 +321,7 @@ final class MediumHeap {
             if (!heap.roomFor((long) written << subShift)) {
                 return false;
             }
-            heap.edgesRecommitted((long) chunk.clearEdgesIn(start, end, subShift) << subShift);
+            heap.edgesRecommitted((long) chunk.clearEdgesIn(from, to, subShift) << subShift);
             return true;
         } finally {
             heap.lock.unlock();
@@ -340,9 +336,8 @@ final class MediumHeap {
      */
     private boolean commitNewChunk(MediumChunk chunk, long address) {
         long written = chunk.cleanPages & ~chunk.pagesInFreeSpace(heap.memory.address());
-        long blockEnd = chunk.blocks.writtenEnd(address) - heap.memory.address() - chunk.offset();
-        long lastHeadPage = Math.min(chunk.pageCount - 1, blockEnd - 1 >> PAGE_SHIFT);
-        long headPages = lastHeadPage == Long.SIZE - 1 ? -1L : (1L << lastHeadPage + 1) - 1;
+        long blockEnd = offsetIn(chunk, chunk.blocks.writtenEnd(address));
+        long headPages = pagesOf(chunk, 0, blockEnd);
         return commitWithinCap(chunk, written & headPages, 0, blockEnd)
                 && commitWithinCap(chunk, written & ~headPages, chunk.byteSize() - 1, chunk.byteSize());
     }
@@ -384,14 +379,16 @@ final class MediumHeap {
         }
     }
 
-    /** The pages of the chunk an allocation at {@code address} may have written: the block and its tags. */
-    private long writtenPages(MediumChunk chunk, long address) {
-        long chunkAddress = heap.memory.address() + chunk.offset();
-        long start = chunk.blocks.writtenStart(address) - chunkAddress;
-        long end = chunk.blocks.writtenEnd(address) - chunkAddress;
-        long first = Math.max(0, start >> PAGE_SHIFT);
-        long last = Math.min(chunk.pageCount - 1, end - 1 >> PAGE_SHIFT);
+    /** The chunk's pages that overlap its bytes {@code [from, to)} (chunk offsets), as page bits. */
+    private static long pagesOf(MediumChunk chunk, long from, long to) {
+        long first = Math.max(0, from >> PAGE_SHIFT);
+        long last = Math.min(chunk.pageCount - 1, to - 1 >> PAGE_SHIFT);
         return last - first + 1 == Long.SIZE ? -1L : ((1L << (last - first + 1)) - 1) << first;
+    }
+
+    /** An address in the chunk as an offset from the chunk's start. */
+    private long offsetIn(MediumChunk chunk, long address) {
+        return address - heap.memory.address() - chunk.offset();
     }
 
     /**
