@@ -10,6 +10,7 @@ import static dev.offheap.allocator.internal.Checks.hex;
 import static dev.offheap.allocator.region.BoundaryTagLayout.ALLOCATED;
 import static dev.offheap.allocator.region.BoundaryTagLayout.CHECK;
 import static dev.offheap.allocator.region.BoundaryTagLayout.FLAGS;
+import static dev.offheap.allocator.region.BoundaryTagLayout.FREED;
 import static dev.offheap.allocator.region.BoundaryTagLayout.FOOTER_FROM_END;
 import static dev.offheap.allocator.region.BoundaryTagLayout.FREE_BLOCK_TAGS;
 import static dev.offheap.allocator.region.BoundaryTagLayout.MIN_BLOCK;
@@ -141,6 +142,76 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         return size - OVERHEAD;
     }
 
+    /**
+     * Claims the free of the live block at {@code address} without the caller's lock: what {@link #free} checks
+     * (the block's tags and its neighbours'), then one compare-and-set marks its header {@link
+     * BoundaryTagLayout#FREED}. The block stays allocated in the heap, freed to every call that needs a live block,
+     * until {@link #freeClaimed} gives it to the free lists or {@link #reuseFreed} hands it out again. Of two frees
+     * of one block, at any moment, one claims it and the other throws {@link DoubleFreeException}. Without the
+     * caller's lock a neighbour being rewritten may read as broken: such a caller calls again under its lock
+     * before it believes a {@link HeapCorruptionException} (nothing was changed). Native memory only (the
+     * compare-and-set needs atomic access).
+     *
+     * @return the block's usable bytes
+     */
+    public final long claimFree(String call, long address) {
+        ensureOpen(call, address);
+        long block = liveBlock(call, address);
+        long word = getLong(block);
+        requireIntactNeighbours(call, address, block, word & ~FLAGS);
+        if ((word & (ALLOCATED | FREED)) != ALLOCATED || !casLong(block, word, word | FREED)) {
+            liveBlock(call, address); // the block was freed meanwhile: throws DoubleFreeException
+            throw new DoubleFreeException(address, call + "(" + hex(address) + "): the block was freed by another"
+                    + " thread at the same time (double free)");
+        }
+        return (word & ~FLAGS) - OVERHEAD;
+    }
+
+    /**
+     * A block that {@link #claimFree} claimed, handed out again as it is, without the caller's lock: checked as
+     * {@link #claimFree} checks it (a write after its free over its tags or a neighbour's is caught here; a
+     * {@link HeapCorruptionException} changes nothing, and may be a neighbour being rewritten, as there), then the
+     * mark is cleared. The caller owns the claim: no other thread can reuse or free the block meanwhile.
+     *
+     * @return the block's usable bytes
+     */
+    public final long reuseFreed(String call, long address) {
+        ensureOpen(call, address);
+        long block = checkedBlock(call, address, true);
+        long word = getLong(block);
+        requireIntactNeighbours(call, address, block, word & ~FLAGS);
+        putLong(block, word & ~FREED);
+        return (word & ~FLAGS) - OVERHEAD;
+    }
+
+    /**
+     * Checks what {@link #free} checks of a block ({@code claimed}: one that {@link #claimFree} claimed, else a live
+     * one): its own tags, then the next block's header and the footer of the block before it. Reads only. Without
+     * the caller's lock a neighbour being rewritten may read as broken: such a caller checks again under its lock
+     * before it believes a {@link HeapCorruptionException}.
+     *
+     * @return the block's usable bytes
+     */
+    public final long checkAround(String call, long address, boolean claimed) {
+        ensureOpen(call, address);
+        long block = checkedBlock(call, address, claimed);
+        long size = sizeOf(block);
+        requireIntactNeighbours(call, address, block, size);
+        return size - OVERHEAD;
+    }
+
+    /** {@link #freeReturningUsable} for a block that {@link #claimFree} claimed (the caller's lock held). */
+    public final long freeClaimed(String call, long address) {
+        ensureOpen(call, address);
+        long block = checkedBlock(call, address, true);
+        long size = sizeOf(block);
+        requireIntactNeighbours(call, address, block, size);
+        countFree(size - OVERHEAD);
+        addFreeBytes(size);
+        coalesceAndInsert(block, size);
+        return size - OVERHEAD;
+    }
+
     @Override
     public final long reallocate(long address, long newByteSize) {
         ensureOpen("reallocate", address);
@@ -234,7 +305,7 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
     }
 
     private long check(long block, long word) {
-        return ((block + 1) * 0x9E3779B97F4A7C15L) ^ word ^ salt();
+        return ((block + 1) * 0x9E3779B97F4A7C15L) ^ (word & ~FREED) ^ salt();
     }
 
     /** The bytes to skip before {@code block} so that its payload is aligned: 0, or a valid free block. */
@@ -373,7 +444,7 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
             long footer = getLong(block - FOOTER_FROM_END);
             long leftSize = footer & ~FLAGS;
             long left = block - leftSize;
-            if (leftSize < MIN_BLOCK || left < firstBlock || getLong(left) != footer
+            if (leftSize < MIN_BLOCK || left < firstBlock || (getLong(left) & ~FREED) != footer
                     || getLong(left + CHECK) != check(left, footer)) {
                 throw new HeapCorruptionException(call + "(" + hex(address) + "): the footer of the block before it"
                         + " was overwritten: something wrote past the end of that block, or before this one");
@@ -382,10 +453,18 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
     }
 
     /**
-     * The block whose payload starts at {@code address}, after checking that it is one and is allocated.
-     * Reads only; throws before anything changes.
+     * The block whose payload starts at {@code address}, after checking that it is one and is allocated (and not
+     * {@link BoundaryTagLayout#FREED}). Reads only the block's own tags; throws before anything changes.
      */
     final long liveBlock(String call, long address) {
+        return checkedBlock(call, address, false);
+    }
+
+    /**
+     * The block whose payload starts at {@code address}: its header's check word and size, its flags (allocated;
+     * {@link BoundaryTagLayout#FREED} as {@code freed} says) and its footer. Reads only the block's own tags.
+     */
+    private long checkedBlock(String call, long address, boolean freed) {
         long payload = address - heapAddress;
         if (payload < firstBlock + PAYLOAD || payload >= heapEnd) {
             throw outside(call, address, firstBlock + PAYLOAD, heapEnd);
@@ -399,14 +478,17 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         if (getLong(block + CHECK) != check(block, word) || size < MIN_BLOCK || block + size > heapEnd) {
             throw invalid(call, address, "no block starts there (an address inside a block, or never returned)");
         }
-        if ((word & ALLOCATED) == 0) {
+        if ((word & ALLOCATED) == 0 || (word & FREED) != 0 && !freed) {
             throw new DoubleFreeException(address, call + "(" + hex(address) + "): the block was already freed"
                     + " (double free or use after free)");
         }
+        if ((word & FREED) == 0 && freed) {
+            throw new IllegalStateException(call + "(" + hex(address) + "): the block's free was never claimed");
+        }
         long footer = getLong(block + size - FOOTER_FROM_END);
-        if (footer != word) {
+        if (footer != (word & ~FREED)) {
             throw new HeapCorruptionException(call + "(" + hex(address) + "): the footer of this " + (size - OVERHEAD)
-                    + "-byte block was overwritten (found " + hex(footer) + ", expected " + hex(word)
+                    + "-byte block was overwritten (found " + hex(footer) + ", expected " + hex(word & ~FREED)
                     + "): something wrote past the end of the block");
         }
         return block;
@@ -423,7 +505,7 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
         ensureOpen("forEachLiveBlock()");
         for (long block = firstBlock, size; block < heapEnd; block += size) {
             size = walkedSize("forEachLiveBlock()", block);
-            if (isAllocated(block)) {
+            if ((getLong(block) & (ALLOCATED | FREED)) == ALLOCATED) { // a FREED block was freed by its caller
                 visitor.visit(heapAddress + block + PAYLOAD, size - OVERHEAD);
             }
         }
@@ -475,7 +557,7 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
             if (size < MIN_BLOCK || block + size > heapEnd) {
                 throw new HeapCorruptionException(where + ": its size " + size + " does not fit the heap");
             }
-            if (getLong(block + size - FOOTER_FROM_END) != word) {
+            if (getLong(block + size - FOOTER_FROM_END) != (word & ~FREED)) {
                 throw new HeapCorruptionException(where + ": its footer differs from its header; something wrote"
                         + " past the end of this block");
             }

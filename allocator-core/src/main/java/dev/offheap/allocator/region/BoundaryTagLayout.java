@@ -19,8 +19,10 @@ package dev.offheap.allocator.region;
  *   +----------------------+ size                +----------------------+ size
  * </pre>
  *
- * {@code check = mix(blockOffset, headerWord, salt)}: an address is the start of a block only if the word
- * before it holds the right check, which user data cannot forge by accident. The footer lets a block find
+ * {@code check = mix(blockOffset, headerWord & ~FREED, salt)}: an address is the start of a block only if the word
+ * before it holds the right check, which user data cannot forge by accident. {@link #FREED} is set in the header
+ * only (never in the footer, never in the check), by one compare-and-set, so that a caller may claim a block's
+ * free without a lock and two frees of the block cannot both claim it. The footer lets a block find
  * its left neighbour's size in O(1) for coalescing, and catches a write past the end of the payload.
  * Link offsets are from the heap's start; 0 (the region header) means none.
  */
@@ -42,6 +44,12 @@ final class BoundaryTagLayout {
     static final long MIN_BLOCK = 48;
     /** Flag in the header and footer words. */
     static final long ALLOCATED = 1;
+    /**
+     * Flag in an allocated block's header word only: its caller freed it, but it is still allocated in the heap
+     * (a cache of freed blocks holds it, or its free is under way). To every call that needs a live block it is
+     * freed; to the heap's walks and coalescing it is allocated.
+     */
+    static final long FREED = 2;
     /** The flag bits of a header word; the rest is the size. */
     static final long FLAGS = 15;
 

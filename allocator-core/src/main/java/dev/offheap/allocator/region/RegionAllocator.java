@@ -9,6 +9,7 @@ import dev.offheap.allocator.internal.Checks;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
@@ -38,8 +39,15 @@ public abstract sealed class RegionAllocator implements Allocator
     /** The smallest region any of these allocators accepts. */
     public static final long MIN_REGION_BYTES = 4096;
 
-    private static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG;
+    /**
+     * The tags' words, read and written without an alignment check: every tag is 8-byte aligned by construction
+     * (blocks start on 16-byte boundaries), and the check, on every one of a free's dozen reads, was a sixth of a
+     * medium allocate-free pair.
+     */
+    private static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG_UNALIGNED;
     private static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
+    /** An aligned word for compare-and-set (an atomic access needs the alignment): (segment, base offset, offset). */
+    private static final VarHandle ATOMIC_WORD = ValueLayout.JAVA_LONG.varHandle();
 
     /** The caller's region, aligned up to 16 bytes: offset 0 is the header. */
     final MemorySegment heap;
@@ -238,6 +246,11 @@ public abstract sealed class RegionAllocator implements Allocator
 
     final void putLong(long offset, long value) {
         heap.set(WORD, offset, value);
+    }
+
+    /** Compare-and-set of the 8-byte word at {@code offset}; needs memory that allows atomic access (native). */
+    final boolean casLong(long offset, long expected, long value) {
+        return ATOMIC_WORD.compareAndSet(heap, offset, expected, value);
     }
 
     final byte getByte(long offset) {

@@ -48,12 +48,7 @@ final class HeapStats {
                 }
             }
             for (MediumChunk chunk : heap.mediums.chunks()) {
-                MediumStash stash = chunk.arena.stash();
-                chunk.blocks.forEachLiveBlock((address, usable) -> {
-                    if (!stash.holds(address)) {
-                        visitor.visit(address, usable);
-                    }
-                });
+                chunk.blocks.forEachLiveBlock(visitor::visit); // stashed blocks are marked freed: not visited
             }
             for (HugeSpan huge : heap.hugeSpans()) {
                 visitor.visit(base + huge.offset(), huge.byteSize());

@@ -138,11 +138,27 @@ final class HeapVerifier {
         }
     }
 
+    /** What is wrong with a stash entry of {@code arena}: null, or the reason. */
+    private static String stashedBlockProblem(GlobalHeap heap, MediumHeap arena, long entry) {
+        long offset = MediumStash.offsetOf(entry);
+        if (!(heap.pageMap[(int) (offset >>> PageBuddy.PAGE_SHIFT)] instanceof MediumChunk chunk)
+                || chunk.arena != arena || !arena.chunks().contains(chunk)) {
+            return "it lies in no chunk of this arena";
+        }
+        try {
+            long usable = chunk.blocks.checkAround("verify", heap.memory.address() + offset, true);
+            return usable == MediumStash.usableOf(entry) ? null
+                    : "it is " + usable + " bytes, its entry says " + MediumStash.usableOf(entry);
+        } catch (RuntimeException broken) {
+            return broken.getMessage();
+        }
+    }
+
     private static void verifyMedium(GlobalHeap heap) {
         List<MediumChunk> chunks = heap.mediums.chunks();
         for (int i = 0; i < heap.mediums.count(); i++) {
             MediumHeap arena = heap.mediums.arena(i);
-            String stashProblem = arena.stash().verify(chunk -> chunk.arena == arena && chunks.contains(chunk));
+            String stashProblem = arena.stash().verify(entry -> stashedBlockProblem(heap, arena, entry));
             if (stashProblem != null) {
                 throw broken("medium stash of arena " + i + ": " + stashProblem);
             }

@@ -1,6 +1,6 @@
 package dev.offheap.allocator.offheap;
 
-import dev.offheap.allocator.DoubleFreeException;
+import dev.offheap.allocator.HeapCorruptionException;
 import dev.offheap.allocator.OffHeapOutOfMemoryException;
 import dev.offheap.allocator.region.SegregatedListAllocator;
 
@@ -8,16 +8,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 
-import static dev.offheap.allocator.internal.Checks.hex;
 import static dev.offheap.allocator.offheap.PageBuddy.PAGE_BYTES;
 import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
 
 /**
  * The medium blocks (over {@link GlobalHeap#SMALL_MAX}, to {@link GlobalHeap#MEDIUM_MAX}): 4 MiB
  * {@link MediumChunk}s taken from the page layer, each a {@link SegregatedListAllocator} over its span, and the
- * {@link MediumStash} of freed blocks kept for the next allocation of about their size. Everything here is
- * guarded by {@link #lock} (the medium lock: one per heap, and the allocator has one heap per arena, see
- * {@link MediumArenas}).
+ * {@link MediumStash} of freed blocks kept for the next allocation of about their size. The chunks are guarded by
+ * {@link #lock} (the medium lock: one per heap, and the allocator has one heap per arena, see
+ * {@link MediumArenas}); the stash is lock-free, and a free or an allocation that it serves takes no lock.
  *
  * <h2>Why a lock of its own</h2>
  * Medium blocks never wait behind the heap lock's long holders: the purge's walks over slabs and free pages, and
@@ -27,13 +26,21 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *
  * <h2>Allocate</h2>
  * <ol>
- *   <li>the stash: a freed block at most an eighth larger than asked, taken as it is;</li>
+ *   <li>the stash, without the lock: a freed block at most an eighth larger than asked, taken as it is, its tags
+ *       and its neighbours' checked as a free checks them;</li>
+ *   <li>under the lock:</li>
  *   <li>first fit in the chunks, newest first, skipping (without reading the chunk) those whose free blocks are
  *       all too small ({@link SegregatedListAllocator#mightFit});</li>
  *   <li>the stash goes back to its chunks and the chunks are asked again: the stash never makes the heap grow;</li>
  *   <li>a new chunk from the page layer.</li>
  * </ol>
- * A new chunk commits only what is written in it: pages that were not committed start clean
+ * <h2>Free</h2>
+ * Without the lock: the block's tags and its neighbours' are checked (a neighbour that reads as broken is read
+ * again under the lock before the free is refused: another thread may be rewriting it), its free claimed by one
+ * compare-and-set on its header ({@code claimFree}: of two frees of the block, one is refused), and it goes into
+ * the stash; if the stash is full, into its chunk under the lock.
+ *
+ * <p>A new chunk commits only what is written in it: pages that were not committed start clean
  * ({@link MediumChunk#cleanPages}), and each allocation commits the clean pages it wrote.
  *
  * <h2>Purge</h2>
@@ -80,13 +87,12 @@ final class MediumHeap {
         if (byteSize + alignment + 4096 > chunkPages * PAGE_BYTES) {
             return 0;
         }
+        long reused = takeStashed(byteSize, alignment);
+        if (reused != 0) {
+            return reused;
+        }
         lock.lock();
         try {
-            long reused = stash.take(byteSize, alignment);
-            if (reused != 0) {
-                allocations++;
-                return reused;
-            }
             return allocateLocked(byteSize, alignment, mayGrow, (int) chunkPages);
         } finally {
             lock.unlock();
@@ -94,14 +100,53 @@ final class MediumHeap {
     }
 
     /**
-     * Medium lock held, the stash missed: {@link #allocate}'s chunks and growth, a method of its own so that the
-     * stash's hit path stays small enough for the JIT to inline the stash into it (a 128 KiB pair cost 6 ns more
-     * while it did not).
+     * Without the lock: a block from the stash, its tags and its neighbours' checked, handed out again; 0 if none
+     * fits.
+     *
+     * @throws dev.offheap.allocator.HeapCorruptionException if the block or a neighbour was written over after
+     *     the block was freed (the block stays stashed)
      */
+    private long takeStashed(long byteSize, long alignment) {
+        long entry = stash.take(byteSize, alignment);
+        if (entry == 0) {
+            return 0;
+        }
+        long offset = MediumStash.offsetOf(entry);
+        long address = heap.memory.address() + offset;
+        MediumChunk chunk = (MediumChunk) heap.pageMap[(int) (offset >>> PAGE_SHIFT)];
+        try {
+            chunk.blocks.reuseFreed("allocate", address);
+        } catch (HeapCorruptionException maybeRewritten) {
+            reuseFreedLocked(entry, chunk, address);
+        } catch (RuntimeException broken) { // its own tags: no other thread writes them
+            stash.putBack(entry);
+            throw broken;
+        }
+        return address;
+    }
+
+    /**
+     * A neighbour of a stashed block read as broken without the lock (another thread may have been rewriting it):
+     * the block is checked again under the lock; if it is broken, it goes back into the stash and the exception
+     * stands.
+     */
+    private void reuseFreedLocked(long entry, MediumChunk chunk, long address) {
+        lock.lock();
+        try {
+            chunk.blocks.reuseFreed("allocate", address);
+        } catch (RuntimeException broken) {
+            stash.putBack(entry);
+            throw broken;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Medium lock held, the stash missed: {@link #allocate}'s chunks and growth. */
     private long allocateLocked(long byteSize, long alignment, boolean mayGrow, int chunkPages) {
         long address = allocateInChunks(byteSize, alignment);
         if (address == 0 && stash.count() > 0) {
-            stash.drain(Integer.MAX_VALUE, this::freeInChunk);
+            stash.drain(Integer.MAX_VALUE, this::freeStashed);
             address = allocateInChunks(byteSize, alignment);
         }
         if (!mayGrow) {
@@ -130,17 +175,16 @@ final class MediumHeap {
      * lock), else gives up if it is busy.
      */
     long allocateIfRoom(long byteSize, long alignment, boolean wait) {
+        long reused = takeStashed(byteSize, alignment);
+        if (reused != 0) {
+            return reused;
+        }
         if (wait) {
             lock.lock();
         } else if (!lock.tryLock()) {
             return 0;
         }
         try {
-            long reused = stash.take(byteSize, alignment);
-            if (reused != 0) {
-                allocations++;
-                return reused;
-            }
             return allocateLocked(byteSize, alignment, false, 1 << chunkOrder);
         } finally {
             lock.unlock();
@@ -246,43 +290,43 @@ final class MediumHeap {
     }
 
     /**
-     * Frees a medium block: into the {@link MediumStash} if there is room (it stays allocated in its chunk),
-     * else in its chunk. Either way it is checked first: a live block of the chunk, not stashed already.
+     * Frees a medium block, without the lock if the {@link MediumStash} has room (the block stays allocated in its
+     * chunk, marked freed), else in its chunk under the lock. Either way checked first, as a free in the chunk
+     * checks it, and claimed: of two frees of one block, the second is a double free even if they race.
      */
     void free(MediumChunk chunk, long address) {
-        lock.lock();
+        long usable;
         try {
-            requireNotStashed("free", address);
-            if (stash.count() < MediumStash.MAX_BLOCKS) {
-                // What a free in the chunk would reject, rejected; a full stash leaves the checks to that free.
-                long usable = chunk.blocks.checkFreeable("free", address);
-                if (stash.offer(chunk, address, usable, heap.epoch())) {
-                    return;
-                }
+            usable = chunk.blocks.claimFree("free", address);
+        } catch (HeapCorruptionException maybeRewritten) { // a neighbour may have been rewritten meanwhile
+            lock.lock();
+            try {
+                usable = chunk.blocks.claimFree("free", address);
+            } finally {
+                lock.unlock();
             }
-            freeInChunk(chunk, address);
-        } finally {
-            lock.unlock();
+        }
+        long offset = address - heap.memory.address();
+        if (!stash.offer(offset, usable, heap.epoch())) {
+            lock.lock();
+            try {
+                freeStashed(offset);
+            } finally {
+                lock.unlock();
+            }
         }
     }
 
-    /** Medium lock held: frees a live block in its chunk. */
-    private void freeInChunk(MediumChunk chunk, long address) {
-        long usable = chunk.blocks.freeReturningUsable(address);
-        long base = heap.memory.address();
-        long first = (address - base >>> PAGE_SHIFT) - chunk.firstPage;
-        long last = (address + usable - 1 - base >>> PAGE_SHIFT) - chunk.firstPage;
+    /** Medium lock held: a claimed block (stashed, or freed with the stash full) goes into its chunk's free lists. */
+    private void freeStashed(long offset) {
+        long address = heap.memory.address() + offset;
+        MediumChunk chunk = (MediumChunk) heap.pageMap[(int) (offset >>> PAGE_SHIFT)];
+        long usable = chunk.blocks.freeClaimed("free", address);
+        long first = (offset >>> PAGE_SHIFT) - chunk.firstPage;
+        long last = (offset + usable - 1 >>> PAGE_SHIFT) - chunk.firstPage;
         int epoch = heap.epoch();
         for (long p = first; p <= last; p++) {
             chunk.freedEpoch[(int) p] = epoch; // its pages wait a whole purge tick before they go back
-        }
-    }
-
-    /** Medium lock held: a stashed block is a freed one to every call that needs a live block. */
-    private void requireNotStashed(String call, long address) {
-        if (stash.holds(address)) {
-            throw new DoubleFreeException(address, call + "(" + hex(address) + "): the block was already freed"
-                    + " (double free or use after free)");
         }
     }
 
@@ -477,7 +521,6 @@ final class MediumHeap {
     long usableSize(String call, MediumChunk chunk, long address) {
         lock.lock();
         try {
-            requireNotStashed(call, address);
             return chunk.blocks.usableSize(address);
         } finally {
             lock.unlock();
@@ -488,7 +531,6 @@ final class MediumHeap {
     long reallocate(MediumChunk chunk, long address, long newByteSize) {
         lock.lock();
         try {
-            requireNotStashed("reallocate", address);
             if (newByteSize > GlobalHeap.MEDIUM_MAX || newByteSize <= GlobalHeap.SMALL_MAX || chunk.purging != 0) {
                 return 0;
             }
@@ -525,7 +567,7 @@ final class MediumHeap {
      * then the chunks that hold nothing go back to the page layer.
      */
     void drainAndReleaseEmpty(int epochLimit) {
-        stash.drain(epochLimit, this::freeInChunk);
+        stash.drain(epochLimit, this::freeStashed);
         for (MediumChunk chunk : chunks.toArray(new MediumChunk[0])) {
             if (chunk.blocks.liveBlocks() == 0 && chunk.purging == 0) {
                 chunks.remove(chunk);
@@ -663,8 +705,9 @@ final class MediumHeap {
         return stash;
     }
 
+    /** Allocations since creation: from the chunks (medium lock held) and from the stash. */
     long allocations() {
-        return allocations;
+        return allocations + stash.takes();
     }
 
     /** Medium lock held: the largest free block in any chunk. */

@@ -106,7 +106,9 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       list; hint the owner, or, if the slab was detached, queue it for adoption (once). Also on the fast path,
  *       with no lock; a failed CAS goes to the slow path, which says what the address was (a double free,
  *       never allocated).</li>
- *   <li>medium: under the lock of the chunk's arena; huge: under the heap lock.</li>
+ *   <li>medium: CAS on the block's header (its free claimed: of two frees one is refused), then CAS into an empty
+ *       slot of the arena's stash, no lock; with the stash full, into the chunk under its arena's lock. Huge:
+ *       under the heap lock.</li>
  * </ol>
  *
  * <h2>Memory going back</h2>

@@ -26,8 +26,8 @@
  *       flag held by its owner ({@code ThreadCache.enterSlowPath}); the purger, holding the heap lock, only
  *       tries either;</li>
  *   <li>the medium locks ({@code MediumHeap.lock}, one per arena: {@code MediumArenas}, taken in arena order
- *       where more than one is held): the medium chunks, the stash; the heap lock holder and the holder of
- *       another medium lock only try one;</li>
+ *       where more than one is held): the medium chunks (the stash is lock-free); the heap lock holder and the
+ *       holder of another medium lock only try one;</li>
  *   <li>the heap lock ({@code GlobalHeap.lock}): the page buddy, the page map's writes, the lists of slabs and
  *       huge blocks, the partial queues, the cache registry;</li>
  *   <li>leaves, which call nothing while held: a range's monitor ({@code MemorySource.OpenRange}: decommit
