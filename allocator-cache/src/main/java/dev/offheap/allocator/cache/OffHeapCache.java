@@ -438,6 +438,7 @@ public final class OffHeapCache implements AutoCloseable {
         }
         long now = ticker.read();
         s.writeEntry(entry, hash, key, keyArray, keyBytes, value, valueArray, valueBytes, expiresAt(now, ttlNanos));
+        s.drainBeforeWrite();
         boolean stored;
         long stamp = s.lock.writeLock();
         try {
@@ -466,6 +467,7 @@ public final class OffHeapCache implements AutoCloseable {
         ensureOpen("compute");
         long hash = Keys.hash(key);
         CacheSegment s = segmentFor(hash);
+        s.drainBeforeWrite();
         long stamp = s.lock.writeLock();
         try {
             long now = ticker.read();
@@ -510,6 +512,7 @@ public final class OffHeapCache implements AutoCloseable {
         ensureOpen("remove");
         long hash = key != null ? Keys.hash(key) : Keys.hash(keyArray);
         CacheSegment s = segmentFor(hash);
+        s.drainBeforeWrite();
         long stamp = s.lock.writeLock();
         try {
             return s.remove(hash, key, keyArray, keyBytes, ticker.read());
