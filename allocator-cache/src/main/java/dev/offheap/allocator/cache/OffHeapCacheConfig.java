@@ -122,8 +122,9 @@ public final class OffHeapCacheConfig {
     }
 
     /**
-     * Number of lock stripes, a power of two. By default the most up to {@code 4 x cores} that leaves each at
-     * least 4 MiB of the capacity, since each segment evicts within its own share.
+     * Number of lock stripes, a power of two. By default the most up to {@code 32 x cores} that leaves each at
+     * least 4 MiB of the capacity, since each segment evicts within its own share. Many: with skewed keys the
+     * segments of the hottest keys take most of the writes, and threads meet there.
      */
     public OffHeapCacheConfig segments(int segments) {
         return with(s -> s.segments = segments);
@@ -229,7 +230,7 @@ public final class OffHeapCacheConfig {
             throw new IllegalArgumentException("defaultTimeToLive(" + defaultTimeToLive + "): must not be negative");
         }
         if (segments == 0) {
-            int byCores = Integer.highestOneBit(4 * Runtime.getRuntime().availableProcessors());
+            int byCores = Integer.highestOneBit(32 * Runtime.getRuntime().availableProcessors());
             long byCapacity = Long.highestOneBit(Math.max(1, capacityBytes / MIN_SEGMENT_BYTES));
             segments = (int) Math.min(byCores, byCapacity);
         } else if (segments < 0 || Integer.bitCount(segments) != 1 || segments > 1 << 16) {
