@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.StampedLock;
 import java.util.function.Function;
 
 import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
@@ -107,6 +108,8 @@ import static dev.offheap.allocator.cache.EntryLayout.HEADER_BYTES;
 public final class OffHeapCache implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OffHeapCache.class);
     private static final int OPTIMISTIC_TRIES = 2;
+    /** Spins a read or a write waits at most for the lock's holder to let go, before it parks in the lock. */
+    private static final int WRITER_SPINS = 256;
 
     private final String name;
     private final OffHeapAllocator allocator;
@@ -227,11 +230,40 @@ public final class OffHeapCache implements AutoCloseable {
         return getArray(key, true);
     }
 
+    /**
+     * A read's stamp for its {@code attempt}: optimistic for the first {@value #OPTIMISTIC_TRIES}, after a short
+     * bounded spin while a writer holds the lock (a write holds it for a microsecond or two; parking in
+     * {@code readLock} and being woken cost more), then the read lock, which waits.
+     */
+    private static long readStamp(StampedLock lock, int attempt) {
+        if (attempt >= OPTIMISTIC_TRIES) {
+            return lock.readLock();
+        }
+        long stamp = lock.tryOptimisticRead();
+        for (int spin = 0; stamp == 0 && spin < WRITER_SPINS; spin++) {
+            Thread.onSpinWait();
+            stamp = lock.tryOptimisticRead();
+        }
+        return stamp;
+    }
+
+    /** The write lock for a put, compute or remove: as {@link #readStamp}, a short bounded spin, then waiting. */
+    private static long writeStamp(StampedLock lock) {
+        for (int spin = 0; spin < WRITER_SPINS; spin++) {
+            long stamp = lock.tryWriteLock();
+            if (stamp != 0) {
+                return stamp;
+            }
+            Thread.onSpinWait();
+        }
+        return lock.writeLock();
+    }
+
     private byte[] getArray(byte[] key, boolean counted) {
         long hash = Keys.hash(key);
         CacheSegment s = segmentFor(hash);
         for (int attempt = 0; ; attempt++) {
-            long stamp = attempt < OPTIMISTIC_TRIES ? s.lock.tryOptimisticRead() : s.lock.readLock();
+            long stamp = readStamp(s.lock, attempt);
             try {
                 long address = s.find(hash, null, key, key.length);
                 if (address == CacheSegment.CLOSED_ENTRY) {
@@ -296,7 +328,7 @@ public final class OffHeapCache implements AutoCloseable {
         long hash = key != null ? Keys.hash(key) : Keys.hash(keyArray);
         CacheSegment s = segmentFor(hash);
         for (int attempt = 0; ; attempt++) {
-            long stamp = attempt < OPTIMISTIC_TRIES ? s.lock.tryOptimisticRead() : s.lock.readLock();
+            long stamp = readStamp(s.lock, attempt);
             try {
                 long address = s.find(hash, key, keyArray, keyBytes);
                 if (address == CacheSegment.CLOSED_ENTRY) {
@@ -440,7 +472,7 @@ public final class OffHeapCache implements AutoCloseable {
         s.writeEntry(entry, hash, key, keyArray, keyBytes, value, valueArray, valueBytes, expiresAt(now, ttlNanos));
         s.drainBeforeWrite();
         boolean stored;
-        long stamp = s.lock.writeLock();
+        long stamp = writeStamp(s.lock);
         try {
             stored = s.insert(hash, key, keyArray, keyBytes, entry, onlyIfAbsent, now);
         } finally {
@@ -468,7 +500,7 @@ public final class OffHeapCache implements AutoCloseable {
         long hash = Keys.hash(key);
         CacheSegment s = segmentFor(hash);
         s.drainBeforeWrite();
-        long stamp = s.lock.writeLock();
+        long stamp = writeStamp(s.lock);
         try {
             long now = ticker.read();
             long old = s.findLive(hash, null, key, key.length, now);
@@ -513,7 +545,7 @@ public final class OffHeapCache implements AutoCloseable {
         long hash = key != null ? Keys.hash(key) : Keys.hash(keyArray);
         CacheSegment s = segmentFor(hash);
         s.drainBeforeWrite();
-        long stamp = s.lock.writeLock();
+        long stamp = writeStamp(s.lock);
         try {
             return s.remove(hash, key, keyArray, keyBytes, ticker.read());
         } finally {
