@@ -240,8 +240,13 @@ abstract sealed class BoundaryTagAllocator extends RegionAllocator
 
     @Override
     public final long usableSize(long address) {
-        ensureOpen("usableSize", address);
-        return sizeOf(liveBlock("usableSize", address)) - OVERHEAD;
+        return usableSize("usableSize", address);
+    }
+
+    /** {@link #usableSize(long)}, the exception naming {@code call}. Reads only the block's own tags. */
+    public final long usableSize(String call, long address) {
+        ensureOpen(call, address);
+        return sizeOf(liveBlock(call, address)) - OVERHEAD;
     }
 
     /**

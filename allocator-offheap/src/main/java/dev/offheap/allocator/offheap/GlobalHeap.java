@@ -24,8 +24,8 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *   <li>here: the {@link PageBuddy} of 64 KiB pages over the whole range, which every span comes from; the page
  *       map ({@code Span[]} by page); the cap; slabs (refill, the partial slabs of dead threads queued for
  *       adoption, release); huge blocks; the purge, which drives every part's;</li>
- *   <li>{@link MediumArenas}: the {@link MediumHeap}s (chunks, each arena's under its own medium lock, and a lock-free stash) that
- *       threads spread over;</li>
+ *   <li>{@link MediumArenas}: the {@link MediumHeap}s (chunks, each arena's under its own medium lock, and a
+ *       lock-free stash) that threads spread over;</li>
  *   <li>{@link CacheRegistry}: every cache, to reclaim dead threads' slabs and trim live threads' unused ones;</li>
  *   <li>{@link HeapVerifier} and {@link HeapStats}: the walks behind {@code verify()} and {@code stats()}.</li>
  * </ul>

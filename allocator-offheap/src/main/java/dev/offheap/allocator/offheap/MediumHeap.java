@@ -28,9 +28,8 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  * <ol>
  *   <li>the stash, without the lock: a freed block at most an eighth larger than asked, taken as it is, its tags
  *       and its neighbours' checked as a free checks them;</li>
- *   <li>under the lock:</li>
- *   <li>first fit in the chunks, newest first, skipping (without reading the chunk) those whose free blocks are
- *       all too small ({@link SegregatedListAllocator#mightFit});</li>
+ *   <li>under the lock from here: first fit in the chunks, newest first, skipping (without reading the chunk)
+ *       those whose free blocks are all too small ({@link SegregatedListAllocator#mightFit});</li>
  *   <li>the stash goes back to its chunks and the chunks are asked again: the stash never makes the heap grow;</li>
  *   <li>a new chunk from the page layer.</li>
  * </ol>
@@ -518,13 +517,9 @@ final class MediumHeap {
         return bytes;
     }
 
+    /** Without the lock: a live block's own tags, which only a call on the block itself writes. */
     long usableSize(String call, MediumChunk chunk, long address) {
-        lock.lock();
-        try {
-            return chunk.blocks.usableSize(address);
-        } finally {
-            lock.unlock();
-        }
+        return chunk.blocks.usableSize(call, address);
     }
 
     /** Resizes within the chunk if it can (in place when the next block is free); 0 if it must move out. */
