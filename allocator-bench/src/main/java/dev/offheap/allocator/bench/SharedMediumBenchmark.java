@@ -15,6 +15,8 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -36,6 +38,8 @@ public class SharedMediumBenchmark {
 
     private Peer allocator;
     private final AtomicInteger seeds = new AtomicInteger();
+    /** Every lane's blocks, freed by the trial's teardown (see {@link #tearDown}). */
+    private final Queue<Replacements> lanes = new ConcurrentLinkedQueue<>();
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -46,8 +50,16 @@ public class SharedMediumBenchmark {
         }
     }
 
+    /**
+     * Frees every lane's blocks, then closes the allocator. Not the lanes' own teardowns: JMH runs this one in the
+     * first thread past its lane's teardown, without waiting for the other thread's, which then freed into a closed
+     * allocator (AllocatorClosedException in a harness run).
+     */
     @TearDown(Level.Trial)
     public void tearDown() {
+        for (Replacements lane; (lane = lanes.poll()) != null; ) {
+            lane.freeAll(allocator);
+        }
         allocator.close();
     }
 
@@ -61,11 +73,7 @@ public class SharedMediumBenchmark {
         public void setUp(SharedMediumBenchmark shared) {
             allocator = shared.allocator;
             blocks = new Replacements(allocator, 7 + shared.seeds.getAndIncrement(), Replacements::medium);
-        }
-
-        @TearDown(Level.Trial)
-        public void tearDown() {
-            blocks.freeAll(allocator);
+            shared.lanes.add(blocks);
         }
     }
 
