@@ -7,6 +7,7 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.DoubleSummaryStatistics;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -84,7 +85,7 @@ public final class Harness {
     private void run() throws Exception {
         List<Task> tasks = new ArrayList<>();
         Map<Cell, Map<String, Measurement>> results = new LinkedHashMap<>();
-        Map<CacheRow, Map<String, String>> cacheResults = new LinkedHashMap<>();
+        Map<CacheRow, List<Map<String, String>>> cacheResults = new LinkedHashMap<>();
         for (Workload workload : options.workloads) {
             plan(workload, tasks, results, cacheResults);
         }
@@ -116,7 +117,7 @@ public final class Harness {
 
     /** How each workload runs: the tasks it adds to the plan. */
     private void plan(Workload workload, List<Task> tasks, Map<Cell, Map<String, Measurement>> results,
-                      Map<CacheRow, Map<String, String>> cacheResults) {
+                      Map<CacheRow, List<Map<String, String>>> cacheResults) {
         List<String> peers = options.peersOr(workload.defaultPeers);
         switch (workload) {
             case PAIR -> {
@@ -224,9 +225,11 @@ public final class Harness {
             case NETTY_SERVER -> tasks.add(new Task("netty-server: an HTTP server on 3 allocators, "
                     + NettyServerBench.DEFAULT_ROUNDS + " rounds", 165, () -> NettyServerBench.table(report)));
             case CACHE -> {
-                for (int readPercent : List.of(90, 50)) {
-                    for (String peer : peers) {
-                        tasks.add(cacheTask(peer, readPercent, cacheResults));
+                for (int round = 0; round < options.repeats; round++) { // rounds: every peer once, then again
+                    for (int readPercent : List.of(90, 50)) {
+                        for (String peer : peers) {
+                            tasks.add(cacheTask(peer, readPercent, cacheResults));
+                        }
                     }
                 }
             }
@@ -570,7 +573,7 @@ public final class Harness {
     // -------------------------------------------------------------------------------------------------------
     // Off-heap caches
 
-    private Task cacheTask(String peer, int readPercent, Map<CacheRow, Map<String, String>> results) {
+    private Task cacheTask(String peer, int readPercent, Map<CacheRow, List<Map<String, String>>> results) {
         double seconds = Math.max(1, options.iterations * options.iterationSeconds * 1.5);
         String mix = readPercent + "/" + (100 - readPercent);
         return new Task("cache " + peer + " " + mix, 4 + 5 * seconds, () -> {
@@ -593,7 +596,7 @@ public final class Harness {
                     }
                 });
             }
-            results.put(new CacheRow(peer, mix), fields);
+            results.computeIfAbsent(new CacheRow(peer, mix), k -> new ArrayList<>()).add(fields);
         });
     }
 
@@ -613,7 +616,23 @@ public final class Harness {
     /** Operations per second of the fixed-rate latency run: well within every peer's throughput. */
     private static final int CACHE_RATE = 100_000;
 
-    private void cacheTable(Map<CacheRow, Map<String, String>> results) {
+    /** The median of {@code field} over {@code unit}, with [min-max] after it where there was more than one round. */
+    private static String withRange(List<Map<String, String>> rounds, String field, double unit) {
+        String median = fmt(Rounds.median(rounds, field) / unit);
+        if (rounds.size() == 1) {
+            return median;
+        }
+        DoubleSummaryStatistics all = rounds.stream().mapToDouble(r -> Double.parseDouble(r.get(field)) / unit)
+                .summaryStatistics();
+        return median + " [" + fmt(all.getMin()) + "-" + fmt(all.getMax()) + "]";
+    }
+
+    /** The rounds of a cache row that gave a result (a failed round is left out); none if every one failed. */
+    private static List<Map<String, String>> measured(List<Map<String, String>> rounds) {
+        return rounds == null ? List.of() : rounds.stream().filter(r -> !r.containsKey("missing")).toList();
+    }
+
+    private void cacheTable(Map<CacheRow, List<Map<String, String>>> results) {
         Report.Table table = new Report.Table("cache", "Off-heap caches: YCSB scrambled Zipfian",
                 "Workload 9: " + CacheBench.RECORDS + " keys (scrambled Zipfian, theta 0.99), values of 16 B to"
                         + " 128 KiB (half under 256 B, mean about 2.5 KiB), capacity " + mib(CacheBench.CAPACITY_BYTES)
@@ -625,32 +644,32 @@ public final class Harness {
                         + " of resident memory over the run / capacity (heap pre-touched, logging started before"
                         + " the baseline; includes the JVM's own growth alike for all), and the peer's own figure"
                         + " where it gives one. Chronicle Map is a"
-                        + " map, not a cache: it cannot evict, so it is sized for every key.",
+                        + " map, not a cache: it cannot evict, so it is sized for every key. With --repeats, every"
+                        + " figure is the median of the rounds (peers interleaved), the 2-thread throughput and the"
+                        + " latencies with [min-max]; the note is the first round's.",
                 List.of("peer", "mix", "kops/s 1 thr", "kops/s 2 thr", "x ohc", "hit rate", "p50 us", "p99 us",
                         "p99.9 us", "memory / capacity", "note"), "throughput on 2 threads, x ohc (higher better)");
         for (String mix : List.of("90/10", "50/50")) {
-            Map<String, String> baseline = results.get(new CacheRow("ohc", mix));
-            double base = baseline == null || baseline.containsKey("missing") ? Double.NaN
-                    : Double.parseDouble(baseline.get("ops2"));
-            results.forEach((key, f) -> {
+            double base = Rounds.median(measured(results.get(new CacheRow("ohc", mix))), "ops2");
+            results.forEach((key, rounds) -> {
                 if (!key.mix().equals(mix)) {
                     return;
                 }
                 String peer = key.peer();
-                if (f.containsKey("missing")) {
-                    table.add(List.of(peer, mix, "-", "-", "-", "-", "-", "-", "-", "-", f.get("missing")));
+                List<Map<String, String>> f = measured(rounds);
+                if (f.isEmpty()) {
+                    table.add(List.of(peer, mix, "-", "-", "-", "-", "-", "-", "-", "-", rounds.getFirst().get("missing")));
                     return;
                 }
-                double ops2 = Double.parseDouble(f.get("ops2"));
-                double capacity = Double.parseDouble(f.get("capacity"));
-                long own = Long.parseLong(f.get("own"));
-                table.add(List.of(peer, mix, fmt(Double.parseDouble(f.get("ops1")) / 1000), fmt(ops2 / 1000),
-                        fmt(ops2 / base), String.format(Locale.ROOT, "%.3f", Double.parseDouble(f.get("hitRate"))),
-                        fmt(Double.parseDouble(f.get("p50")) / 1000), fmt(Double.parseDouble(f.get("p99")) / 1000),
-                        fmt(Double.parseDouble(f.get("p999")) / 1000),
-                        fmt(Double.parseDouble(f.get("rssGrowth")) / capacity)
+                double ops2 = Rounds.median(f, "ops2");
+                double capacity = Double.parseDouble(f.getFirst().get("capacity"));
+                double own = Rounds.median(f, "own");
+                table.add(List.of(peer, mix, fmt(Rounds.median(f, "ops1") / 1000), withRange(f, "ops2", 1000),
+                        fmt(ops2 / base), String.format(Locale.ROOT, "%.3f", Rounds.median(f, "hitRate")),
+                        withRange(f, "p50", 1000), withRange(f, "p99", 1000), withRange(f, "p999", 1000),
+                        fmt(Rounds.median(f, "rssGrowth") / capacity)
                                 + (own >= 0 ? " (own " + fmt(own / capacity) + ")" : ""),
-                        f.get("note").replace('_', ' ')));
+                        f.getFirst().get("note").replace('_', ' ')));
                 if (mix.equals("90/10")) {
                     table.chart.put(peer, ops2 / base);
                 }

@@ -39,7 +39,7 @@ final class Options {
                                  ../shared/cachetraces/*.gz and *.xz)
               --gc-data-mib N    the data set of the gc workload, in MiB (default 2048)
               --gc-rounds N      rounds of the gc workload, medians with min-max (default 1)
-              --repeats N        runs of each multi-threaded figure (virtual, xmalloc, metrics, larson) in N
+              --repeats N        runs of each multi-threaded figure (virtual, xmalloc, metrics, larson, cache) in N
                                  rounds, every peer once a round; the table shows the median with
                                  min-max (default 1; README's multi-threaded figures use 5)
               --iterations N     measured JMH iterations per figure (default 3)
