@@ -7,7 +7,6 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.DoubleSummaryStatistics;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -616,17 +615,6 @@ public final class Harness {
     /** Operations per second of the fixed-rate latency run: well within every peer's throughput. */
     private static final int CACHE_RATE = 100_000;
 
-    /** The median of {@code field} over {@code unit}, with [min-max] after it where there was more than one round. */
-    private static String withRange(List<Map<String, String>> rounds, String field, double unit) {
-        String median = fmt(Rounds.median(rounds, field) / unit);
-        if (rounds.size() == 1) {
-            return median;
-        }
-        DoubleSummaryStatistics all = rounds.stream().mapToDouble(r -> Double.parseDouble(r.get(field)) / unit)
-                .summaryStatistics();
-        return median + " [" + fmt(all.getMin()) + "-" + fmt(all.getMax()) + "]";
-    }
-
     /** The rounds of a cache row that gave a result (a failed round is left out); none if every one failed. */
     private static List<Map<String, String>> measured(List<Map<String, String>> rounds) {
         return rounds == null ? List.of() : rounds.stream().filter(r -> !r.containsKey("missing")).toList();
@@ -646,7 +634,7 @@ public final class Harness {
                         + " where it gives one. Chronicle Map is a"
                         + " map, not a cache: it cannot evict, so it is sized for every key. With --repeats, every"
                         + " figure is the median of the rounds (peers interleaved), the 2-thread throughput and the"
-                        + " latencies with [min-max]; the note is the first round's.",
+                        + " latencies with (min-max); the note is the first round's.",
                 List.of("peer", "mix", "kops/s 1 thr", "kops/s 2 thr", "x ohc", "hit rate", "p50 us", "p99 us",
                         "p99.9 us", "memory / capacity", "note"), "throughput on 2 threads, x ohc (higher better)");
         for (String mix : List.of("90/10", "50/50")) {
@@ -664,9 +652,11 @@ public final class Harness {
                 double ops2 = Rounds.median(f, "ops2");
                 double capacity = Double.parseDouble(f.getFirst().get("capacity"));
                 double own = Rounds.median(f, "own");
-                table.add(List.of(peer, mix, fmt(Rounds.median(f, "ops1") / 1000), withRange(f, "ops2", 1000),
-                        fmt(ops2 / base), String.format(Locale.ROOT, "%.3f", Rounds.median(f, "hitRate")),
-                        withRange(f, "p50", 1000), withRange(f, "p99", 1000), withRange(f, "p999", 1000),
+                table.add(List.of(peer, mix, fmt(Rounds.median(f, "ops1") / 1000),
+                        Rounds.spread(f, "ops2", 1000, Report::fmt), fmt(ops2 / base),
+                        String.format(Locale.ROOT, "%.3f", Rounds.median(f, "hitRate")),
+                        Rounds.spread(f, "p50", 1000, Report::fmt), Rounds.spread(f, "p99", 1000, Report::fmt),
+                        Rounds.spread(f, "p999", 1000, Report::fmt),
                         fmt(Rounds.median(f, "rssGrowth") / capacity)
                                 + (own >= 0 ? " (own " + fmt(own / capacity) + ")" : ""),
                         f.getFirst().get("note").replace('_', ' ')));

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.DoubleFunction;
 import java.util.stream.Collectors;
 
 /**
@@ -34,13 +35,17 @@ final class Rounds {
 
     /** The median of {@code field} over {@code unit}, with min-max in brackets where there is more than one round. */
     static String spread(List<Map<String, String>> rows, String field, double unit, String format) {
-        String median = String.format(Locale.ROOT, format, median(rows, field) / unit);
+        return spread(rows, field, unit, value -> String.format(Locale.ROOT, format, value));
+    }
+
+    /** {@link #spread(List, String, double, String)} with each figure written by {@code format}. */
+    static String spread(List<Map<String, String>> rows, String field, double unit, DoubleFunction<String> format) {
+        String median = format.apply(median(rows, field) / unit);
         if (rows.size() == 1) {
             return median;
         }
         DoubleSummaryStatistics stats = rows.stream().mapToDouble(r -> Double.parseDouble(r.get(field)) / unit)
                 .summaryStatistics();
-        return median + String.format(Locale.ROOT, " (" + format + "-" + format + ")", stats.getMin(),
-                stats.getMax());
+        return median + " (" + format.apply(stats.getMin()) + "-" + format.apply(stats.getMax()) + ")";
     }
 }

@@ -22,7 +22,10 @@ final class MediumFixture {
     final long first = blocks.allocate(5000);
     final long second = blocks.allocate(5000);
 
-    /** Frees {@code address} as the medium heap does with room in the stash: 1 if it went through, 0 if refused. */
+    /**
+     * Frees {@code address} as the medium heap does: 1 if it went into the stash, 2 if claimed but the stash was
+     * full (the heap would free it in its chunk), 0 if refused as a double free.
+     */
     int free(long address) {
         try {
             long usable = blocks.claimFree("free", address);
