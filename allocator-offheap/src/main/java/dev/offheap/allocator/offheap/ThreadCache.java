@@ -4,7 +4,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The front end's cache: per small size class, the slabs it owns, one of them current.
@@ -82,7 +81,7 @@ final class ThreadCache {
     /** The owning platform thread, or null for a shared cache. */
     final Thread thread;
     /** Guards a shared cache; unused by a thread cache. */
-    final ReentrantLock lock;
+    final StripeLock lock;
     /** One slab per small size class; {@link Slab#EMPTY} until the first allocation of that class. */
     final Slab[] current;
     private final Slab[][] owned;
@@ -108,7 +107,7 @@ final class ThreadCache {
 
     ThreadCache(Thread thread, int classes) {
         this.thread = thread;
-        this.lock = thread == null ? new ReentrantLock() : null;
+        this.lock = thread == null ? new StripeLock() : null;
         this.current = new Slab[classes];
         Arrays.fill(current, Slab.EMPTY);
         this.owned = new Slab[classes][];
