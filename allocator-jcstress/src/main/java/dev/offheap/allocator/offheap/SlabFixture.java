@@ -10,8 +10,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class SlabFixture {
     private static final int PAGES = 1 << 14;
-    private static final MemorySegment MEMORY = MemorySource.reserved()
-            .open(PAGES * PageBuddy.PAGE_BYTES).segment().asSlice(0, PAGES * PageBuddy.PAGE_BYTES);
+    /** A heap over the range, for the frees that need one (nothing in these tests reaches its pages or locks). */
+    private static final GlobalHeap HEAP = new GlobalHeap("jcstress", MemorySource.reserved()
+            .open(PAGES * PageBuddy.PAGE_BYTES), PAGES * PageBuddy.PAGE_BYTES, (byte) 0);
+    private static final MemorySegment MEMORY = HEAP.memory.asSlice(0, PAGES * PageBuddy.PAGE_BYTES);
     private static final AtomicInteger NEXT_PAGE = new AtomicInteger();
 
     final MemorySegment memory = MEMORY;
@@ -28,6 +30,23 @@ final class SlabFixture {
         }
         slab.state = Slab.OWNED;
         slab.ownerThread = owner;
+    }
+
+    /**
+     * Gives the slab to a shared cache (the kind virtual threads use) as its current slab: no owning thread,
+     * frees into it through {@link ThreadCache#freeIntoShared}. The slab stays current and owned, so no free
+     * of it files, queues or releases it.
+     */
+    ThreadCache shareIt() {
+        ThreadCache shared = new ThreadCache(null, GlobalHeap.SMALL_CLASSES);
+        slab.adoptBy(shared);
+        shared.setCurrent(slab.sizeClass, slab);
+        return shared;
+    }
+
+    /** A free by any thread into the shared slab ({@link #shareIt}), as the allocator's free does it: 1 or 0. */
+    int sharedFrees(int slot) {
+        return ThreadCache.freeIntoShared(slab, slot, HEAP) ? 1 : 0;
     }
 
     /**

@@ -42,8 +42,8 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *   <dt>slab</dt><dd>a span cut into slots of one small class (to 64 KiB), owned by one cache ({@link Slab})</dd>
  *   <dt>cache</dt><dd>one current slab per class: a platform thread's own, or one of a few shared ones that
  *       virtual threads use under a try-lock ({@link ThreadCache}, {@link SharedCaches})</dd>
- *   <dt>local / remote free</dt><dd>a free by the slab's owning thread (a CAS on the slot's live byte, a
- *       plain push) / by any other thread
+ *   <dt>local / remote free</dt><dd>a free by the slab's owning thread, or into a shared cache's slab under
+ *       its lock (a CAS on the slot's live byte, a plain push) / by any other thread
  *       (one CAS onto the slab's remote list, taken whole by the owner when it runs dry)</dd>
  *   <dt>medium chunk</dt><dd>a 4 MiB span holding blocks of 64 KiB to 1 MiB in segregated free lists with
  *       boundary-tag coalescing ({@link MediumChunk})</dd>
@@ -102,6 +102,9 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       stack ({@link #free(long)}, no lock, no access to the block's memory). A slab that
  *       was full is filed as available once it has {@link Slab#availableAt} free slots; one that became empty is
  *       kept as the class's spare or given back.</li>
+ *   <li>a shared cache's slab, its try-lock free right now: as the owner's free, under that lock
+ *       ({@link ThreadCache#freeIntoShared}: a virtual thread's pair takes two try-locks and two CAS, no remote
+ *       list to collect).</li>
  *   <li>a slab owned by anyone else, or by nobody: CAS {@code live} 1 &rarr; 0, then CAS-push on the remote
  *       list; hint the owner, or, if the slab was detached, queue it for adoption (once). Also on the fast path,
  *       with no lock; a failed CAS goes to the slow path, which says what the address was (a double free,
@@ -409,8 +412,9 @@ public final class OffHeapAllocator implements Allocator {
                             freeClaimed(slab, slot, thread);
                             return;
                         }
-                    } else if (slab.tryFreeRemote(slot, heap)) { // another thread's, a shared cache's, detached
-                        return;
+                    } else if (slab.ownerThread == null
+                            ? ThreadCache.freeIntoShared(slab, slot, heap) : slab.tryFreeRemote(slot, heap)) {
+                        return; // a shared cache's slab (or a detached one); another thread's
                     }
                 }
             }

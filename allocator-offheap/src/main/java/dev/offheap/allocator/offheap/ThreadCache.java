@@ -14,7 +14,9 @@ import java.util.Arrays;
  *       with plain accesses and no lock; its slabs name that thread as {@link Slab#ownerThread}, so the
  *       thread's frees into any of them are local pushes;</li>
  *   <li>a <b>shared cache</b> ({@code thread == null}) serves virtual threads (and every thread when thread
- *       caching is off); it is used under its {@link #lock}, and all frees into its slabs are remote frees.</li>
+ *       caching is off); it is used under its {@link #lock} (a {@link StripeLock}). A free into its slab takes
+ *       the lock if it is free right now and frees as the owner does ({@link #freeIntoShared}); a free that finds
+ *       it held is a remote free.</li>
  * </ul>
  *
  * <h2>Per class</h2>
@@ -327,6 +329,37 @@ final class ThreadCache {
     }
 
     /**
+     * A free into a slab no thread owns: a shared cache's (a virtual thread's block, or any block when thread
+     * caching is off) or a detached one. If the slab's shared cache is free right now, the free is that cache's
+     * own, under its lock: one CAS on the slot (a racing remote free of the block still fails), no remote list to
+     * collect later. Otherwise, or if the slab left the cache meanwhile, a remote free.
+     *
+     * @return false if the slot is not live (the caller's slow path says why), nothing changed
+     */
+    static boolean freeIntoShared(Slab slab, int slot, GlobalHeap heap) {
+        ThreadCache shared = slab.owner; // racy: checked again under the lock, which every change of it holds
+        if (shared == null || shared.lock == null || !shared.lock.tryLock()) {
+            return slab.tryFreeRemote(slot, heap);
+        }
+        try {
+            if (slab.owner != shared) {
+                return slab.tryFreeRemote(slot, heap);
+            }
+            if (!slab.claimLocalFree(slot)) {
+                return false;
+            }
+            int top = slab.pushLocal(slot);
+            slab.finishLocalFree(slot);
+            if (!slab.isCurrent && (top == slab.availableAt || top == slab.slotCount)) {
+                shared.afterFree(slab, top, heap);
+            }
+            return true;
+        } finally {
+            shared.lock.unlock();
+        }
+    }
+
+    /**
      * The owner, after a local free into a slab that is not current, when its stack reached
      * {@link Slab#availableAt} slots (file it as available) or full (keep it as the class's one spare, or give it
      * back to {@code heap}). Rare.
@@ -338,17 +371,25 @@ final class ThreadCache {
             // the purger took it from this thread after this free's push, and that thread adopted it
             return;
         }
+        cache.afterFree(slab, freeTop, heap);
+    }
+
+    /**
+     * The owner of {@code slab} (or a shared cache's lock holder), the slab not current: {@link #afterLocalFree}'s
+     * filing, once the free stack reached {@link Slab#availableAt} or full.
+     */
+    void afterFree(Slab slab, int freeTop, GlobalHeap heap) {
         if (freeTop == slab.availableAt) {
-            cache.pushAvailable(slab); // the purger may release the slab meanwhile: popAvailable skips it then
+            pushAvailable(slab); // the purger may release the slab meanwhile: popAvailable skips it then
         }
         if (freeTop == slab.slotCount) {
-            cache.enterSlowPath();
+            enterSlowPath();
             try {
-                if (cache.keepEmptied(slab)) {
-                    heap.releaseOwned(cache, slab);
+                if (keepEmptied(slab)) {
+                    heap.releaseOwned(this, slab);
                 }
             } finally {
-                cache.exitSlowPath();
+                exitSlowPath();
             }
         }
     }

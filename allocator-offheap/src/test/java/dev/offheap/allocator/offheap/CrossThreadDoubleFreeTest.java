@@ -35,9 +35,32 @@ class CrossThreadDoubleFreeTest {
         }
     }
 
-    @ParameterizedTest(name = "{0}-byte blocks, medium stash full: {1}")
-    @CsvSource({"64, false", "100000, false", "100000, true"})
-    void aRacingDoubleFreeNeverHandsTheBlockOutTwice(long size, boolean stashFull) throws Exception {
+    @ParameterizedTest(name = "{0}-byte blocks, medium stash full: {1}, owner a virtual thread: {2}")
+    @CsvSource({"64, false, false", "100000, false, false", "100000, true, false", "64, false, true"})
+    void aRacingDoubleFreeNeverHandsTheBlockOutTwice(long size, boolean stashFull, boolean virtualOwner)
+            throws Exception {
+        // A virtual owner allocates from a shared cache and frees into it under the cache's lock; the other
+        // thread's free of the same block then takes the lock too, or, when it finds the lock held, is remote.
+        if (virtualOwner) {
+            AtomicReference<Throwable> thrown = new AtomicReference<>();
+            Thread.ofVirtual().start(() -> {
+                try {
+                    race(size, stashFull);
+                } catch (Throwable e) {
+                    thrown.set(e);
+                }
+            }).join();
+            if (thrown.get() instanceof Error error) {
+                throw error;
+            } else if (thrown.get() != null) {
+                throw new AssertionError(thrown.get());
+            }
+        } else {
+            race(size, stashFull);
+        }
+    }
+
+    private static void race(long size, boolean stashFull) throws Exception {
         try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("race-free")
                 .maxBytes(64L << 20).decayMillis(-1))) {
             AtomicLong shared = new AtomicLong();
