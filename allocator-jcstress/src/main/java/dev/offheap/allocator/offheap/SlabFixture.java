@@ -44,8 +44,16 @@ final class SlabFixture {
         return shared;
     }
 
-    /** A free by any thread into the shared slab ({@link #shareIt}), as the allocator's free does it: 1 or 0. */
+    /**
+     * A free into the shared slab ({@link #shareIt}) by a thread that has just allocated from its cache (took and
+     * released the lock, if it was free), as the allocator's free does it: 1 if it went through, 0 if refused.
+     */
     int sharedFrees(int slot) {
+        ThreadCache shared = slab.owner;
+        if (shared.lock.tryLock()) {
+            shared.takenBy(Thread.currentThread().threadId());
+            shared.lock.unlock();
+        }
         return ThreadCache.freeIntoShared(slab, slot, HEAP) ? 1 : 0;
     }
 

@@ -24,15 +24,19 @@ final class SharedCaches {
 
     /** A locked shared cache; the caller must {@code cache.lock.unlock()} it. */
     ThreadCache acquire() {
+        long threadId = Thread.currentThread().threadId();
         ThreadCache[] current = stripes;
-        int home = home(Thread.currentThread().threadId(), current.length);
+        int home = home(threadId, current.length);
         for (int i = 0, at = home; i < current.length; i++, at = at + 1 == current.length ? 0 : at + 1) {
             ThreadCache cache = current[at];
             if (cache.lock.tryLock()) {
+                cache.takenBy(threadId);
                 return cache;
             }
         }
-        return acquireContended(current, home);
+        ThreadCache cache = acquireContended(current, threadId);
+        cache.takenBy(threadId);
+        return cache;
     }
 
     /**
@@ -44,7 +48,7 @@ final class SharedCaches {
         return (int) ((hash * stripes) >>> 32);
     }
 
-    private ThreadCache acquireContended(ThreadCache[] seen, int home) {
+    private ThreadCache acquireContended(ThreadCache[] seen, long threadId) {
         synchronized (this) {
             ThreadCache[] current = stripes;
             if (current == seen && current.length < maxStripes) {
@@ -56,7 +60,7 @@ final class SharedCaches {
             }
         }
         ThreadCache[] now = stripes;
-        ThreadCache cache = now[home(Thread.currentThread().threadId(), now.length)];
+        ThreadCache cache = now[home(threadId, now.length)];
         cache.lock.lock();
         return cache;
     }

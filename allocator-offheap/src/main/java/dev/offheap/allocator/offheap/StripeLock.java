@@ -16,12 +16,12 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Not reentrant. Thread-safe.
  */
-final class StripeLock {
+final class StripeLock extends StripeLockPadAfter {
     private static final VarHandle STATE;
 
     static {
         try {
-            STATE = MethodHandles.lookup().findVarHandle(StripeLock.class, "state", int.class);
+            STATE = MethodHandles.lookup().findVarHandle(StripeLockState.class, "state", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -31,15 +31,6 @@ final class StripeLock {
     private static final int SPINS = 128;
     private static final long FIRST_SLEEP_NANOS = TimeUnit.MICROSECONDS.toNanos(1);
     private static final long LONGEST_SLEEP_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
-
-    // Padding on both sides: the stripes' locks are allocated one after another, and two carriers taking
-    // neighbouring stripes must not share the line.
-    @SuppressWarnings("unused")
-    private long p01, p02, p03, p04, p05, p06, p07;
-    /** 1 while held. */
-    private volatile int state;
-    @SuppressWarnings("unused")
-    private long p11, p12, p13, p14, p15, p16, p17;
 
     /** Takes the lock if it is free right now. */
     boolean tryLock() {
@@ -73,4 +64,24 @@ final class StripeLock {
     boolean isLocked() {
         return state != 0;
     }
+}
+
+/** Padding before the lock word: a superclass's fields come first in the object, and these fill its line. */
+abstract class StripeLockPadBefore {
+    @SuppressWarnings("unused")
+    private int p00; // fills the gap after the header, which a subclass's int could otherwise take
+    @SuppressWarnings("unused")
+    private long p01, p02, p03, p04, p05, p06, p07, p08;
+}
+
+/** The lock word, alone on its cache line between the two paddings. */
+abstract class StripeLockState extends StripeLockPadBefore {
+    /** 1 while held. */
+    volatile int state;
+}
+
+/** Padding after the lock word. */
+abstract class StripeLockPadAfter extends StripeLockState {
+    @SuppressWarnings("unused")
+    private long p11, p12, p13, p14, p15, p16, p17, p18;
 }
