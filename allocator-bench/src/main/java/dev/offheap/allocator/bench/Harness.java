@@ -132,14 +132,21 @@ public final class Harness {
                 }
             }
             case VIRTUAL -> {
-                for (int round = 0; round < options.repeats; round++) { // rounds: every peer once, then again
-                    for (String executor : List.of("PLATFORM", "VIRTUAL")) { // JMH's own: its threads of that kind
-                        String column = executor.equals("VIRTUAL") ? "virtual thread" : "platform thread";
-                        for (String peer : peers) {
-                            tasks.add(jmhTask(workload, "PairBenchmark.allocateFree", peer, Map.of("size", "64"),
-                                    column, results, true, List.of("-Djmh.executor=" + executor)));
+                // Rounds: every peer once, then again. Producer/consumer makes every free a cross-thread one.
+                Map<String, String> benchmarks = new LinkedHashMap<>();
+                benchmarks.put("pair", "PairBenchmark.allocateFree");
+                benchmarks.put("producer/consumer", "ProducerConsumerBenchmark.xmalloc");
+                for (int round = 0; round < options.repeats; round++) {
+                    benchmarks.forEach((shape, benchmark) -> {
+                        for (String executor : List.of("PLATFORM", "VIRTUAL")) { // JMH's own: threads of that kind
+                            String column = shape + ", " + executor.toLowerCase(Locale.ROOT) + " threads";
+                            Map<String, String> params = shape.equals("pair") ? Map.of("size", "64") : Map.of();
+                            for (String peer : peers) {
+                                tasks.add(jmhTask(workload, benchmark, peer, params, column, results,
+                                        shape.equals("pair"), List.of("-Djmh.executor=" + executor)));
+                            }
                         }
-                    }
+                    });
                 }
             }
             case REPLACE -> peers.forEach(peer -> tasks.add(jmhTask(workload, "ReplaceBenchmark.replace", peer,

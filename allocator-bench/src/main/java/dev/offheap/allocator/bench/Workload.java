@@ -12,12 +12,13 @@ enum Workload {
     PAIR("pair", "Allocate/free pairs", Kind.TIME, Peers.PAIR,
             "Workload 1: allocate + write first and last byte + free, one thread; ns per pair (lower is better);"
                     + " B/op from JMH's gc profiler."),
-    VIRTUAL("virtual", "Allocate/free pairs on a virtual thread", Kind.TIME, Peers.MULTI,
-            "Workload 1 at 64 B, run by JMH on a platform thread and on a virtual thread (-Djmh.executor=VIRTUAL,"
-                    + " JMH's own executor); ns per pair. A virtual thread has no cache of its own in OffHeapAllocator:"
-                    + " it allocates from a shared cache under a try-lock and frees as another thread does (one CAS"
-                    + " onto the slab's remote list); malloc's downcall runs on the carrier, whose thread cache it"
-                    + " uses."),
+    VIRTUAL("virtual", "Virtual threads: pair and producer/consumer", Kind.TIME, Peers.MULTI,
+            "Workload 1 at 64 B (ns per pair, lower is better) and workload 4 (blocks per microsecond, higher is"
+                    + " better), run by JMH on platform threads and on virtual threads (-Djmh.executor=VIRTUAL, JMH's"
+                    + " own executor). A virtual thread has no cache of its own in OffHeapAllocator: it allocates"
+                    + " from a shared cache under a try-lock and frees into it under the same lock if it took it"
+                    + " last (else remotely, one CAS onto the slab's remote list); malloc's downcall runs on the"
+                    + " carrier, whose thread cache it uses."),
     LATENCY("latency", "Pair latency at 64 B (sample mode)", Kind.TIME, Peers.LATENCY,
             "Workload 1 at 64 B in JMH's sample mode: ns per single pair at each percentile (the timer's resolution"
                     + " makes the low percentiles coarse)."),
