@@ -86,6 +86,12 @@ final class CacheSegment {
     final StampedLock lock = new StampedLock();
     private final OffHeapAllocator allocator;
     private final Ticker ticker;
+    /**
+     * A time passed to the checks when the caller did not read the clock (no entry had a time to live): any entry
+     * that has one is then checked against the clock read on the spot. A ticker that reads exactly this value
+     * costs a second read, nothing more.
+     */
+    static final long NOT_READ = Long.MIN_VALUE;
     /** Told of removals, or null. */
     private final RemovalListener removalListener;
     /** Exceptions the listener threw (under the lock). */
@@ -213,9 +219,16 @@ final class CacheSegment {
         return range.get(JAVA_LONG_UNALIGNED, address - base + EXPIRES_AT);
     }
 
+    /**
+     * Whether the entry's deadline has passed at {@code now}, or, if {@code now} is {@link #NOT_READ}, at this
+     * moment (the clock read here, for an entry that has a deadline only).
+     */
     boolean expired(long address, long now) {
         long expiresAt = range.get(JAVA_LONG_UNALIGNED, address - base + EXPIRES_AT);
-        return expiresAt != 0 && now - expiresAt >= 0;
+        if (expiresAt == 0) {
+            return false;
+        }
+        return (now == NOT_READ ? ticker.read() : now) - expiresAt >= 0;
     }
 
     /**

@@ -128,6 +128,11 @@ public final class OffHeapCache implements AutoCloseable {
     /** The loads {@link #get(byte[], Function)} is running, one per key. */
     private final InFlightLoads loads = new InFlightLoads();
     private volatile boolean closed;
+    /**
+     * Whether any entry may have a time to live (a default one, or one given to a put): until then the write
+     * paths do not read the clock ({@link CacheSegment#NOT_READ}), as the reads never do without a TTL.
+     */
+    private volatile boolean timed;
 
     private OffHeapCache(OffHeapCacheConfig config) {
         this.name = config.name();
@@ -136,6 +141,7 @@ public final class OffHeapCache implements AutoCloseable {
         this.maxKeyBytes = config.maxKeyBytes();
         this.defaultTtlNanos = config.defaultTimeToLive().toNanos();
         this.ticker = config.ticker();
+        this.timed = defaultTtlNanos != 0;
         if (config.allocator() != null) {
             this.allocator = config.allocator();
             this.ownsAllocator = false;
@@ -468,7 +474,10 @@ public final class OffHeapCache implements AutoCloseable {
         if (entry == 0) {
             return false;
         }
-        long now = ticker.read();
+        if (ttlNanos != 0 && !timed) {
+            timed = true; // before the entry with a deadline is published: see now()
+        }
+        long now = now();
         s.writeEntry(entry, hash, key, keyArray, keyBytes, value, valueArray, valueBytes, expiresAt(now, ttlNanos));
         s.drainBeforeWrite();
         boolean stored;
@@ -502,7 +511,7 @@ public final class OffHeapCache implements AutoCloseable {
         s.drainBeforeWrite();
         long stamp = writeStamp(s.lock);
         try {
-            long now = ticker.read();
+            long now = ticker.read(); // a new entry's deadline, or the old one's: both want the time
             long old = s.findLive(hash, null, key, key.length, now);
             byte[] updated = remapping.apply(old == 0 ? null : s.value(old).asReadOnly());
             if (updated == null) {
@@ -547,7 +556,7 @@ public final class OffHeapCache implements AutoCloseable {
         s.drainBeforeWrite();
         long stamp = writeStamp(s.lock);
         try {
-            return s.remove(hash, key, keyArray, keyBytes, ticker.read());
+            return s.remove(hash, key, keyArray, keyBytes, now());
         } finally {
             s.lock.unlockWrite(stamp);
         }
@@ -769,6 +778,15 @@ public final class OffHeapCache implements AutoCloseable {
             throw new IllegalArgumentException("timeToLive " + timeToLive + ": must not be negative");
         }
         return timeToLive.toNanos();
+    }
+
+    /**
+     * The time for a write's expiry checks: the ticker's, or {@link CacheSegment#NOT_READ} while no entry can have a
+     * deadline. An entry that got one meanwhile (another thread's put with a TTL) is checked with the clock read
+     * then ({@link CacheSegment#expired}), so a stale {@code timed} costs a read, never a wrong answer.
+     */
+    private long now() {
+        return timed ? ticker.read() : CacheSegment.NOT_READ;
     }
 
     private static long expiresAt(long now, long ttlNanos) {

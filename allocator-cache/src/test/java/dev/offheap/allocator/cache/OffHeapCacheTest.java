@@ -206,6 +206,27 @@ class OffHeapCacheTest {
     }
 
     @Test
+    void aCacheWithoutTimesToLiveNeverReadsTheClock() {
+        ManualTicker ticker = new ManualTicker();
+        cacheWithTicker(ticker, Duration.ZERO);
+        for (int i = 0; i < 10_000; i++) { // enough to fill read buffers and run the drains and the climber
+            cache.put(bytes("k" + i % 500), value(i, 10));
+            cache.get(bytes("k" + (i * 7) % 500));
+            if (i % 10 == 0) {
+                cache.remove(bytes("k" + (i * 3) % 500));
+            }
+        }
+        assertEquals(0, ticker.reads(), "clock reads with no time to live anywhere");
+        // The first entry with a deadline turns the clock on for the writes; it still expires exactly.
+        cache.put(bytes("timed"), value(1, 10), Duration.ofSeconds(1));
+        assertTrue(ticker.reads() > 0);
+        cache.put(bytes("k1"), value(2, 10));
+        ticker.advance(Duration.ofSeconds(1));
+        assertNull(cache.get(bytes("timed")));
+        assertArrayEquals(value(2, 10), cache.get(bytes("k1")));
+    }
+
+    @Test
     void defaultTimeToLiveApplies() {
         ManualTicker ticker = new ManualTicker();
         cacheWithTicker(ticker, Duration.ofMinutes(5));
