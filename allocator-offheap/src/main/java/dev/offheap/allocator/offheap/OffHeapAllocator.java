@@ -102,9 +102,9 @@ import static dev.offheap.allocator.offheap.PageBuddy.PAGE_SHIFT;
  *       stack ({@link #free(long)}, no lock, no access to the block's memory). A slab that
  *       was full is filed as available once it has {@link Slab#availableAt} free slots; one that became empty is
  *       kept as the class's spare or given back.</li>
- *   <li>a shared cache's slab, its try-lock free right now: as the owner's free, under that lock
- *       ({@link ThreadCache#freeIntoShared}: a virtual thread's pair takes two try-locks and two CAS, no remote
- *       list to collect).</li>
+ *   <li>a shared cache's slab whose lock the freeing thread took last and finds free: as the owner's free,
+ *       under that lock ({@link ThreadCache#freeIntoShared}: a virtual thread's pair is two try-locks and the
+ *       slot's CAS, no remote list to collect).</li>
  *   <li>a slab owned by anyone else, or by nobody: CAS {@code live} 1 &rarr; 0, then CAS-push on the remote
  *       list; hint the owner, or, if the slab was detached, queue it for adoption (once). Also on the fast path,
  *       with no lock; a failed CAS goes to the slow path, which says what the address was (a double free,

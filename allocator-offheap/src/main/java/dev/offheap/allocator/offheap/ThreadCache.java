@@ -14,9 +14,9 @@ import java.util.Arrays;
  *       with plain accesses and no lock; its slabs name that thread as {@link Slab#ownerThread}, so the
  *       thread's frees into any of them are local pushes;</li>
  *   <li>a <b>shared cache</b> ({@code thread == null}) serves virtual threads (and every thread when thread
- *       caching is off); it is used under its {@link #lock} (a {@link StripeLock}). A free into its slab takes
- *       the lock if it is free right now and frees as the owner does ({@link #freeIntoShared}); a free that finds
- *       it held is a remote free.</li>
+ *       caching is off); it is used under its {@link #lock} (a {@link StripeLock}). A free into its slab by the
+ *       thread that took the lock last takes it again, if it is free right now, and frees as the owner does
+ *       ({@link #freeIntoShared}); any other free into it is a remote free.</li>
  * </ul>
  *
  * <h2>Per class</h2>
@@ -341,8 +341,8 @@ final class ThreadCache {
      * collect later. Otherwise, or if the slab left the cache meanwhile, a remote free: a consumer freeing a
      * producer's blocks under the lock would pull the lock's line and the slab's stack to its core and back on
      * every block (producer/consumer on virtual threads: 54-62 blocks/us that way, 76-104 with remote frees,
-     * which the producer collects in batches).
-     *
+     * which the producer collects in batches). The last taker is a hint, read racily: a wrong one costs a remote
+     * free or a look under the lock, never a wrong free.
      *
      * @return false if the slot is not live (the caller's slow path says why), nothing changed
      */
