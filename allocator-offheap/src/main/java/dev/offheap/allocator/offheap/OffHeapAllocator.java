@@ -125,9 +125,18 @@ public final class OffHeapAllocator implements Allocator {
     public static final long MAX_ALIGNMENT = 4L << 20;
 
     private static final int CACHE_TABLE_MASK = 1023;
+    /**
+     * {@link #refillAndPop}'s answers to a shared cache's holder, acted on once it has let the cache go, so that a
+     * virtual thread never waits for the heap holding a cache that others would pop from: the heap lock is busy
+     * (wait for it, then start again), or no slab can be had (the block goes beside the slabs). Addresses are
+     * positive.
+     */
+    private static final long WAIT_FOR_HEAP = -1;
+    private static final long BESIDE_SLABS = -2;
 
     private final String name;
-    private final GlobalHeap heap;
+    /** Package-private for tests that hold its lock. */
+    final GlobalHeap heap;
     private final MemorySegment memory;
     private final long base;
     private final long rangeBytes;
@@ -153,7 +162,8 @@ public final class OffHeapAllocator implements Allocator {
      * thread's cache (its fields are final, so it is seen whole) falls back to {@link #threadCaches}.
      */
     private final ThreadCache[] cacheByThreadId = new ThreadCache[CACHE_TABLE_MASK + 1];
-    private final SharedCaches sharedCaches;
+    /** Package-private for tests that look at its locks. */
+    final SharedCaches sharedCaches;
     private final AllocatorMBean mbean;
     private final Lifecycle lifecycle;
     private volatile boolean closed;
@@ -223,14 +233,30 @@ public final class OffHeapAllocator implements Allocator {
         return allocateSlow(byteSize, MIN_ALIGNMENT);
     }
 
-    /** A virtual thread's small allocation (or any thread's when thread caching is off): a locked shared cache. */
+    /**
+     * A virtual thread's small allocation (or any thread's when thread caching is off): a locked shared cache. The
+     * cache's lock is never held while waiting for another lock (see {@link #WAIT_FOR_HEAP}): a virtual thread
+     * that parks there would keep the cache from the others while it has no carrier.
+     */
     private long allocateShared(int sizeClass, long byteSize) {
-        ThreadCache shared = sharedCaches.acquire();
-        try {
-            long address = pop(shared.current[sizeClass]);
-            return address != 0 ? address : refillAndPop(shared, sizeClass, byteSize);
-        } finally {
-            shared.lock.unlock();
+        while (true) {
+            ThreadCache shared = sharedCaches.acquire();
+            long address;
+            try {
+                address = pop(shared.current[sizeClass]);
+                if (address == 0) {
+                    address = refillAndPop(shared, sizeClass, byteSize);
+                }
+            } finally {
+                shared.lock.unlock();
+            }
+            if (address > 0) {
+                return address;
+            } else if (address == BESIDE_SLABS) {
+                return allocateBesideSlabs(sizeClass, byteSize);
+            }
+            heap.lock.lock(); // WAIT_FOR_HEAP, holding nothing; then a pop may find what another thread brought
+            heap.lock.unlock();
         }
     }
 
@@ -279,7 +305,17 @@ public final class OffHeapAllocator implements Allocator {
                 next = cache.anyOwnedWithFree(sizeClass, memory); // the cap: this thread's own frees come first
             }
             if (next == null) {
-                next = heap.refill(cache, sizeClass, byteSize);
+                boolean shared = cache.thread == null;
+                if (shared && !heap.lock.tryLock()) {
+                    return WAIT_FOR_HEAP;
+                }
+                try {
+                    next = heap.refill(cache, sizeClass, byteSize); // reentrant: held already if shared
+                } finally {
+                    if (shared) {
+                        heap.lock.unlock();
+                    }
+                }
                 if (next != null) {
                     next.collectRemote(memory); // an adopted slab's, taken here rather than under the heap lock
                 }
@@ -291,7 +327,7 @@ public final class OffHeapAllocator implements Allocator {
         } finally {
             cache.exitSlowPath();
         }
-        return allocateBesideSlabs(sizeClass, byteSize);
+        return cache.thread == null ? BESIDE_SLABS : allocateBesideSlabs(sizeClass, byteSize);
     }
 
     /**

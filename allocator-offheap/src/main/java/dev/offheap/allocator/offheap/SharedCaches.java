@@ -65,6 +65,16 @@ final class SharedCaches {
         return cache;
     }
 
+    /** Whether some shared cache is locked right now (racy; for tests). */
+    boolean anyLocked() {
+        for (ThreadCache shared : stripes) {
+            if (shared.lock.isLocked()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Gives every shared cache's empty slabs back to {@code heap}, each under its lock. */
     void trim(GlobalHeap heap) {
         for (ThreadCache shared : stripes) {

@@ -403,8 +403,16 @@ final class ThreadCache {
         if (freeTop == slab.slotCount) {
             enterSlowPath();
             try {
-                if (keepEmptied(slab)) {
-                    heap.releaseOwned(this, slab);
+                if (keepEmptied(slab) && (thread != null || heap.lock.tryLock())) {
+                    // A shared cache's holder never waits for the heap (see OffHeapAllocator.allocateShared): if
+                    // the lock is busy, the empty slab stays owned until the purge's trimShared gives it back.
+                    try {
+                        heap.releaseOwned(this, slab);
+                    } finally {
+                        if (thread == null) {
+                            heap.lock.unlock();
+                        }
+                    }
                 }
             } finally {
                 exitSlowPath();

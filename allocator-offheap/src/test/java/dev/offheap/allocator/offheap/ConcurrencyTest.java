@@ -20,6 +20,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -500,6 +502,34 @@ class ConcurrencyTest {
             assertEquals(0, afterTrim.liveBlocks(), "every block was freed");
             assertTrue(allocator.cacheCount() <= 3, allocator.cacheCount() + " caches after every worker died");
             assertEquals(0, afterTrim.committedBytes(), "everything went back to the OS: " + afterTrim);
+        }
+    }
+
+    /**
+     * A virtual thread whose shared cache needs a slab while the heap's lock is busy waits for the heap holding no
+     * shared cache: parked, it has no carrier, and the cache it held would be out of every other thread's reach.
+     */
+    @Test
+    void aVirtualThreadWaitingForTheHeapHoldsNoSharedCache() throws Exception {
+        try (OffHeapAllocator allocator = OffHeapAllocator.create(new OffHeapAllocatorConfig().name("virtual-wait")
+                .maxBytes(64L << 20).decayMillis(-1))) {
+            AtomicLong block = new AtomicLong();
+            Thread virtual;
+            allocator.heap.lock.lock();
+            try {
+                virtual = Thread.ofVirtual().start(() -> block.set(allocator.allocate(64))); // its first slab
+                long giveUpAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (!allocator.heap.lock.hasQueuedThread(virtual)) {
+                    assertTrue(System.nanoTime() < giveUpAt, "the virtual thread never waited for the heap");
+                    Thread.onSpinWait();
+                }
+                assertFalse(allocator.sharedCaches.anyLocked(), "a shared cache held while waiting for the heap");
+            } finally {
+                allocator.heap.lock.unlock();
+            }
+            virtual.join();
+            assertNotEquals(0, block.get());
+            allocator.free(block.get());
         }
     }
 
