@@ -340,7 +340,7 @@ final class ThreadCache {
      * under its lock: one CAS on the slot (a racing remote free of the block still fails), no remote list to
      * collect later. Otherwise, or if the slab left the cache meanwhile, a remote free: a consumer freeing a
      * producer's blocks under the lock would pull the lock's line and the slab's stack to its core and back on
-     * every block (producer/consumer on virtual threads: 54-62 blocks/us that way, 76-104 with remote frees,
+     * every block (producer/consumer on virtual threads: 54-62 blocks/us that way, 58-104 with remote frees,
      * which the producer collects in batches). The last taker is a hint, read racily: a wrong one costs a remote
      * free or a look under the lock, never a wrong free.
      *
