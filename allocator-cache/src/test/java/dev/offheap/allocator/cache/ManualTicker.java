@@ -1,11 +1,12 @@
 package dev.offheap.allocator.cache;
 
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
 
-/** A clock the test moves: expiry without sleeping. */
+/** A clock the test moves (expiry without sleeping) and that counts its reads. */
 final class ManualTicker implements Ticker {
     private volatile long now = 1_000_000_000L;
-    private final java.util.concurrent.atomic.AtomicLong reads = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong reads = new AtomicLong();
 
     @Override
     public long read() {

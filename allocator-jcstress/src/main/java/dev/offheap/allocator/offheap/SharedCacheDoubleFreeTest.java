@@ -13,8 +13,10 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 
 /**
  * A slab of a shared cache (the caches virtual threads use) freed into by two threads at once, the same live slot:
- * a double free across threads. A free through the shared path takes the cache's try-lock and frees as the owner
- * does (a CAS on the slot's live byte), or, finding the lock busy, frees remotely. In each race r1 and r2 say
+ * a double free across threads. A free through the shared path by the thread that took the cache's lock last
+ * takes it again and frees as the owner does (a CAS on the slot's live byte); finding the lock busy, or another
+ * thread its last taker, it frees remotely (each actor here first takes and lets go the lock, as its allocation
+ * would, so both ways are raced). In each race r1 and r2 say
  * whether each free went through (1) or was refused (0); r3 how many times the slot is free once the remote frees
  * are collected (how many times the next allocations could hand it out; -1 if the lock was left held).
  */
