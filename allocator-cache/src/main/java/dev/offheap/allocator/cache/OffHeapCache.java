@@ -130,9 +130,11 @@ public final class OffHeapCache implements AutoCloseable {
     private volatile boolean closed;
     /**
      * Whether any entry may have a time to live (a default one, or one given to a put): until then the write
-     * paths do not read the clock ({@link CacheSegment#NOT_READ}), as the reads never do without a TTL.
+     * paths do not read the clock ({@link CacheSegment#NOT_READ}), as the reads never do without a TTL. Plain, not
+     * volatile: it only ever turns true, and a thread that still reads false checks a deadline it meets against
+     * the clock read on the spot ({@link #now()}), so no ordering is needed and a put pays no volatile read.
      */
-    private volatile boolean timed;
+    private boolean timed;
 
     private OffHeapCache(OffHeapCacheConfig config) {
         this.name = config.name();
